@@ -1,0 +1,102 @@
+# ropguard: every entry point a developer or CI needs.
+#   make run    set up everything and run the offline stack (moto + Auth0 emulator + local API)
+#   make test   set up everything and run every check CI runs
+# Both install what they need into ./.venv and ./.tools on first use.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+TOOLS := .tools
+PIP_FLAGS ?= --quiet --disable-pip-version-check
+
+# `sam build` needs a python3.13 interpreter on PATH for the python3.13 runtime; pyenv keeps one
+# outside PATH, so add it when it is there.
+PY313_DIR := $(firstword $(wildcard $(HOME)/.pyenv/versions/3.13*/bin))
+ifneq ($(PY313_DIR),)
+export PATH := $(PY313_DIR):$(PATH)
+endif
+
+# Tests and tools never talk to real AWS: fixed fake credentials and region.
+export AWS_DEFAULT_REGION ?= us-east-1
+export PYTHONDONTWRITEBYTECODE := 1
+
+SAM := $(TOOLS)/sam/bin/sam
+CHECKOV := $(TOOLS)/checkov/bin/checkov
+
+.PHONY: help install tools run demo test lint typecheck unit integration fuzz template sam-validate \
+	sam-build checkov bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(BIN)/.installed: requirements/dev.txt layers/ropguard/requirements.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install $(PIP_FLAGS) --upgrade pip
+	$(BIN)/python -m pip install $(PIP_FLAGS) -r requirements/dev.txt
+	@touch $@
+
+$(SAM): requirements/sam.txt
+	@test -x $(TOOLS)/sam/bin/python || $(PYTHON) -m venv $(TOOLS)/sam
+	$(TOOLS)/sam/bin/python -m pip install $(PIP_FLAGS) -r requirements/sam.txt
+	@touch $@
+
+$(CHECKOV): requirements/checkov.txt
+	@test -x $(TOOLS)/checkov/bin/python || $(PYTHON) -m venv $(TOOLS)/checkov
+	$(TOOLS)/checkov/bin/python -m pip install $(PIP_FLAGS) -r requirements/checkov.txt
+	@touch $@
+
+install: $(BIN)/.installed ## create .venv and install the app and test dependencies
+
+tools: $(SAM) $(CHECKOV) ## install the SAM CLI and checkov into .tools/
+
+run: install ## run the offline stack on 127.0.0.1 (Ctrl-C stops it)
+	$(BIN)/python -m local.stack
+
+demo: install ## start the offline stack, play the story, stop; non-zero if a step differs
+	$(BIN)/python -m local.demo
+
+lint: install ## ruff (lint + format check)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install ## mypy --strict on the layer, handlers and local stack
+	$(BIN)/mypy layers/ropguard/ropguard functions local
+
+template: sam-validate sam-build checkov ## every check on template.yaml
+
+sam-validate: $(SAM) ## sam validate --lint
+	$(SAM) validate --lint --region $(AWS_DEFAULT_REGION)
+
+sam-build: $(SAM) ## sam build (needs python3.13 on PATH)
+	$(SAM) build --cached --parallel
+
+checkov: $(CHECKOV) ## checkov on template.yaml; skips are justified beside each resource
+	$(CHECKOV) --quiet --compact --framework cloudformation --file template.yaml
+
+# pytest exits 5 when it collects nothing: that is a broken suite, never a pass.
+define run_pytest
+	rc=0; $(BIN)/python -m pytest $(1) || rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "ERROR: pytest collected no tests ($(1))" >&2; exit 1; fi; exit $$rc
+endef
+
+unit: install ## unit and template tests (in-process mocks only)
+	$(call run_pytest,-m "not integration")
+
+integration: install ## tests against real loopback servers (moto server, emulator, local API)
+	$(call run_pytest,-m integration)
+
+fuzz: install ## property-based and schema-driven hostile input
+	$(call run_pytest,tests/fuzz)
+
+test: install tools lint typecheck template ## everything CI runs
+	$(call run_pytest,)
+
+bench: install ## performance measurements (prints tables)
+	$(BIN)/python -m benchmarks.login
+
+clean: ## remove build outputs and caches (keeps .venv and .tools)
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis
