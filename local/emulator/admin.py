@@ -1,0 +1,184 @@
+"""What the Management API subset can read and change in the tenant's state (no HTTP here)."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Any, Literal
+
+from local.emulator.addresses import parse_ip
+from local.emulator.models import EmulatorState
+from local.emulator.tenant import AUTH_METHODS, KNOWN_GRANTS, ClientConfig
+from local.emulator.validation import (
+    ValidationError,
+    as_mapping,
+    read_bool,
+    read_choice,
+    read_int,
+    read_optional_str,
+    read_str,
+    read_str_list,
+    reject_unknown,
+)
+
+log = logging.getLogger("ropguard.emulator")
+
+ProtectionKind = Literal["brute-force-protection", "suspicious-ip-throttling", "breached-password-detection"]
+PROTECTION_KINDS: tuple[ProtectionKind, ...] = (
+    "brute-force-protection",
+    "suspicious-ip-throttling",
+    "breached-password-detection",
+)
+
+
+class NotFoundError(LookupError):
+    """The addressed resource does not exist (answered 404)."""
+
+
+class Administration:
+    """Management operations over an ``EmulatorState``, each under the state's lock."""
+
+    def __init__(self, state: EmulatorState) -> None:
+        self._state = state
+
+    def attack_protection(self, kind: ProtectionKind) -> dict[str, Any]:
+        state = self._state
+        with state.lock:
+            if kind == "brute-force-protection":
+                return state.brute_force_settings.to_api()
+            if kind == "suspicious-ip-throttling":
+                return state.suspicious_ip_settings.to_api()
+            return state.breached_password_settings.to_api()
+
+    def patch_attack_protection(self, kind: ProtectionKind, body: object) -> dict[str, Any]:
+        state = self._state
+        with state.lock:
+            if kind == "brute-force-protection":
+                state.brute_force_settings = state.brute_force_settings.patched(body)
+            elif kind == "suspicious-ip-throttling":
+                state.suspicious_ip_settings = state.suspicious_ip_settings.patched(body)
+            else:
+                state.breached_password_settings = state.breached_password_settings.patched(body)
+            log.info("attack protection updated: %s", kind)
+            return self.attack_protection(kind)
+
+    def client(self, client_id: str) -> dict[str, Any]:
+        with self._state.lock:
+            return _client_json(self._client(client_id))
+
+    def patch_client(self, client_id: str, body: object) -> dict[str, Any]:
+        data = as_mapping(body, "client")
+        allowed = {"name", "token_endpoint_auth_method", "is_token_endpoint_ip_header_trusted", "grant_types"}
+        allowed.add("client_secret")
+        reject_unknown(data, allowed, "client")
+        with self._state.lock:
+            current = self._client(client_id)
+            updated = dataclasses.replace(
+                current,
+                name=read_str(data, "name", "client", current.name),
+                client_secret=read_optional_str(data, "client_secret", "client") or current.client_secret,
+                token_endpoint_auth_method=read_choice(
+                    data,
+                    "token_endpoint_auth_method",
+                    "client",
+                    current.token_endpoint_auth_method,
+                    AUTH_METHODS,
+                ),
+                is_token_endpoint_ip_header_trusted=read_bool(
+                    data,
+                    "is_token_endpoint_ip_header_trusted",
+                    "client",
+                    current.is_token_endpoint_ip_header_trusted,
+                ),
+                grant_types=read_str_list(data, "grant_types", "client", current.grant_types, KNOWN_GRANTS),
+            )
+            if updated.is_confidential and not updated.client_secret:
+                raise ValidationError("client.client_secret: a confidential client needs a secret")
+            self._state.directory.replace_client(updated)
+            log.info(
+                "client updated: %s auth_method=%s ip_header_trusted=%s",
+                client_id,
+                updated.token_endpoint_auth_method,
+                updated.is_token_endpoint_ip_header_trusted,
+            )
+            return _client_json(updated)
+
+    def user_blocks(self, identifier: str) -> list[dict[str, Any]]:
+        state = self._state
+        with state.lock:
+            blocks = state.brute_force.blocks(identifier, state.brute_force_settings, state.clock.now())
+            return [{"identifier": b.identifier, "ip": b.ip, "connection": b.connection} for b in blocks]
+
+    def delete_user_blocks(self, identifier: str) -> None:
+        with self._state.lock:
+            cleared = self._state.brute_force.clear_identifier(identifier)
+            log.info("user blocks deleted by admin: identifier=%s entries=%s", identifier, cleared)
+
+    def user_blocks_by_id(self, user_id: str) -> list[dict[str, Any]]:
+        with self._state.lock:
+            return self.user_blocks(self._user_email(user_id))
+
+    def delete_user_blocks_by_id(self, user_id: str) -> None:
+        with self._state.lock:
+            self.delete_user_blocks(self._user_email(user_id))
+
+    def ip_blocked(self, ip: str) -> bool:
+        state = self._state
+        address = _ip(ip)
+        with state.lock:
+            return state.suspicious_ip.is_throttled(address, state.suspicious_ip_settings, state.clock.now())
+
+    def unblock_ip(self, ip: str) -> None:
+        address = _ip(ip)
+        with self._state.lock:
+            removed = self._state.suspicious_ip.unblock(address)
+            log.info("suspicious-ip block removed by admin: ip=%s had_counter=%s", address, removed)
+
+    def password_change_ticket(self, body: object) -> dict[str, str]:
+        data = as_mapping(body, "ticket")
+        reject_unknown(data, {"user_id", "email", "connection_id", "result_url", "ttl_sec"}, "ticket")
+        ttl = read_int(data, "ttl_sec", "ticket", 432_000, (0, None))
+        state = self._state
+        with state.lock:
+            if data.get("user_id") is not None:
+                user = state.directory.user_by_id(read_str(data, "user_id", "ticket"))
+            else:
+                connection = state.directory.connection_by_id(read_str(data, "connection_id", "ticket"))
+                if connection is None:
+                    raise NotFoundError("connection not found")
+                user = state.directory.user(connection.name, read_str(data, "email", "ticket"))
+            if user is None:
+                raise NotFoundError("user not found")
+            return {"ticket": state.password_change_ticket(user, ttl or 432_000)}
+
+    def _client(self, client_id: str) -> ClientConfig:
+        client = self._state.directory.client(client_id)
+        if client is None:
+            raise NotFoundError("client not found")
+        return client
+
+    def _user_email(self, user_id: str) -> str:
+        user = self._state.directory.user_by_id(user_id)
+        if user is None:
+            raise NotFoundError("user not found")
+        return user.email
+
+
+def _ip(text: str) -> str:
+    address = parse_ip(text)
+    if address is None:
+        raise ValidationError("id: not a valid IP address")
+    return str(address)
+
+
+def _client_json(client: ClientConfig) -> dict[str, Any]:
+    return {
+        "client_id": client.client_id,
+        "name": client.name,
+        "client_secret": client.client_secret,
+        "token_endpoint_auth_method": client.token_endpoint_auth_method,
+        "is_token_endpoint_ip_header_trusted": client.is_token_endpoint_ip_header_trusted,
+        "grant_types": list(client.grant_types),
+        "app_type": "regular_web" if client.is_confidential else "native",
+        "is_first_party": True,
+    }

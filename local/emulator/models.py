@@ -1,0 +1,643 @@
+"""The tenant's state and the Authentication API's decisions, with no HTTP in sight.
+
+``EmulatorState`` is what ``responses`` calls: one token request, one change-password request, one
+link followed. A single re-entrant lock serialises every read-modify-write of counters, records
+and tickets, so concurrent requests never lose a count; only bcrypt runs outside it.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import pyotp
+
+from local.emulator import errors
+from local.emulator.addresses import normalise_ip
+from local.emulator.attribution import Attribution, attribute_ip
+from local.emulator.clock import Clock, SystemClock
+from local.emulator.directory import Directory, User
+from local.emulator.errors import OAuthError, missing
+from local.emulator.faults import FaultPlan
+from local.emulator.hashing import MAX_PASSWORD_BYTES, hash_password, verify_password
+from local.emulator.outbox import Email, EmailKind, Outbox
+from local.emulator.protection import (
+    BruteForceTracker,
+    RateLimitDecision,
+    RateLimiter,
+    SuspiciousIpThrottle,
+)
+from local.emulator.settings import (
+    PER_IDENTIFIER_AND_IP,
+    BreachedPasswordSettings,
+    BruteForceSettings,
+    SuspiciousIpSettings,
+)
+from local.emulator.tenant import (
+    GRANT_MFA_OTP,
+    GRANT_PASSWORD_REALM,
+    GRANT_REFRESH_TOKEN,
+    SUPPORTED_GRANTS,
+    ApiConfig,
+    ClientConfig,
+    ConnectionConfig,
+    TenantConfig,
+)
+from local.emulator.tokens import TokenSigner
+
+log = logging.getLogger("ropguard.emulator")
+
+OIDC_SCOPES = frozenset({"openid", "profile", "email", "address", "phone", "offline_access"})
+BREACHED_TEST_PREFIX = "AUTH0-TEST-"
+MFA_TOKEN_SECONDS = 600
+TICKET_SECONDS = 432_000  # Auth0's default ttl_sec for password-change tickets
+NOTICE_WINDOW_SECONDS = 3600  # "at most one per hour" for user notifications
+USERINFO_PATH = "userinfo"
+DEFAULT_ACCESS_TOKEN_SECONDS = 86_400
+CHANGE_PASSWORD_TEXT = "We've just sent you an email to reset your password."
+
+
+@dataclass(frozen=True)
+class TokenCall:
+    """One request to ``/oauth/token`` as the HTTP layer saw it (parameters already decoded)."""
+
+    peer_ip: str
+    forwarded_for: str | None
+    params: Mapping[str, str]
+    basic_auth: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: dict[str, Any] | str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class TokenRequestRecord:
+    peer_ip: str
+    forwarded_for: str | None
+    attributed_ip: str
+    client_id: str | None
+    grant_type: str | None
+    username: str | None
+    status: int = 0
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "peer_ip": self.peer_ip,
+            "forwarded_for": self.forwarded_for,
+            "attributed_ip": self.attributed_ip,
+            "client_id": self.client_id,
+            "grant_type": self.grant_type,
+            "username": self.username,
+            "status": self.status,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True)
+class Ticket:
+    kind: Literal["reset_password", "unblock"]
+    user_id: str
+    identifier: str
+    ip: str | None
+    expires_at: float
+
+
+@dataclass(frozen=True)
+class PendingMfa:
+    user_id: str
+    client_id: str
+    audience: str | None
+    scopes: tuple[str, ...]
+    expires_at: float
+
+
+@dataclass(frozen=True)
+class RefreshGrant:
+    user_id: str
+    client_id: str
+    audience: str | None
+    scopes: tuple[str, ...]
+
+
+class EmulatorState:
+    """Everything a tenant remembers between requests; ``reset()`` returns to the tenant file."""
+
+    def __init__(
+        self,
+        config: TenantConfig,
+        clock: Clock | None = None,
+        base_url: str = "http://localhost",
+        signer: TokenSigner | None = None,
+    ) -> None:
+        self.config = config
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        self.base_url = base_url
+        self.lock = threading.RLock()
+        self.signer = signer if signer is not None else TokenSigner()
+        self.faults = FaultPlan()
+        self.reset()
+
+    def reset(self) -> None:
+        with self.lock:
+            self.directory = Directory(self.config)
+            self.brute_force_settings: BruteForceSettings = self.config.brute_force
+            self.suspicious_ip_settings: SuspiciousIpSettings = self.config.suspicious_ip
+            self.breached_password_settings: BreachedPasswordSettings = self.config.breached_password
+            self.brute_force = BruteForceTracker()
+            self.suspicious_ip = SuspiciousIpThrottle()
+            limit = self.config.rate_limit
+            self._tenant_limiter = RateLimiter(limit.limit, limit.period_seconds)
+            self._change_password_limiter = RateLimiter(10, 600)  # 10 burst, then 1 a minute
+            self.outbox = Outbox()
+            self._records: list[TokenRequestRecord] = []
+            self._tickets: dict[str, Ticket] = {}
+            self._mfa: dict[str, PendingMfa] = {}
+            self._refresh: dict[str, RefreshGrant] = {}
+            self.faults.clear()
+            reset_clock = getattr(self.clock, "reset", None)
+            if callable(reset_clock):
+                reset_clock()
+
+    @property
+    def issuer(self) -> str:
+        return self.config.issuer or f"{self.base_url}/"
+
+    # ---- test hooks -------------------------------------------------------------------------
+
+    def token_requests(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [record.to_json() for record in self._records]
+
+    def emails(self) -> list[Email]:
+        with self.lock:
+            return self.outbox.emails()
+
+    # ---- /oauth/token -----------------------------------------------------------------------
+
+    def token(self, call: TokenCall) -> Reply:
+        now = self.clock.now()
+        peer = normalise_ip(call.peer_ip)
+        record = TokenRequestRecord(
+            peer_ip=peer,
+            forwarded_for=call.forwarded_for,
+            attributed_ip=peer,
+            client_id=call.basic_auth[0] if call.basic_auth else call.params.get("client_id"),
+            grant_type=call.params.get("grant_type"),
+            username=call.params.get("username"),
+        )
+        with self.lock:
+            limit = self._tenant_limit(now)
+        try:
+            if limit is not None and not limit.allowed:
+                raise OAuthError(429, "too_many_requests", errors.RATE_LIMITED)
+            reply = self._token(call, now, record)
+        except OAuthError as error:
+            reply = Reply(error.status, error.body(), error.headers)
+        if limit is not None:
+            reply.headers.update(limit.headers())
+        record.status = reply.status
+        record.error = reply.body.get("error") if isinstance(reply.body, dict) else None
+        with self.lock:
+            self._records.append(record)
+        log.info(
+            "token request grant=%s client=%s username=%s attributed_ip=%s status=%s error=%s",
+            record.grant_type,
+            record.client_id,
+            record.username,
+            record.attributed_ip,
+            record.status,
+            record.error,
+        )
+        return reply
+
+    def _tenant_limit(self, now: float) -> RateLimitDecision | None:
+        """Spend one request of the tenant-wide Authentication API budget (None: no limit)."""
+        if not self.config.rate_limit.enabled:
+            return None
+        decision = self._tenant_limiter.take("tenant", now)
+        if not decision.allowed:
+            log.warning("tenant rate limit reached: limit=%s reset_at=%s", decision.limit, decision.reset_at)
+        return decision
+
+    def _token(self, call: TokenCall, now: float, record: TokenRequestRecord) -> Reply:
+        grant = call.params.get("grant_type")
+        if not grant:
+            raise missing("grant_type")
+        client, secret_verified = self._authenticate_client(call)
+        with self.lock:
+            client = self.directory.client(client.client_id) or client
+        attribution = attribute_ip(call.peer_ip, call.forwarded_for, client, secret_verified)
+        record.attributed_ip = attribution.ip
+        log.info(
+            "attributed ip=%s source=%s client=%s: %s",
+            attribution.ip,
+            attribution.source,
+            client.client_id,
+            attribution.reason,
+        )
+        if grant not in client.grant_types:
+            raise OAuthError(403, "unauthorized_client", f"Grant type '{grant}' not allowed for the client.")
+        if grant not in SUPPORTED_GRANTS:
+            raise OAuthError(400, "unsupported_grant_type", f"Grant type '{grant}' is not emulated.")
+        if grant == GRANT_REFRESH_TOKEN:
+            return self._refresh_grant(call.params, client, now, record)
+        if grant == GRANT_MFA_OTP:
+            return self._mfa_otp_grant(call.params, client, now, record)
+        return self._password_grant(call.params, grant, client, attribution, now)
+
+    def _authenticate_client(self, call: TokenCall) -> tuple[ClientConfig, bool]:
+        params = call.params
+        secret: str | None
+        if "client_assertion" in params:
+            raise OAuthError(401, "invalid_client", "private_key_jwt is not emulated")
+        if call.basic_auth is not None:
+            client_id, secret = call.basic_auth
+            if params.get("client_id") not in (None, client_id):
+                raise OAuthError(401, "invalid_client", errors.CLIENT_AUTH_FAILED)
+        else:
+            client_id, secret = params.get("client_id") or "", params.get("client_secret")
+        if not client_id:
+            raise OAuthError(401, "invalid_client", errors.CLIENT_AUTH_FAILED)
+        with self.lock:
+            client = self.directory.client(client_id)
+        if client is None:
+            log.info("client authentication failed: unknown client_id=%s", client_id)
+            raise OAuthError(401, "invalid_client", errors.CLIENT_AUTH_FAILED)
+        if not client.is_confidential:
+            return client, False
+        expected = (client.client_secret or "").encode()
+        if secret is None or not hmac.compare_digest(secret.encode(), expected):
+            log.info("client authentication failed: wrong or missing secret for client=%s", client_id)
+            raise OAuthError(401, "invalid_client", errors.CLIENT_AUTH_FAILED)
+        return client, True
+
+    def _password_grant(
+        self,
+        params: Mapping[str, str],
+        grant: str,
+        client: ClientConfig,
+        attribution: Attribution,
+        now: float,
+    ) -> Reply:
+        username = params.get("username") or _raise(missing("username"))
+        password = params.get("password") or _raise(missing("password"))
+        connection = self._realm(params, grant)
+        api = self._api(params)
+        scopes = _split_scope(params.get("scope"))
+        ip = attribution.ip
+        with self.lock:
+            if self.suspicious_ip.is_blocked(ip, self.suspicious_ip_settings, now):
+                log.warning("blocked by suspicious-ip throttling: ip=%s username=%s", ip, username)
+                raise OAuthError(429, "too_many_attempts", errors.SUSPICIOUS_IP_BLOCKED)
+            if self.brute_force.is_blocked(username, ip, self.brute_force_settings, now):
+                log.warning("blocked by brute-force protection: username=%s ip=%s", username, ip)
+                raise OAuthError(429, "too_many_attempts", errors.BRUTE_FORCE_BLOCKED)
+            user = self.directory.user(connection.name, username)
+            password_hash = user.password_hash if user is not None else None
+        verified = verify_password(password, password_hash)
+        with self.lock:
+            if not verified or user is None:
+                self._login_failed(username, ip, connection, user, now)
+                raise OAuthError(403, "invalid_grant", errors.WRONG_CREDENTIALS)
+            self.brute_force.clear(username, ip, self.brute_force_settings)
+            if user.blocked:
+                log.info("login refused: user %s is blocked by an administrator", user.user_id)
+                raise OAuthError(401, "unauthorized", errors.USER_BLOCKED)
+            breached = password.startswith(BREACHED_TEST_PREFIX) and self.breached_password_settings.enabled
+            if breached and self._breach_detected(user, ip, now):
+                raise OAuthError(401, "password_leaked", errors.PASSWORD_LEAKED)
+            if user.totp_secret is not None:
+                mfa_token = secrets.token_urlsafe(32)
+                audience = api.identifier if api else None
+                self._mfa[mfa_token] = PendingMfa(
+                    user.user_id, client.client_id, audience, scopes, now + MFA_TOKEN_SECONDS
+                )
+                log.info("mfa required for user %s", user.user_id)
+                raise OAuthError(
+                    403,
+                    "mfa_required",
+                    errors.MFA_REQUIRED,
+                    extra={"mfa_token": mfa_token, "mfa_requirements": {"challenge": [{"type": "otp"}]}},
+                )
+            return self._issue(
+                user, client=client, api=api, requested=scopes, now=now, grant="password", allow_refresh=True
+            )
+
+    def _realm(self, params: Mapping[str, str], grant: str) -> ConnectionConfig:
+        if grant == GRANT_PASSWORD_REALM:
+            realm = params.get("realm") or _raise(missing("realm"))
+        else:
+            realm = self.config.default_directory or _raise(
+                OAuthError(
+                    500, "server_error", "Authorization server not configured with default connection."
+                )
+            )
+        with self.lock:
+            connection = self.directory.connection(realm)
+        if connection is None:
+            raise OAuthError(400, "invalid_request", "Unknown realm.")
+        return connection
+
+    def _api(self, params: Mapping[str, str]) -> ApiConfig | None:
+        audience = params.get("audience") or self.config.default_audience
+        if audience is None:
+            return None
+        api = next((a for a in self.config.apis if a.identifier == audience), None)
+        if api is None:
+            raise OAuthError(403, "access_denied", f"Service not found: {audience}")
+        return api
+
+    def _login_failed(
+        self, username: str, ip: str, connection: ConnectionConfig, user: User | None, now: float
+    ) -> None:
+        settings = self.brute_force_settings
+        count = self.brute_force.record_failure(username, ip, connection.name, settings, now)
+        left = self.suspicious_ip.record_failure(ip, self.suspicious_ip_settings, now)
+        log.info("failed login: username=%s ip=%s brute_force_count=%s", username, ip, count)
+        if count == settings.max_attempts:
+            log.warning(
+                "brute-force threshold reached: username=%s ip=%s count=%s mode=%s",
+                username,
+                ip,
+                count,
+                settings.mode,
+            )
+            notify_ip = ip if settings.mode == PER_IDENTIFIER_AND_IP else None
+            if (
+                user is not None
+                and "user_notification" in settings.shields
+                and self.outbox.may_notify(("unblock", user.user_id, ip), now, NOTICE_WINDOW_SECONDS)
+            ):
+                link = self._ticket_link(
+                    kind="unblock", user=user, identifier=username, ip=notify_ip, now=now
+                )
+                self._send(user.email, "unblock", link, now)
+        if left < 1:
+            log.warning("suspicious-ip throttling: ip=%s has no login attempts left", ip)
+
+    def _breach_detected(self, user: User, ip: str, now: float) -> bool:
+        """Notify as configured; return whether the ``block`` shield stops this login."""
+        settings = self.breached_password_settings
+        blocks = "block" in settings.shields
+        log.warning("breached password detected: user=%s ip=%s block=%s", user.user_id, ip, blocks)
+        if "user_notification" in settings.shields and self.outbox.may_notify(
+            ("breach", user.user_id), now, NOTICE_WINDOW_SECONDS
+        ):
+            link = self._ticket_link(
+                kind="reset_password", user=user, identifier=user.email, ip=None, now=now
+            )
+            self._send(user.email, "breach_alert", link, now)
+        return blocks
+
+    def _refresh_grant(
+        self, params: Mapping[str, str], client: ClientConfig, now: float, record: TokenRequestRecord
+    ) -> Reply:
+        token = params.get("refresh_token") or _raise(missing("refresh_token"))
+        with self.lock:
+            grant = self._refresh.get(token)
+            if grant is None or grant.client_id != client.client_id:
+                raise OAuthError(403, "invalid_grant", "Unknown or invalid refresh token.")
+            user = self.directory.user_by_id(grant.user_id)
+            if user is None:
+                raise OAuthError(403, "invalid_grant", "Unknown or invalid refresh token.")
+            record.username = user.email
+            if user.blocked:
+                raise OAuthError(403, "invalid_grant", errors.USER_BLOCKED)
+            scopes = grant.scopes
+            if params.get("scope"):
+                scopes = _split_scope(params["scope"])
+                if not set(scopes) <= set(grant.scopes):
+                    raise OAuthError(403, "invalid_scope", "Scope must be a subset of the original grant.")
+            api = next((a for a in self.config.apis if a.identifier == grant.audience), None)
+            return self._issue(
+                user,
+                client=client,
+                api=api,
+                requested=scopes,
+                now=now,
+                grant="refresh_token",
+                allow_refresh=False,
+            )
+
+    def _mfa_otp_grant(
+        self, params: Mapping[str, str], client: ClientConfig, now: float, record: TokenRequestRecord
+    ) -> Reply:
+        mfa_token = params.get("mfa_token") or _raise(missing("mfa_token"))
+        otp = params.get("otp") or _raise(missing("otp"))
+        with self.lock:
+            pending = self._mfa.get(mfa_token)
+            if pending is None or pending.client_id != client.client_id:
+                raise OAuthError(403, "invalid_grant", "Malformed mfa_token")
+            if pending.expires_at <= now:
+                del self._mfa[mfa_token]
+                raise OAuthError(403, "expired_token", "mfa_token is expired")
+            user = self.directory.user_by_id(pending.user_id)
+            if user is None or user.totp_secret is None:
+                raise OAuthError(403, "invalid_grant", "Malformed mfa_token")
+            record.username = user.email
+            if not pyotp.TOTP(user.totp_secret).verify(otp, for_time=int(now), valid_window=1):
+                log.info("mfa-otp rejected: wrong code for user %s", user.user_id)
+                raise OAuthError(403, "invalid_grant", "Invalid otp_code.")
+            del self._mfa[mfa_token]
+            api = next((a for a in self.config.apis if a.identifier == pending.audience), None)
+            return self._issue(
+                user,
+                client=client,
+                api=api,
+                requested=pending.scopes,
+                now=now,
+                grant="mfa",
+                allow_refresh=True,
+            )
+
+    def _issue(
+        self,
+        user: User,
+        *,
+        client: ClientConfig,
+        api: ApiConfig | None,
+        requested: tuple[str, ...],
+        now: float,
+        grant: str,
+        allow_refresh: bool,
+    ) -> Reply:
+        granted = [s for s in requested if s in OIDC_SCOPES or (api is not None and s in api.scopes)]
+        offline_allowed = GRANT_REFRESH_TOKEN in client.grant_types and (
+            api is None or api.allow_offline_access
+        )
+        if "offline_access" in granted and not offline_allowed:
+            granted.remove("offline_access")
+        issued_at = int(now)
+        lifetime = api.token_lifetime if api is not None else DEFAULT_ACCESS_TOKEN_SECONDS
+        userinfo = f"{self.issuer}{USERINFO_PATH}"
+        audience: str | list[str] = userinfo
+        if api is not None:
+            audience = [api.identifier, userinfo] if "openid" in granted else api.identifier
+        claims: dict[str, Any] = {
+            "iss": self.issuer,
+            "sub": user.user_id,
+            "aud": audience,
+            "iat": issued_at,
+            "exp": issued_at + lifetime,
+            "azp": client.client_id,
+            "scope": " ".join(granted),
+            "gty": "password",
+        }
+        body: dict[str, Any] = {
+            "access_token": self.signer.sign(claims),
+            "token_type": "Bearer",
+            "expires_in": lifetime,
+        }
+        if "openid" in granted:
+            id_claims: dict[str, Any] = {
+                "iss": self.issuer,
+                "sub": user.user_id,
+                "aud": client.client_id,
+                "iat": issued_at,
+                "exp": issued_at + self.config.id_token_lifetime,
+                "email": user.email,
+                "email_verified": user.email_verified,
+                "name": user.email,
+            }
+            if grant == "mfa":
+                id_claims["amr"] = ["mfa"]
+            body["id_token"] = self.signer.sign(id_claims)
+        if allow_refresh and "offline_access" in granted:
+            refresh_token = secrets.token_urlsafe(48)
+            self._refresh[refresh_token] = RefreshGrant(
+                user.user_id, client.client_id, api.identifier if api else None, tuple(granted)
+            )
+            body["refresh_token"] = refresh_token
+        if tuple(granted) != requested:
+            body["scope"] = " ".join(granted)
+        log.info("tokens issued: user=%s client=%s grant=%s", user.user_id, client.client_id, grant)
+        return Reply(200, body, {"Cache-Control": "no-store", "Pragma": "no-cache"})
+
+    # ---- /dbconnections/change_password and the links in emails ------------------------------
+
+    def change_password(self, peer_ip: str, params: Mapping[str, str]) -> Reply:
+        now = self.clock.now()
+        ip = normalise_ip(peer_ip)
+        with self.lock:
+            limit = self._tenant_limit(now)
+        try:
+            if limit is not None and not limit.allowed:
+                raise OAuthError(429, "too_many_requests", errors.RATE_LIMITED)
+            email = params.get("email") or _raise(missing("email"))
+            connection_name = params.get("connection") or _raise(missing("connection"))
+            with self.lock:
+                connection = self.directory.connection(connection_name)
+                if connection is None:
+                    raise OAuthError(400, "invalid_request", "Unknown connection.")
+                decision = self._change_password_limiter.take(f"{ip} {email.lower()}", now)
+                if not decision.allowed:
+                    log.warning("change_password rate limit: ip=%s email=%s", ip, email)
+                    raise OAuthError(
+                        429, "too_many_requests", "Too many requests.", headers=decision.headers()
+                    )
+                user = self.directory.user(connection.name, email)
+                if user is not None:
+                    link = self._ticket_link(
+                        kind="reset_password", user=user, identifier=user.email, ip=None, now=now
+                    )
+                    self._send(user.email, "reset_password", link, now)
+                log.info("change_password: email=%s known_user=%s ip=%s", email, user is not None, ip)
+            reply = Reply(200, CHANGE_PASSWORD_TEXT)
+        except OAuthError as error:
+            reply = Reply(error.status, error.body(), error.headers)
+        if limit is not None:
+            for name, value in limit.headers().items():
+                reply.headers.setdefault(name, value)
+        return reply
+
+    def ticket_kind(self, ticket: str) -> str | None:
+        with self.lock:
+            found = self._live_ticket(ticket, self.clock.now())
+            return found.kind if found else None
+
+    def complete_password_reset(self, ticket: str, new_password: str) -> Reply:
+        encoded_length = len(new_password.encode("utf-8"))
+        if not 0 < encoded_length <= MAX_PASSWORD_BYTES:
+            return Reply(
+                400, {"error": "invalid_request", "error_description": "Password must be 1-72 bytes."}
+            )
+        new_hash = hash_password(new_password, self.config.bcrypt_rounds)
+        with self.lock:
+            found = self._live_ticket(ticket, self.clock.now())
+            user = self.directory.user_by_id(found.user_id) if found else None
+            if found is None or found.kind != "reset_password" or user is None:
+                return Reply(
+                    400, {"error": "invalid_request", "error_description": "Invalid or expired ticket."}
+                )
+            del self._tickets[ticket]
+            user.password_hash = new_hash
+            cleared = self.brute_force.clear_identifier(user.email)
+            log.info("password changed: user=%s brute_force_blocks_cleared=%s", user.user_id, cleared)
+        return Reply(200, "Your password has been changed.")
+
+    def follow_unblock_link(self, ticket: str) -> Reply:
+        with self.lock:
+            found = self._live_ticket(ticket, self.clock.now())
+            if found is None or found.kind != "unblock":
+                return Reply(
+                    400, {"error": "invalid_request", "error_description": "Invalid or expired ticket."}
+                )
+            del self._tickets[ticket]
+            self.brute_force.clear_pair(found.identifier, found.ip)
+            log.info("unblock link followed: identifier=%s ip=%s", found.identifier, found.ip)
+        return Reply(200, "Your account has been unblocked.")
+
+    def password_change_ticket(self, user: User, ttl_seconds: int) -> str:
+        with self.lock:
+            return self._ticket_link(
+                kind="reset_password",
+                user=user,
+                identifier=user.email,
+                ip=None,
+                now=self.clock.now(),
+                ttl_seconds=ttl_seconds,
+            )
+
+    def _live_ticket(self, ticket: str, now: float) -> Ticket | None:
+        found = self._tickets.get(ticket)
+        if found is not None and found.expires_at <= now:
+            del self._tickets[ticket]
+            return None
+        return found
+
+    def _ticket_link(
+        self,
+        *,
+        kind: Literal["reset_password", "unblock"],
+        user: User,
+        identifier: str,
+        ip: str | None,
+        now: float,
+        ttl_seconds: int = TICKET_SECONDS,
+    ) -> str:
+        ticket = secrets.token_urlsafe(24)
+        self._tickets[ticket] = Ticket(kind, user.user_id, identifier.lower(), ip, now + ttl_seconds)
+        path = "/lo/reset" if kind == "reset_password" else "/lo/unblock"
+        return f"{self.base_url}{path}?ticket={ticket}"
+
+    def _send(self, to: str, kind: EmailKind, link: str | None, now: float) -> None:
+        self.outbox.send(Email(to=to, kind=kind, link=link, sent_at=now))
+        log.info("email queued: kind=%s to=%s", kind, to)
+
+
+def _split_scope(scope: str | None) -> tuple[str, ...]:
+    return tuple(dict.fromkeys((scope or "").split()))
+
+
+def _raise(error: OAuthError) -> str:
+    raise error

@@ -1,0 +1,281 @@
+"""The tenant file: YAML in, validated immutable configuration out.
+
+A tenant file is the emulator's whole starting state; ``POST /__emulator/reset`` returns to it.
+The format is documented in docs/emulator.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyotp
+import yaml
+
+from local.emulator.hashing import is_bcrypt_hash
+from local.emulator.settings import BreachedPasswordSettings, BruteForceSettings, SuspiciousIpSettings
+from local.emulator.validation import (
+    ValidationError,
+    as_mapping,
+    read_bool,
+    read_choice,
+    read_int,
+    read_optional_str,
+    read_str,
+    read_str_list,
+    reject_unknown,
+)
+
+GRANT_PASSWORD = "password"
+GRANT_PASSWORD_REALM = "http://auth0.com/oauth/grant-type/password-realm"
+GRANT_MFA_OTP = "http://auth0.com/oauth/grant-type/mfa-otp"
+GRANT_REFRESH_TOKEN = "refresh_token"
+SUPPORTED_GRANTS = {GRANT_PASSWORD, GRANT_PASSWORD_REALM, GRANT_MFA_OTP, GRANT_REFRESH_TOKEN}
+# Grants a client may list although the emulator does not serve them (answered unsupported_grant_type).
+KNOWN_GRANTS = SUPPORTED_GRANTS | {"authorization_code", "client_credentials", "implicit"}
+AUTH_METHODS = {"none", "client_secret_post", "client_secret_basic"}
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    client_id: str
+    name: str
+    client_secret: str | None
+    token_endpoint_auth_method: str
+    is_token_endpoint_ip_header_trusted: bool
+    grant_types: tuple[str, ...]
+
+    @property
+    def is_confidential(self) -> bool:
+        return self.token_endpoint_auth_method != "none"
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    identifier: str
+    scopes: tuple[str, ...]
+    token_lifetime: int
+    allow_offline_access: bool
+
+
+@dataclass(frozen=True)
+class UserConfig:
+    user_id: str
+    email: str
+    password_hash: str
+    email_verified: bool
+    blocked: bool
+    totp_secret: str | None
+
+
+@dataclass(frozen=True)
+class ConnectionConfig:
+    id: str
+    name: str
+    users: tuple[UserConfig, ...]
+
+
+@dataclass(frozen=True)
+class RateLimitConfig:
+    """Tenant-wide Authentication API limit: a bucket of ``limit`` refilled over ``period_seconds``."""
+
+    enabled: bool
+    limit: int
+    period_seconds: int
+
+
+@dataclass(frozen=True)
+class TenantConfig:
+    name: str
+    issuer: str | None
+    default_directory: str | None
+    default_audience: str | None
+    management_api_token: str
+    bcrypt_rounds: int
+    id_token_lifetime: int
+    rate_limit: RateLimitConfig
+    clients: tuple[ClientConfig, ...]
+    apis: tuple[ApiConfig, ...]
+    connections: tuple[ConnectionConfig, ...]
+    brute_force: BruteForceSettings
+    suspicious_ip: SuspiciousIpSettings
+    breached_password: BreachedPasswordSettings
+
+
+def load_tenant_file(path: str | Path) -> TenantConfig:
+    """Read and validate a tenant file; ``ValidationError`` says which field is wrong."""
+    text = Path(path).read_text(encoding="utf-8")
+    return parse_tenant(yaml.safe_load(text))
+
+
+def parse_tenant(document: object) -> TenantConfig:
+    root = as_mapping(document, "tenant file")
+    reject_unknown(root, {"tenant", "clients", "apis", "connections", "attack_protection"}, "tenant file")
+    tenant = as_mapping(root.get("tenant", {}), "tenant")
+    reject_unknown(
+        tenant,
+        {
+            "name",
+            "issuer",
+            "default_directory",
+            "default_audience",
+            "management_api_token",
+            "password_hashing",
+            "id_token_lifetime",
+            "rate_limit",
+        },
+        "tenant",
+    )
+    hashing = as_mapping(tenant.get("password_hashing", {}), "tenant.password_hashing")
+    reject_unknown(hashing, {"algorithm", "rounds"}, "tenant.password_hashing")
+    read_choice(hashing, "algorithm", "tenant.password_hashing", "bcrypt", {"bcrypt"})
+    clients = tuple(_client(item, f"clients[{i}]") for i, item in enumerate(_list(root, "clients")))
+    apis = tuple(_api(item, f"apis[{i}]") for i, item in enumerate(_list(root, "apis")))
+    connections = tuple(
+        _connection(item, f"connections[{i}]") for i, item in enumerate(_list(root, "connections"))
+    )
+    _unique([c.client_id for c in clients], "clients: duplicate client_id")
+    _unique([a.identifier for a in apis], "apis: duplicate identifier")
+    _unique([c.name for c in connections], "connections: duplicate name")
+    _unique([u.user_id for c in connections for u in c.users], "users: duplicate user_id")
+    config = TenantConfig(
+        name=read_str(tenant, "name", "tenant", "local"),
+        issuer=read_optional_str(tenant, "issuer", "tenant"),
+        default_directory=read_optional_str(tenant, "default_directory", "tenant"),
+        default_audience=read_optional_str(tenant, "default_audience", "tenant"),
+        management_api_token=read_str(tenant, "management_api_token", "tenant"),
+        bcrypt_rounds=read_int(hashing, "rounds", "tenant.password_hashing", 10, (4, 31)),
+        id_token_lifetime=read_int(tenant, "id_token_lifetime", "tenant", 36_000, (1, None)),
+        rate_limit=_rate_limit(tenant.get("rate_limit", {})),
+        clients=clients,
+        apis=apis,
+        connections=connections,
+        **_attack_protection(root.get("attack_protection", {})),
+    )
+    if config.default_directory and config.default_directory not in {c.name for c in connections}:
+        raise ValidationError("tenant.default_directory: no connection with that name")
+    if config.default_audience and config.default_audience not in {a.identifier for a in apis}:
+        raise ValidationError("tenant.default_audience: no API with that identifier")
+    return config
+
+
+def _list(data: Mapping[str, Any], key: str) -> list[Any]:
+    value = data.get(key, [])
+    if not isinstance(value, list):
+        raise ValidationError(f"{key}: expected a list")
+    return value
+
+
+def _unique(values: list[str], message: str) -> None:
+    seen: set[str] = set()
+    for value in values:
+        if value.lower() in seen:
+            raise ValidationError(f"{message} {value!r}")
+        seen.add(value.lower())
+
+
+def _client(item: object, path: str) -> ClientConfig:
+    data = as_mapping(item, path)
+    reject_unknown(
+        data,
+        {
+            "client_id",
+            "name",
+            "client_secret",
+            "token_endpoint_auth_method",
+            "is_token_endpoint_ip_header_trusted",
+            "grant_types",
+        },
+        path,
+    )
+    method = read_choice(data, "token_endpoint_auth_method", path, "client_secret_post", AUTH_METHODS)
+    secret = read_optional_str(data, "client_secret", path)
+    if method != "none" and secret is None:
+        raise ValidationError(f"{path}.client_secret: required unless token_endpoint_auth_method is none")
+    client_id = read_str(data, "client_id", path)
+    return ClientConfig(
+        client_id=client_id,
+        name=read_str(data, "name", path, client_id),
+        client_secret=secret,
+        token_endpoint_auth_method=method,
+        is_token_endpoint_ip_header_trusted=read_bool(
+            data, "is_token_endpoint_ip_header_trusted", path, False
+        ),
+        grant_types=read_str_list(data, "grant_types", path, (), KNOWN_GRANTS),
+    )
+
+
+def _api(item: object, path: str) -> ApiConfig:
+    data = as_mapping(item, path)
+    reject_unknown(data, {"identifier", "scopes", "token_lifetime", "allow_offline_access"}, path)
+    return ApiConfig(
+        identifier=read_str(data, "identifier", path),
+        scopes=read_str_list(data, "scopes", path, ()),
+        token_lifetime=read_int(data, "token_lifetime", path, 86_400, (1, None)),
+        allow_offline_access=read_bool(data, "allow_offline_access", path, False),
+    )
+
+
+def _connection(item: object, path: str) -> ConnectionConfig:
+    data = as_mapping(item, path)
+    reject_unknown(data, {"id", "name", "users"}, path)
+    name = read_str(data, "name", path)
+    users = tuple(_user(u, f"{path}.users[{i}]") for i, u in enumerate(_list(data, "users")))
+    _unique([u.email for u in users], f"{path}.users: duplicate email")
+    return ConnectionConfig(id=read_str(data, "id", path, f"con_{name}"), name=name, users=users)
+
+
+def _user(item: object, path: str) -> UserConfig:
+    data = as_mapping(item, path)
+    reject_unknown(data, {"user_id", "email", "password_hash", "email_verified", "blocked", "mfa"}, path)
+    password_hash = read_str(data, "password_hash", path)
+    if not is_bcrypt_hash(password_hash):
+        raise ValidationError(f"{path}.password_hash: expected a bcrypt hash ($2b$...)")
+    totp_secret = None
+    if data.get("mfa") is not None:
+        mfa = as_mapping(data["mfa"], f"{path}.mfa")
+        reject_unknown(mfa, {"totp_secret"}, f"{path}.mfa")
+        totp_secret = read_str(mfa, "totp_secret", f"{path}.mfa")
+        try:
+            pyotp.TOTP(totp_secret).now()
+        except Exception as exc:  # pyotp raises binascii/ValueError variants for bad base32
+            raise ValidationError(f"{path}.mfa.totp_secret: not valid base32") from exc
+    email = read_str(data, "email", path)
+    return UserConfig(
+        user_id=read_str(data, "user_id", path, f"auth0|{email}"),
+        email=email,
+        password_hash=password_hash,
+        email_verified=read_bool(data, "email_verified", path, True),
+        blocked=read_bool(data, "blocked", path, False),
+        totp_secret=totp_secret,
+    )
+
+
+def _rate_limit(item: object) -> RateLimitConfig:
+    data = as_mapping(item, "tenant.rate_limit")
+    reject_unknown(data, {"enabled", "limit", "period_seconds"}, "tenant.rate_limit")
+    return RateLimitConfig(
+        enabled=read_bool(data, "enabled", "tenant.rate_limit", True),
+        limit=read_int(data, "limit", "tenant.rate_limit", 300, (1, None)),
+        period_seconds=read_int(data, "period_seconds", "tenant.rate_limit", 60, (1, None)),
+    )
+
+
+def _attack_protection(item: object) -> dict[str, Any]:
+    data = as_mapping(item, "attack_protection")
+    keys = {"brute_force_protection", "suspicious_ip_throttling", "breached_password_detection"}
+    reject_unknown(data, keys, "attack_protection")
+    path = "attack_protection"
+    return {
+        "brute_force": BruteForceSettings().patched(
+            data.get("brute_force_protection", {}), f"{path}.brute_force_protection"
+        ),
+        "suspicious_ip": SuspiciousIpSettings().patched(
+            data.get("suspicious_ip_throttling", {}), f"{path}.suspicious_ip_throttling"
+        ),
+        "breached_password": BreachedPasswordSettings().patched(
+            data.get("breached_password_detection", {}), f"{path}.breached_password_detection"
+        ),
+    }
