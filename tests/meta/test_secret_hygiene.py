@@ -13,7 +13,10 @@ REPO = Path(__file__).resolve().parents[2]
 
 LEAKY_TESTS = """
 import logging
+from aws_lambda_powertools import Logger
 from tests.fixtures.secret_hygiene import SECRETS
+
+LOGGERS = []
 
 def test_prints_a_password():
     SECRETS.add("password", "hunter2-very-secret")
@@ -22,6 +25,13 @@ def test_prints_a_password():
 def test_logs_a_token(secret_registry):
     secret_registry.add_tokens_from({"access_token": "eyJhbGciOi.leaky.token"})
     logging.getLogger("x").warning("got eyJhbGciOi.leaky.token")
+
+def test_a_handler_module_is_first_imported_under_capsys(capsys):
+    LOGGERS.append(Logger(service="meta"))  # keeps capsys's stream, closed after this test
+
+def test_powertools_logger_created_earlier(secret_registry):
+    secret_registry.add("password", "logged-through-powertools")
+    LOGGERS[0].info("password was logged-through-powertools")
 
 def test_clean(secret_registry):
     secret_registry.add("password", "another-secret-value")
@@ -42,9 +52,12 @@ def run_inner(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch):
 
 def test_scanner_fails_tests_that_print_or_log_a_registered_secret(run_inner):
     result = run_inner()
-    result.assert_outcomes(passed=1, failed=2)
+    result.assert_outcomes(passed=2, failed=3)
     result.stdout.fnmatch_lines(["*contains registered secret(s) of kind: password*"])
     result.stdout.fnmatch_lines(["*contains registered secret(s) of kind: token*"])
+    result.stdout.fnmatch_lines(["*test_powertools_logger_created_earlier*contains registered*"])
+    # ...and caught in the test's own stdout, not through a "closed file" logging error on stderr.
+    assert "Logging error" not in result.stdout.str()
     assert "hunter2-very-secret" not in "\n".join(
         line for line in result.outlines if "secret hygiene" in line
     )
