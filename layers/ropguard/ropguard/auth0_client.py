@@ -1,0 +1,111 @@
+"""HTTP access to the Auth0 Authentication API: one pooled httpx client per container.
+
+A password grant must never reach Auth0 twice: each copy counts toward brute-force protection.
+So the only retry is httpx's transport-level connect retry, which fires before a byte of the
+request is written; a broken or slow exchange afterwards is reported, not repeated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from ropguard.credentials import ClientCredentials
+from ropguard.settings import Auth0Settings
+
+PASSWORD_GRANT = "password"  # noqa: S105 - a grant type name
+PASSWORD_REALM_GRANT = "http://auth0.com/oauth/grant-type/password-realm"  # noqa: S105
+FORWARDED_FOR_HEADER = "auth0-forwarded-for"
+CONNECT_RETRIES = 1
+
+
+def build_http_client(settings: Auth0Settings) -> httpx.Client:
+    """A keep-alive client for the tenant with explicit timeouts (also used for /dbconnections)."""
+    timeout = httpx.Timeout(
+        connect=settings.connect_timeout_seconds,
+        read=settings.read_timeout_seconds,
+        write=settings.read_timeout_seconds,
+        pool=settings.connect_timeout_seconds,
+    )
+    return httpx.Client(
+        base_url=settings.base_url,
+        timeout=timeout,
+        # httpx retries only failed connects (httpcore ConnectError/ConnectTimeout).
+        transport=httpx.HTTPTransport(retries=CONNECT_RETRIES),
+        # The tenant is configured explicitly; proxy variables must not redirect passwords.
+        trust_env=False,
+        follow_redirects=False,
+        headers={"Accept": "application/json"},
+    )
+
+
+class Auth0TimeoutError(Exception):
+    """Auth0 did not answer in time; the request may have been counted."""
+
+
+class Auth0UnreachableError(Exception):
+    """No connection could be made, or the exchange broke off."""
+
+
+@dataclass(frozen=True, slots=True)
+class Auth0Reply:
+    status: int
+    body: Any = field(repr=False)  # parsed JSON, or None when the body was not JSON
+    headers: Mapping[str, str] = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class PasswordGrant:
+    username: str
+    password: str = field(repr=False)
+    scope: str
+    audience: str | None
+    realm: str | None
+
+
+def _token_request_body(grant: PasswordGrant, credentials: ClientCredentials) -> dict[str, str]:
+    body = {
+        "grant_type": PASSWORD_REALM_GRANT if grant.realm else PASSWORD_GRANT,
+        "client_id": credentials.client_id,
+        "client_secret": credentials.client_secret,
+        "username": grant.username,
+        "password": grant.password,
+        "scope": grant.scope,
+    }
+    if grant.realm:
+        body["realm"] = grant.realm
+    if grant.audience:
+        body["audience"] = grant.audience
+    return body
+
+
+class TokenEndpoint:
+    """POST /oauth/token for password grants, with the end user's IP in auth0-forwarded-for."""
+
+    def __init__(self, http: httpx.Client) -> None:
+        self._http = http
+
+    def close(self) -> None:
+        self._http.close()
+
+    def request_token(
+        self, grant: PasswordGrant, credentials: ClientCredentials, *, forwarded_for: str
+    ) -> Auth0Reply:
+        try:
+            response = self._http.post(
+                "/oauth/token",
+                json=_token_request_body(grant, credentials),
+                headers={FORWARDED_FOR_HEADER: forwarded_for},
+            )
+        except httpx.TimeoutException as exc:
+            raise Auth0TimeoutError(type(exc).__name__) from None
+        except httpx.TransportError as exc:
+            raise Auth0UnreachableError(type(exc).__name__) from None
+        try:
+            body: Any = response.json()
+        except ValueError:
+            body = None
+        return Auth0Reply(status=response.status_code, body=body, headers=response.headers)

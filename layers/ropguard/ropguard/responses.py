@@ -1,0 +1,35 @@
+"""API Gateway proxy responses (valid for payload 1.0 and 2.0): JSON, never cached.
+
+``Cache-Control: no-store`` and ``Pragma: no-cache`` are what RFC 6749 section 5.1 requires on
+token responses; errors carry them too so no proxy keeps any login answer.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+BASE_HEADERS = {
+    "Content-Type": "application/json",
+    "Cache-Control": "no-store",
+    "Pragma": "no-cache",
+}
+
+
+def json_response(
+    status: int, body: Mapping[str, Any], headers: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {**BASE_HEADERS, **(headers or {})},
+        "body": json.dumps(body, separators=(",", ":")),
+        "isBase64Encoded": False,
+    }
+
+
+def error_response(
+    status: int, error: str, description: str, headers: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """An error in Auth0's dialect, so clients that understand /oauth/token understand us."""
+    return json_response(status, {"error": error, "error_description": description}, headers)

@@ -1,0 +1,169 @@
+"""template.yaml: the login function, its API, secret and IAM are as the design says."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cfnlint.decode import cfn_yaml  # type: ignore[import-untyped]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    loaded: dict[str, Any] = cfn_yaml.load(str(ROOT / "template.yaml"))
+    return loaded
+
+
+@pytest.fixture(scope="module")
+def resources(template) -> dict[str, Any]:
+    found: dict[str, Any] = template["Resources"]
+    return found
+
+
+@pytest.fixture(scope="module")
+def login(resources) -> dict[str, Any]:
+    function = resources["LoginFunction"]
+    assert function["Type"] == "AWS::Serverless::Function"
+    properties: dict[str, Any] = function["Properties"]
+    return properties
+
+
+SECRET_ARN = {
+    "Fn::If": ["CreateAuth0Secret", {"Ref": "Auth0ClientSecret"}, {"Ref": "ExistingAuth0SecretArn"}]
+}
+
+
+def test_runtime_handler_and_layer(template, resources, login) -> None:
+    function_globals = template["Globals"]["Function"]
+    assert function_globals["Runtime"] == "python3.13"
+    assert login["CodeUri"] == "functions/login/"
+    assert login["Handler"] == "app.lambda_handler"
+    assert (ROOT / "functions/login/app.py").is_file()
+    assert {"Ref": "RopguardLayer"} in function_globals["Layers"] + login.get("Layers", [])
+    layer = resources["RopguardLayer"]
+    assert layer["Type"] == "AWS::Serverless::LayerVersion"
+    assert layer["Properties"]["ContentUri"] == "layers/ropguard/"
+    assert layer["Metadata"]["BuildMethod"] == "python3.13"
+    assert (ROOT / "layers/ropguard/requirements.txt").is_file()
+    assert function_globals["Tracing"] == "Active"
+
+
+def test_environment_names_every_setting(template, login) -> None:
+    variables = {
+        **template["Globals"]["Function"]["Environment"]["Variables"],
+        **login["Environment"]["Variables"],
+    }
+    for name in (
+        "AUTH0_DOMAIN",
+        "AUTH0_SECRET_ID",
+        "AUTH0_AUDIENCE",
+        "AUTH0_REALM",
+        "AUTH0_SCOPES",
+        "AUTH0_CONNECT_TIMEOUT_SECONDS",
+        "AUTH0_READ_TIMEOUT_SECONDS",
+        "AUTH0_INSECURE_HTTP_HOSTS",
+        "SECRET_MAX_AGE_SECONDS",
+        "MAX_BODY_BYTES",
+        "POWERTOOLS_SERVICE_NAME",
+        "POWERTOOLS_METRICS_NAMESPACE",
+        "POWERTOOLS_LOG_LEVEL",
+    ):
+        assert name in variables, name
+    assert variables["AUTH0_SECRET_ID"] == SECRET_ARN
+    assert variables["AUTH0_INSECURE_HTTP_HOSTS"] == ""
+
+
+def test_post_login_route_on_the_http_api(resources, login) -> None:
+    events = [event for event in login["Events"].values() if event["Type"] == "HttpApi"]
+    assert len(events) == 1
+    route = events[0]["Properties"]
+    assert (route["Method"], route["Path"], route["ApiId"]) == ("POST", "/login", {"Ref": "LoginApi"})
+    assert route["PayloadFormatVersion"] == "2.0"
+    assert resources["LoginApi"]["Type"] == "AWS::Serverless::HttpApi"
+
+
+def test_http_api_is_throttled_and_access_logged(resources) -> None:
+    api = resources["LoginApi"]["Properties"]
+    assert api["DefaultRouteSettings"]["ThrottlingBurstLimit"]
+    assert api["DefaultRouteSettings"]["ThrottlingRateLimit"]
+    destination = api["AccessLogSettings"]["DestinationArn"]
+    assert destination == {"Fn::GetAtt": ["LoginApiAccessLogGroup", "Arn"]}
+    assert "$context.requestId" in api["AccessLogSettings"]["Format"]
+    assert "body" not in api["AccessLogSettings"]["Format"].lower()
+    log_group = resources["LoginApiAccessLogGroup"]
+    assert log_group["Type"] == "AWS::Logs::LogGroup"
+    assert log_group["Properties"]["RetentionInDays"]
+
+
+def test_secret_is_created_or_passed_in(template, resources) -> None:
+    assert template["Parameters"]["ExistingAuth0SecretArn"]["Default"] == ""
+    assert template["Conditions"]["CreateAuth0Secret"] == {
+        "Fn::Equals": [{"Ref": "ExistingAuth0SecretArn"}, ""]
+    }
+    secret = resources["Auth0ClientSecret"]
+    assert secret["Type"] == "AWS::SecretsManager::Secret"
+    assert secret["Condition"] == "CreateAuth0Secret"
+
+
+def test_login_iam_reads_exactly_that_one_secret(login) -> None:
+    statements = [s for policy in login["Policies"] for s in policy["Statement"]]
+    secret_reads = [s for s in statements if "secretsmanager" in str(s["Action"])]
+    assert secret_reads == [
+        {
+            "Sid": "ReadAuth0ClientSecret",
+            "Effect": "Allow",
+            "Action": "secretsmanager:GetSecretValue",
+            "Resource": SECRET_ARN,
+        }
+    ]
+    assert all(isinstance(policy, dict) for policy in login["Policies"]), "no broad managed/SAM policies"
+
+
+def policy_statements(resources: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every identity and resource policy statement (KMS key policies excepted: there "*" is the key)."""
+    for name, resource in resources.items():
+        props = resource.get("Properties", {})
+        kind = resource["Type"]
+        if kind == "AWS::Serverless::Function":
+            for policy in props.get("Policies", []):
+                if isinstance(policy, dict) and "Statement" in policy:
+                    yield from ((name, s) for s in policy["Statement"])
+        elif kind == "AWS::IAM::Role":
+            for policy in props.get("Policies", []):
+                yield from ((name, s) for s in policy["PolicyDocument"]["Statement"])
+        elif kind in (
+            "AWS::IAM::Policy",
+            "AWS::IAM::ManagedPolicy",
+            "AWS::SQS::QueuePolicy",
+            "AWS::SNS::TopicPolicy",
+        ):
+            yield from ((name, s) for s in props["PolicyDocument"]["Statement"])
+
+
+def test_no_wildcard_resources(resources) -> None:
+    checked = 0
+    for name, statement in policy_statements(resources):
+        targets = (
+            statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        )
+        for target in targets:
+            checked += 1
+            assert not (isinstance(target, str) and target.endswith("*")), f"{name}: {statement.get('Sid')}"
+    assert checked
+
+
+def test_outputs(template) -> None:
+    outputs = template["Outputs"]
+    assert "${LoginApi}" in outputs["LoginUrl"]["Value"]["Fn::Sub"]
+    assert outputs["LoginUrl"]["Value"]["Fn::Sub"].endswith("/login")
+    assert outputs["Auth0SecretArn"]["Value"] == SECRET_ARN
+
+
+def test_function_log_group_has_retention(resources) -> None:
+    group = resources["LoginFunctionLogGroup"]["Properties"]
+    assert group["LogGroupName"] == {"Fn::Sub": "/aws/lambda/${LoginFunction}"}
+    assert group["RetentionInDays"]

@@ -1,0 +1,192 @@
+"""Pure functions of the login path: client address, settings, outcome mapping, responses."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ropguard.auth0_client import Auth0Reply
+from ropguard.client_address import normalise_ip, source_ip
+from ropguard.outcomes import Outcome, classify, retry_after_seconds
+from ropguard.responses import error_response, json_response
+from ropguard.settings import LoginSettings, SettingsError
+
+BASE_ENV = {"AUTH0_DOMAIN": "tenant.eu.auth0.com", "AUTH0_SECRET_ID": "ropguard/auth0"}
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("203.0.113.7", "203.0.113.7"),
+        (" 203.0.113.7 ", "203.0.113.7"),
+        ("::ffff:203.0.113.7", "203.0.113.7"),
+        ("::FFFF:cb00:7107", "203.0.113.7"),
+        ("192.168.0.1/32", "192.168.0.1"),
+        ("2001:0DB8:0000::0001", "2001:db8::1"),
+        ("2001:db8::1/128", "2001:db8::1"),
+        ("::1", "::1"),
+        ("192.168.0.0/24", None),
+        ("192.168.0.1/24", None),
+        ("0.0.0.0", None),  # noqa: S104 - an address to refuse
+        ("::", None),
+        ("ff02::1", None),
+        ("fe80::1%eth0", None),
+        ("256.1.1.1", None),
+        ("1.2.3.4, 5.6.7.8", None),
+        ("", None),
+        (None, None),
+        (3232235521, None),
+    ],
+)
+def test_normalise_ip(raw, expected) -> None:
+    assert normalise_ip(raw) == expected
+
+
+def test_source_ip_reads_only_the_request_context() -> None:
+    forged = {"x-forwarded-for": "198.51.100.1", "auth0-forwarded-for": "198.51.100.2"}
+    v2 = {"version": "2.0", "headers": forged, "requestContext": {"http": {"sourceIp": "203.0.113.9"}}}
+    v1 = {"headers": forged, "requestContext": {"identity": {"sourceIp": "203.0.113.8"}}}
+    assert source_ip(v2) == "203.0.113.9"
+    assert source_ip(v1) == "203.0.113.8"
+    assert source_ip({"version": "2.0", "headers": forged, "requestContext": {}}) is None
+    assert source_ip({"headers": forged}) is None
+    assert source_ip({"version": "2.0", "requestContext": {"http": None}}) is None
+
+
+def test_settings_defaults() -> None:
+    settings = LoginSettings.from_env(BASE_ENV)
+    assert settings.auth0.base_url == "https://tenant.eu.auth0.com"
+    assert settings.auth0.connect_timeout_seconds == 2.0
+    assert settings.auth0.read_timeout_seconds == 8.0
+    assert settings.auth0.secret_max_age_seconds == 300
+    assert (settings.audience, settings.realm) == (None, None)
+    assert settings.scopes == ("openid", "profile", "email")
+    assert settings.default_scope == "openid profile email"
+    assert settings.max_body_bytes == 4096
+
+
+@pytest.mark.parametrize(
+    ("domain", "base_url"),
+    [
+        ("https://tenant.us.auth0.com/", "https://tenant.us.auth0.com"),
+        ("login.example.com:8443", "https://login.example.com:8443"),
+        ("http://127.0.0.1:4000", "http://127.0.0.1:4000"),
+        ("http://127.8.9.10:4000", "http://127.8.9.10:4000"),
+        ("http://localhost:4000", "http://localhost:4000"),
+        ("http://[::1]:4000", "http://[::1]:4000"),
+    ],
+)
+def test_auth0_domain_accepted(domain, base_url) -> None:
+    assert LoginSettings.from_env({**BASE_ENV, "AUTH0_DOMAIN": domain}).auth0.base_url == base_url
+
+
+def test_plain_http_host_needs_an_explicit_opt_in() -> None:
+    env = {**BASE_ENV, "AUTH0_DOMAIN": "http://host.docker.internal:4000"}
+    with pytest.raises(SettingsError, match="AUTH0_DOMAIN: plain http"):
+        LoginSettings.from_env(env)
+    opted_in = LoginSettings.from_env({**env, "AUTH0_INSECURE_HTTP_HOSTS": "host.docker.internal"})
+    assert opted_in.auth0.base_url == "http://host.docker.internal:4000"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("AUTH0_DOMAIN", "", "AUTH0_DOMAIN: is required"),
+        ("AUTH0_DOMAIN", "http://tenant.auth0.com", "AUTH0_DOMAIN: plain http"),
+        ("AUTH0_DOMAIN", "http://10.0.0.5:4000", "AUTH0_DOMAIN: plain http"),
+        ("AUTH0_DOMAIN", "ftp://tenant.auth0.com", "AUTH0_DOMAIN: must be a tenant domain"),
+        ("AUTH0_DOMAIN", "tenant.auth0.com/oauth", "AUTH0_DOMAIN: must be a bare domain"),
+        ("AUTH0_DOMAIN", "https://user:pw@tenant.auth0.com", "AUTH0_DOMAIN: must be a bare domain"),
+        ("AUTH0_DOMAIN", "tenant.auth0.com:99999", "AUTH0_DOMAIN: is not a valid"),
+        ("AUTH0_SECRET_ID", " ", "AUTH0_SECRET_ID: is required"),
+        ("AUTH0_CONNECT_TIMEOUT_SECONDS", "soon", "AUTH0_CONNECT_TIMEOUT_SECONDS: must be a number"),
+        ("AUTH0_READ_TIMEOUT_SECONDS", "0", "AUTH0_READ_TIMEOUT_SECONDS: must be between"),
+        ("SECRET_MAX_AGE_SECONDS", "1.5", "SECRET_MAX_AGE_SECONDS: must be an integer"),
+        ("MAX_BODY_BYTES", "10", "MAX_BODY_BYTES: must be between"),
+    ],
+)
+def test_settings_errors_name_the_variable(name, value, message) -> None:
+    with pytest.raises(SettingsError, match=message) as caught:
+        LoginSettings.from_env({**BASE_ENV, name: value})
+    assert caught.value.variable == name
+
+
+def reply(status: int, body, headers=None) -> Auth0Reply:
+    return Auth0Reply(status=status, body=body, headers=headers or {})
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "outcome", "answer_status", "error"),
+    [
+        (200, {"access_token": "t"}, Outcome.SUCCEEDED, 200, None),
+        (200, {"id_token": "t"}, Outcome.UPSTREAM_ERROR, 502, "temporarily_unavailable"),
+        (403, {"error": "invalid_grant"}, Outcome.INVALID_GRANT, 403, "invalid_grant"),
+        (429, {"error": "too_many_attempts"}, Outcome.TOO_MANY_ATTEMPTS, 429, "too_many_attempts"),
+        (401, {"error": "password_leaked"}, Outcome.PASSWORD_LEAKED, 401, "password_leaked"),
+        (403, {"error": "mfa_required"}, Outcome.MFA_REQUIRED, 403, "mfa_required"),
+        (401, {"error": "unauthorized"}, Outcome.USER_BLOCKED, 401, "unauthorized"),
+        (403, {"error": "access_denied"}, Outcome.ACCESS_DENIED, 403, "access_denied"),
+        (401, {"error": "access_denied"}, Outcome.CLIENT_REJECTED, 502, "server_error"),
+        (401, {"error": "invalid_client"}, Outcome.CLIENT_REJECTED, 502, "server_error"),
+        (403, {"error": "unauthorized_client"}, Outcome.MISCONFIGURED, 502, "server_error"),
+        (400, {"error": "invalid_grant"}, Outcome.MISCONFIGURED, 502, "server_error"),
+        (429, {"error": "too_many_requests"}, Outcome.RATE_LIMITED, 429, "too_many_requests"),
+        (500, {"error": "invalid_grant"}, Outcome.UPSTREAM_ERROR, 502, "temporarily_unavailable"),
+        (403, None, Outcome.UPSTREAM_ERROR, 502, "temporarily_unavailable"),
+        (403, {"error": 3}, Outcome.UPSTREAM_ERROR, 502, "temporarily_unavailable"),
+    ],
+)
+def test_classify(status, body, outcome, answer_status, error) -> None:
+    classified = classify(reply(status, body), now=0)
+    assert (classified.outcome, classified.status) == (outcome, answer_status)
+    if error:
+        assert classified.body["error"] == error
+        assert isinstance(classified.body["error_description"], str)
+
+
+def test_pass_through_keeps_only_error_description_and_mfa_fields() -> None:
+    body = {
+        "error": "mfa_required",
+        "error_description": "d",
+        "mfa_token": "m",
+        "mfa_requirements": {},
+        "x": 1,
+    }
+    assert classify(reply(403, body), now=0).body == {
+        "error": "mfa_required",
+        "error_description": "d",
+        "mfa_token": "m",
+        "mfa_requirements": {},
+    }
+
+
+@pytest.mark.parametrize(
+    ("reset", "seconds"),
+    [
+        ("1000042", 42),
+        ("1000000.2", 1),
+        ("999990", 1),
+        ("99999999999", 3600),
+        (None, 60),
+        ("soon", 60),
+        ("nan", 60),
+    ],
+)
+def test_retry_after(reset, seconds) -> None:
+    assert retry_after_seconds(reset, now=1_000_000) == seconds
+    if reset is not None:
+        answer = classify(
+            reply(429, {"error": "too_many_requests"}, {"x-ratelimit-reset": reset}), now=1_000_000
+        )
+        assert answer.headers == {"Retry-After": str(seconds)}
+
+
+def test_responses_are_json_and_never_cached() -> None:
+    response = error_response(400, "invalid_request", "bad", {"Retry-After": "3"})
+    assert response["statusCode"] == 400
+    assert response["headers"]["Content-Type"] == "application/json"
+    assert response["headers"]["Cache-Control"] == "no-store"
+    assert response["headers"]["Retry-After"] == "3"
+    assert json.loads(response["body"]) == {"error": "invalid_request", "error_description": "bad"}
+    assert json_response(200, {"a": 1})["isBase64Encoded"] is False
