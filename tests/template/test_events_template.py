@@ -158,9 +158,10 @@ def test_reset_connection_is_the_realm_when_one_is_set(template: Template) -> No
 
 def test_login_may_only_publish_to_the_topic_and_send_to_the_fallback(resources: Any) -> None:
     login = props(resources, "LoginFunction")
+    role = props(resources, "LoginFunctionRole")
     granted = {
         (action, json.dumps(statement["Resource"], sort_keys=True))
-        for statement in statements(iter(login["Policies"]))
+        for statement in statements(policy["PolicyDocument"] for policy in role["Policies"])
         for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
     }
     assert ("sns:Publish", json.dumps({"Ref": "SecurityEventsTopic"})) in granted

@@ -109,8 +109,11 @@ def test_secret_is_created_or_passed_in(template, resources) -> None:
     assert secret["Condition"] == "CreateAuth0Secret"
 
 
-def test_login_iam_reads_exactly_that_one_secret(login) -> None:
-    statements = [s for policy in login["Policies"] for s in policy["Statement"]]
+def test_login_iam_reads_exactly_that_one_secret(resources, login) -> None:
+    assert login["Role"] == {"Fn::GetAtt": ["LoginFunctionRole", "Arn"]}
+    assert "Policies" not in login, "SAM policies would come with a generated role"
+    role = resources["LoginFunctionRole"]["Properties"]
+    statements = [s for policy in role["Policies"] for s in policy["PolicyDocument"]["Statement"]]
     secret_reads = [s for s in statements if "secretsmanager" in str(s["Action"])]
     assert secret_reads == [
         {
@@ -120,7 +123,9 @@ def test_login_iam_reads_exactly_that_one_secret(login) -> None:
             "Resource": SECRET_ARN,
         }
     ]
-    assert all(isinstance(policy, dict) for policy in login["Policies"]), "no broad managed/SAM policies"
+    assert role["ManagedPolicyArns"] == [
+        {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/AWSXrayWriteOnlyAccess"}
+    ], "no broad managed policy beyond X-Ray's, which has no resource-level permissions"
 
 
 def policy_statements(resources: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -165,5 +170,7 @@ def test_outputs(template) -> None:
 
 def test_function_log_group_has_retention(resources) -> None:
     group = resources["LoginFunctionLogGroup"]["Properties"]
-    assert group["LogGroupName"] == {"Fn::Sub": "/aws/lambda/${LoginFunction}"}
+    assert resources["LoginFunction"]["Properties"]["LoggingConfig"] == {
+        "LogGroup": {"Ref": "LoginFunctionLogGroup"}
+    }
     assert group["RetentionInDays"]
