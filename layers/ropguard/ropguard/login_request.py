@@ -95,12 +95,16 @@ def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 def _json_fields(raw: bytes) -> dict[str, Any]:
     try:
         fields = json.loads(_text(raw), object_pairs_hook=_reject_duplicates)
+    except InvalidLoginRequestError:
+        raise
     except json.JSONDecodeError as exc:
         raise InvalidLoginRequestError(
             f"the request body is not valid JSON ({exc.msg} at position {exc.pos})"
         ) from None
     except RecursionError:
         raise InvalidLoginRequestError("the request body is not valid JSON (nested too deeply)") from None
+    except ValueError:  # e.g. an integer past Python's digit limit: not a JSONDecodeError
+        raise InvalidLoginRequestError("the request body is not valid JSON (a number is too long)") from None
     if not isinstance(fields, dict):
         raise InvalidLoginRequestError("the request body must be a JSON object")
     return fields
@@ -142,6 +146,13 @@ def _string_field(fields: dict[str, Any], name: str, max_chars: int) -> str:
         raise InvalidLoginRequestError(f"field {name!r} is longer than {max_chars} characters")
     if "\x00" in value:
         raise InvalidLoginRequestError(f"field {name!r} contains a NUL character")
+    if not value.isascii():
+        try:  # JSON's \ud800-style escapes can make strings that no UTF-8 request can carry
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidLoginRequestError(
+                f"field {name!r} is not valid Unicode (a lone surrogate escape)"
+            ) from None
     return value
 
 
