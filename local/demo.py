@@ -1,0 +1,184 @@
+"""``make demo``: start the offline stack on free ports, play ropguard's story against it, stop.
+
+Each step prints what was expected and what happened; the command exits non-zero if any step
+differs. Different end users are different TCP source addresses: all of 127.0.0.0/8 is loopback,
+so a client can bind 127.0.0.x. Tokens and ``mfa_token``s are never printed, only status codes
+and Auth0 error codes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from local.emulator.tenant import load_tenant_file
+from local.stack import DEFAULT_TENANT, OfflineStack, Ports, StackConfig
+
+ALICE = ("alice@example.com", "correct-horse-battery-staple")
+BOB = ("bob@example.com", "AUTH0-TEST-bob-breached-1")
+CAROL = ("carol@example.com", "carol-has-mfa-9")
+DAVE = ("dave@example.com", "dave-is-blocked-0")
+WRONG_PASSWORD = "not-alices-password"
+
+ALICE_HOME = "127.0.0.2"
+ATTACKER = "127.0.0.66"
+FRESH = "127.0.0.77"
+SOMEONE = "127.0.0.9"
+FORGED = "203.0.113.7"
+
+#: Function logs and metrics would drown the story; ``--verbose`` shows them.
+QUIET = {"POWERTOOLS_LOG_LEVEL": "ERROR", "POWERTOOLS_METRICS_DISABLED": "true"}
+
+
+@dataclass(frozen=True)
+class Step:
+    title: str
+    expected: str
+    actual: str
+
+    @property
+    def ok(self) -> bool:
+        return self.expected == self.actual
+
+    def line(self, number: int) -> str:
+        mark = "ok  " if self.ok else "FAIL"
+        indent = " " * 10
+        return (
+            f"[{mark}] {number:2}. {self.title}\n"
+            f"{indent}expected: {self.expected}\n"
+            f"{indent}actual:   {self.actual}"
+        )
+
+
+class Story:
+    """Plays the steps against a running stack; every request goes through the local HTTP API."""
+
+    def __init__(self, stack: OfflineStack, brute_force_threshold: int) -> None:
+        self.stack = stack
+        self.threshold = brute_force_threshold
+        self.auth0 = httpx.Client(base_url=stack.auth0_url, timeout=10)
+
+    def login(self, address: str, user: tuple[str, str], headers: Mapping[str, str] | None = None) -> str:
+        """``status error`` of one POST /login from ``address`` (never the tokens)."""
+        transport = httpx.HTTPTransport(local_address=address)
+        with httpx.Client(transport=transport, timeout=30) as client:
+            response = client.post(
+                f"{self.stack.api_url}/login",
+                json={"username": user[0], "password": user[1]},
+                headers=dict(headers or {}),
+            )
+        return _outcome(response)
+
+    def attributed(self) -> str:
+        """The address Auth0 counted for the latest token request (its ``attributed_ip``)."""
+        records = self.auth0.get("/__emulator/token-requests").raise_for_status().json()
+        return str(records[-1]["attributed_ip"]) if records else "(no token request)"
+
+    def reset_emails(self, to: str) -> int:
+        outbox = self.auth0.get("/__emulator/outbox").raise_for_status().json()
+        return sum(1 for email in outbox if email["kind"] == "reset_password" and email["to"] == to)
+
+    def steps(self) -> Iterator[Step]:
+        yield Step(f"alice logs in from {ALICE_HOME}", "200", self.login(ALICE_HOME, ALICE))
+        yield Step("...and Auth0 counted her address, not the server's", ALICE_HOME, self.attributed())
+
+        wrong = [self.login(ATTACKER, (ALICE[0], WRONG_PASSWORD)) for _ in range(self.threshold)]
+        yield Step(
+            f"{self.threshold} wrong passwords for alice from {ATTACKER}",
+            _times(self.threshold, "403 invalid_grant"),
+            _summary(wrong),
+        )
+        yield Step(
+            f"brute-force protection now blocks alice from {ATTACKER}, even with her password",
+            "429 too_many_attempts",
+            self.login(ATTACKER, ALICE),
+        )
+        yield Step(f"alice still logs in from {ALICE_HOME}", "200", self.login(ALICE_HOME, ALICE))
+
+        forged_blocked = {"X-Forwarded-For": ATTACKER, "auth0-forwarded-for": ATTACKER}
+        yield Step(
+            f"from {FRESH}, headers claiming the blocked {ATTACKER} change nothing",
+            f"200 counted as {FRESH}",
+            f"{self.login(FRESH, ALICE, forged_blocked)} counted as {self.attributed()}",
+        )
+        forged_fresh = {"X-Forwarded-For": FORGED, "auth0-forwarded-for": FORGED}
+        yield Step(
+            f"from the blocked {ATTACKER}, headers claiming {FORGED} do not unblock it",
+            f"429 too_many_attempts counted as {ATTACKER}",
+            f"{self.login(ATTACKER, ALICE, forged_fresh)} counted as {self.attributed()}",
+        )
+
+        yield Step("bob's password was breached", "401 password_leaked", self.login(SOMEONE, BOB))
+        drained = self.stack.drain(timeout=60)
+        yield Step(
+            "...so a reset email reaches him through SNS -> SQS -> the reset function",
+            "1 reset email to bob@example.com",
+            f"{self.reset_emails(BOB[0])} reset email to bob@example.com"
+            + ("" if drained else " (queue not drained)"),
+        )
+        yield Step("carol has MFA enrolled", "403 mfa_required", self.login(SOMEONE, CAROL))
+        yield Step("dave is blocked by an administrator", "401 unauthorized", self.login(SOMEONE, DAVE))
+
+
+def _outcome(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    error = body.get("error") if isinstance(body, dict) else None
+    return f"{response.status_code} {error}" if error else str(response.status_code)
+
+
+def _times(count: int, outcome: str) -> str:
+    return f"{count} x {outcome}"
+
+
+def _summary(outcomes: Sequence[str]) -> str:
+    counted: dict[str, int] = {}
+    for outcome in outcomes:
+        counted[outcome] = counted.get(outcome, 0) + 1
+    return ", ".join(_times(count, outcome) for outcome, count in counted.items()) or "nothing"
+
+
+def play(stack: OfflineStack, out: Callable[[str], Any] = print) -> bool:
+    """Play the story; True when every step went as expected."""
+    threshold = load_tenant_file(stack.config.tenant_path or DEFAULT_TENANT).brute_force.max_attempts
+    failures = 0
+    for number, step in enumerate(Story(stack, threshold).steps(), start=1):
+        out(step.line(number))
+        failures += not step.ok
+    out("")
+    out(
+        "every step went as expected"
+        if not failures
+        else f"{failures} step(s) differed from what was expected"
+    )
+    return failures == 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local.demo", description=__doc__)
+    parser.add_argument("--verbose", action="store_true", help="show the stack's and the functions' logs")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.ERROR, format="%(levelname)s %(name)s: %(message)s"
+    )
+    config = StackConfig(ports=Ports.free(), environment_overrides={} if args.verbose else QUIET)
+    print("starting the offline stack on free loopback ports...", flush=True)
+    with OfflineStack.start(config) as stack:
+        print(
+            f"local API {stack.api_url}, Auth0 emulator {stack.auth0_url}, moto {stack.aws_url}\n", flush=True
+        )
+        passed = play(stack, lambda line: print(line, flush=True))
+    print("stack stopped", flush=True)
+    return 0 if passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

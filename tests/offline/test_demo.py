@@ -1,0 +1,27 @@
+"""``make demo``'s story passes against the offline stack (the same code the command runs)."""
+
+from __future__ import annotations
+
+import pytest
+
+from local.demo import Step, play
+from local.stack import OfflineStack
+
+
+@pytest.mark.integration
+def test_every_step_of_the_story_goes_as_expected(offline_stack: OfflineStack) -> None:
+    lines: list[str] = []
+    assert play(offline_stack, lines.append), "\n".join(lines)
+    assert lines[-1] == "every step went as expected"
+    assert not [line for line in lines if line.startswith("[FAIL]")]
+
+
+def test_a_step_that_differs_is_marked_and_fails() -> None:
+    assert Step("x", "200", "200").ok
+    failed = Step("dave is refused", "401 unauthorized", "200")
+    assert not failed.ok
+    assert failed.line(3).splitlines() == [
+        "[FAIL]  3. dave is refused",
+        "          expected: 401 unauthorized",
+        "          actual:   200",
+    ]

@@ -1,0 +1,114 @@
+"""The local HTTP API serves the template's routes over real sockets; the source IP is the peer."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from local.http_api import BoundRoute, LocalHttpApi
+from local.http_events import ApiStage
+from local.intrinsics import Resolver
+from local.lambda_runtime import LocalFunction
+from local.template import Template, read_functions
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def api(fixture_template: Template, stand_in_resolver: Resolver) -> Iterator[str]:
+    routes: list[BoundRoute] = []
+    for spec in read_functions(fixture_template, stand_in_resolver):
+        function = LocalFunction(spec, dict(spec.environment), "us-east-1", "123456789012")
+        routes.extend(
+            BoundRoute(route, ApiStage(route.api_id, "123456789012", "us-east-1"), function)
+            for route in spec.http_routes
+        )
+    server = LocalHttpApi(routes, port=0).start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+def client_from(address: str) -> httpx.Client:
+    return httpx.Client(transport=httpx.HTTPTransport(local_address=address))
+
+
+def test_request_reaches_the_function_as_a_v2_event(api: str) -> None:
+    with client_from("127.0.0.2") as client:
+        response = client.post(
+            f"{api}/echo?x=1",
+            content=b'{"hello": "world"}',
+            headers={"content-type": "application/json", "X-Forwarded-For": "203.0.113.1", "cookie": "k=v"},
+        )
+    assert response.status_code == 201
+    assert response.headers["x-echo"] == "yes"
+    assert response.headers.get_list("x-multi") == ["one", "two"]
+    assert response.headers.get_list("set-cookie") == ["a=1; Path=/", "b=2"]
+    assert response.headers["apigw-requestid"]
+    event = response.json()["event"]
+    assert event["routeKey"] == "POST /echo"
+    assert event["requestContext"]["http"]["sourceIp"] == "127.0.0.2"
+    assert event["requestContext"]["requestId"] == response.headers["apigw-requestid"]
+    assert event["headers"]["x-forwarded-for"] == "203.0.113.1, 127.0.0.2"
+    assert event["queryStringParameters"] == {"x": "1"}
+    assert event["cookies"] == ["k=v"]
+    assert json.loads(event["body"]) == {"hello": "world"}
+
+
+def test_each_client_address_is_its_own_source_ip(api: str) -> None:
+    seen = []
+    for address in ("127.0.0.3", "127.0.0.4"):
+        with client_from(address) as client:
+            event = client.get(f"{api}/items/7").json()["event"]
+        seen.append((event["requestContext"]["http"]["sourceIp"], event["pathParameters"]))
+    assert seen == [("127.0.0.3", {"id": "7"}), ("127.0.0.4", {"id": "7"})]
+
+
+def test_binary_request_bodies_arrive_base64_encoded(api: str) -> None:
+    event = httpx.put(
+        f"{api}/files/a/b", content=b"\x00\xff", headers={"content-type": "application/octet-stream"}
+    ).json()["event"]
+    assert event["isBase64Encoded"] is True
+    assert base64.b64decode(event["body"]) == b"\x00\xff"
+    assert event["pathParameters"] == {"proxy": "a/b"}
+
+
+def test_result_shapes_are_answered_as_api_gateway_does(api: str) -> None:
+    plain = httpx.get(f"{api}/shapes/plain-dict")
+    assert (plain.status_code, plain.headers["content-type"]) == (200, "application/json")
+    assert plain.json() == {"hello": "world", "service": "shapes"}
+    binary = httpx.get(f"{api}/shapes/binary")
+    assert (binary.headers["content-type"], binary.content) == ("image/png", b"\x89PNG\x00\xff")
+    assert httpx.get(f"{api}/shapes/no-body").status_code == 204
+    bad = httpx.get(f"{api}/shapes/bad-status")
+    assert (bad.status_code, bad.json()) == (500, {"message": "Internal Server Error"})
+
+
+def test_handler_exception_is_a_500_and_is_logged(api: str, caplog: pytest.LogCaptureFixture) -> None:
+    response = httpx.delete(f"{api}/files/boom")
+    assert (response.status_code, response.json()) == (500, {"message": "Internal Server Error"})
+    assert any(
+        "EchoFunction failed on ANY /files/{proxy+}" in record.getMessage() for record in caplog.records
+    )
+
+
+@pytest.mark.parametrize(("method", "path"), [("GET", "/nowhere"), ("GET", "/echo"), ("POST", "/items/1")])
+def test_unknown_routes_are_404(api: str, method: str, path: str) -> None:
+    response = httpx.request(method, f"{api}{path}")
+    assert (response.status_code, response.json()) == (404, {"message": "Not Found"})
+
+
+def test_chunked_request_bodies_are_read(api: str) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b'{"part": '
+        yield b"1}"
+
+    event = httpx.post(f"{api}/echo", content=chunks(), headers={"content-type": "application/json"}).json()[
+        "event"
+    ]
+    assert event["body"] == '{"part": 1}'

@@ -1,0 +1,205 @@
+"""Requests become payload format 2.0 events, and results become responses, as API Gateway does."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from local.http_events import (
+    ApiStage,
+    HttpRequest,
+    MalformedResultError,
+    build_event,
+    match_route,
+    to_response,
+)
+from local.template import HttpRoute
+
+STAGE = ApiStage(api_id="abc123defg", account_id="123456789012", region="eu-west-1")
+
+
+def route(key: str) -> HttpRoute:
+    if key == "$default":
+        return HttpRoute("api", "ANY", "$default", "2.0")
+    method, path = key.split(" ", 1)
+    return HttpRoute("api", method, path, "2.0")
+
+
+ROUTES = [
+    route(key)
+    for key in ("POST /login", "ANY /login", "GET /items/{id}", "GET /items/special", "ANY /files/{proxy+}")
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "expected", "parameters"),
+    [
+        ("POST", "/login", "POST /login", {}),
+        ("GET", "/login", "ANY /login", {}),
+        ("GET", "/items/42", "GET /items/{id}", {"id": "42"}),
+        ("GET", "/items/special", "GET /items/special", {}),
+        ("DELETE", "/files/a/b/c", "ANY /files/{proxy+}", {"proxy": "a/b/c"}),
+    ],
+)
+def test_route_selection(method: str, path: str, expected: str, parameters: dict[str, str]) -> None:
+    match = match_route(ROUTES, method, path)
+    assert match is not None
+    assert (match.route.route_key, dict(match.path_parameters)) == (expected, parameters)
+
+
+@pytest.mark.parametrize(("method", "path"), [("POST", "/items/42"), ("GET", "/files"), ("GET", "/Login")])
+def test_unmatched_requests_have_no_route(method: str, path: str) -> None:
+    assert match_route(ROUTES, method, path) is None
+
+
+def test_the_default_route_catches_the_rest() -> None:
+    match = match_route([*ROUTES, route("$default")], "GET", "/anything")
+    assert match is not None
+    assert match.route.route_key == "$default"
+
+
+def request(**changes: object) -> HttpRequest:
+    base: dict[str, object] = {
+        "method": "POST",
+        "target": "/login?a=1&a=2&empty=",
+        "protocol": "HTTP/1.1",
+        "headers": [
+            ("Host", "127.0.0.1:3000"),
+            ("Content-Type", "application/json"),
+            ("X-Repeated", "one"),
+            ("x-repeated", "two"),
+            ("Cookie", "a=1; b=2"),
+            ("User-Agent", "curl/8"),
+            ("X-Forwarded-For", "203.0.113.9"),
+            ("Connection", "keep-alive"),
+        ],
+        "body": b'{"username": "alice"}',
+        "source_ip": "127.0.0.5",
+    }
+    return HttpRequest(**{**base, **changes})  # type: ignore[arg-type]
+
+
+def event_for(http_request: HttpRequest) -> dict[str, object]:
+    match = match_route(ROUTES, http_request.method, http_request.target.partition("?")[0])
+    assert match is not None
+    return build_event(http_request, match, STAGE, "req-1", now=1_583_348_638.390)
+
+
+def test_event_has_the_payload_2_shape() -> None:
+    event = event_for(request())
+    assert event["version"] == "2.0"
+    assert event["routeKey"] == "POST /login"
+    assert event["rawPath"] == "/login"
+    assert event["rawQueryString"] == "a=1&a=2&empty="
+    assert event["queryStringParameters"] == {"a": "1,2", "empty": ""}
+    assert event["cookies"] == ["a=1", "b=2"]
+    assert event["body"] == '{"username": "alice"}'
+    assert event["isBase64Encoded"] is False
+    assert "pathParameters" not in event
+    assert event["requestContext"] == {
+        "accountId": "123456789012",
+        "apiId": "abc123defg",
+        "domainName": "abc123defg.execute-api.eu-west-1.amazonaws.com",
+        "domainPrefix": "abc123defg",
+        "http": {
+            "method": "POST",
+            "path": "/login",
+            "protocol": "HTTP/1.1",
+            "sourceIp": "127.0.0.5",
+            "userAgent": "curl/8",
+        },
+        "requestId": "req-1",
+        "routeKey": "POST /login",
+        "stage": "$default",
+        "time": "04/Mar/2020:19:03:58 +0000",
+        "timeEpoch": 1583348638390,
+    }
+
+
+def test_headers_are_lower_cased_joined_and_stripped_of_cookies_and_hop_by_hop() -> None:
+    headers = event_for(request())["headers"]
+    assert isinstance(headers, dict)
+    assert headers["x-repeated"] == "one,two"
+    assert headers["content-type"] == "application/json"
+    assert "cookie" not in headers
+    assert "connection" not in headers
+    assert all(name == name.lower() for name in headers)
+
+
+def test_source_ip_is_the_peer_and_forwarded_for_only_gets_it_appended() -> None:
+    event = event_for(
+        request(headers=[("X-Forwarded-For", "203.0.113.9"), ("auth0-forwarded-for", "198.51.100.1")])
+    )
+    context = event["requestContext"]
+    assert isinstance(context, dict)
+    assert context["http"]["sourceIp"] == "127.0.0.5"
+    headers = event["headers"]
+    assert isinstance(headers, dict)
+    assert headers["x-forwarded-for"] == "203.0.113.9, 127.0.0.5"
+
+
+def test_binary_bodies_are_base64_encoded() -> None:
+    body = b"\x89PNG\x00\xff"
+    event = event_for(request(headers=[("Content-Type", "image/png")], body=body))
+    assert event["isBase64Encoded"] is True
+    assert base64.b64decode(str(event["body"])) == body
+    undecodable = event_for(request(headers=[("Content-Type", "text/plain")], body=b"\xff\xfe"))
+    assert undecodable["isBase64Encoded"] is True
+
+
+def test_form_bodies_stay_text_and_empty_bodies_are_absent() -> None:
+    form = event_for(request(headers=[("Content-Type", "application/x-www-form-urlencoded")], body=b"a=b"))
+    assert (form["body"], form["isBase64Encoded"]) == ("a=b", False)
+    empty = event_for(request(body=b"", target="/login"))
+    assert "body" not in empty
+    assert "queryStringParameters" not in empty
+
+
+def test_structured_results_become_responses() -> None:
+    response = to_response(
+        {
+            "statusCode": 429,
+            "headers": {"Retry-After": "30"},
+            "multiValueHeaders": {"x-multi": ["a", "b"]},
+            "cookies": ["s=1; HttpOnly"],
+            "body": '{"error": "too_many_requests"}',
+        },
+        "req-1",
+    )
+    assert response.status == 429
+    assert ("Retry-After", "30") in response.headers
+    assert [value for name, value in response.headers if name == "x-multi"] == ["a", "b"]
+    assert ("set-cookie", "s=1; HttpOnly") in response.headers
+    assert ("content-type", "application/json") in response.headers
+    assert ("apigw-requestid", "req-1") in response.headers
+    assert json.loads(response.body) == {"error": "too_many_requests"}
+
+
+def test_base64_results_are_decoded() -> None:
+    response = to_response(
+        {"statusCode": 200, "body": base64.b64encode(b"\x00\x01").decode(), "isBase64Encoded": True}, "r"
+    )
+    assert response.body == b"\x00\x01"
+
+
+@pytest.mark.parametrize(("result", "body"), [({"a": 1}, b'{"a": 1}'), ("text", b"text"), (None, b"null")])
+def test_results_without_status_code_are_200_json(result: object, body: bytes) -> None:
+    response = to_response(result, "r")
+    assert (response.status, response.body) == (200, body)
+    assert ("content-type", "application/json") in response.headers
+
+
+@pytest.mark.parametrize(
+    "result",
+    [
+        {"statusCode": "teapot"},
+        {"statusCode": 700},
+        {"statusCode": 200, "body": 5},
+        {"statusCode": 200, "body": "*", "isBase64Encoded": True},
+    ],
+)
+def test_malformed_results_are_refused(result: object) -> None:
+    with pytest.raises(MalformedResultError):
+        to_response(result, "r")

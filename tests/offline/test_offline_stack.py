@@ -1,0 +1,83 @@
+"""Through the whole offline stack: the real template, handlers, emulator and moto."""
+
+from __future__ import annotations
+
+import os
+
+import httpx
+import pytest
+
+from local.stack import OfflineStack
+from tests.fixtures.offline_stack import client_from
+
+pytestmark = pytest.mark.integration
+
+ALICE = {"username": "alice@example.com", "password": "correct-horse-battery-staple"}
+BOB = {"username": "bob@example.com", "password": "AUTH0-TEST-bob-breached-1"}
+
+
+def token_requests(stack: OfflineStack) -> list[dict[str, object]]:
+    return list(httpx.get(f"{stack.auth0_url}/__emulator/token-requests").raise_for_status().json())
+
+
+def outbox(stack: OfflineStack) -> list[dict[str, object]]:
+    return list(httpx.get(f"{stack.auth0_url}/__emulator/outbox").raise_for_status().json())
+
+
+def test_alice_logs_in_and_auth0_sees_her_address(offline_stack: OfflineStack, secret_registry) -> None:
+    with client_from("127.0.0.2") as client:
+        response = client.post(f"{offline_stack.api_url}/login", json=ALICE)
+    assert response.status_code == 200
+    secret_registry.add_tokens_from(response.json())
+    assert response.json()["token_type"] == "Bearer"
+    (record,) = token_requests(offline_stack)
+    assert record["username"] == "alice@example.com"
+    assert record["forwarded_for"] == record["attributed_ip"] == "127.0.0.2"
+
+
+def test_forged_forwarding_headers_change_nothing(offline_stack: OfflineStack) -> None:
+    with client_from("127.0.0.3") as client:
+        response = client.post(
+            f"{offline_stack.api_url}/login",
+            json=ALICE,
+            headers={"X-Forwarded-For": "203.0.113.7", "auth0-forwarded-for": "198.51.100.9"},
+        )
+    assert response.status_code == 200
+    (record,) = token_requests(offline_stack)
+    assert record["forwarded_for"] == record["attributed_ip"] == "127.0.0.3"
+
+
+def test_bobs_breached_login_ends_in_exactly_one_reset_email(offline_stack: OfflineStack) -> None:
+    response = httpx.post(f"{offline_stack.api_url}/login", json=BOB)
+    assert (response.status_code, response.json()["error"]) == (401, "password_leaked")
+    assert offline_stack.drain(timeout=60)
+    resets = [email for email in outbox(offline_stack) if email["kind"] == "reset_password"]
+    assert [email["to"] for email in resets] == ["bob@example.com"]
+    dlq = offline_stack.queue_urls["PasswordResetDeadLetterQueue"]
+    counts = offline_stack.aws.client("sqs").get_queue_attributes(
+        QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"]
+    )
+    assert counts["Attributes"]["ApproximateNumberOfMessages"] == "0"
+
+
+def test_reset_gives_each_test_a_fresh_stack(offline_stack: OfflineStack) -> None:
+    assert token_requests(offline_stack) == []
+    assert outbox(offline_stack) == []
+    assert offline_stack.drain(timeout=0)
+
+
+def test_the_stack_does_not_leak_its_environment(offline_stack: OfflineStack) -> None:
+    assert os.environ.get("AWS_ENDPOINT_URL") != offline_stack.aws_url
+    assert "POWERTOOLS_SERVICE_NAME" not in os.environ or os.environ["POWERTOOLS_SERVICE_NAME"] not in (
+        "ropguard-login",
+        "ropguard-password-reset",
+    )
+
+
+def test_the_stacks_aws_is_its_own(offline_stack: OfflineStack, aws: str) -> None:
+    """The ``aws`` fixture resets the in-process moto; the stack's moto (a child process) keeps
+    its resources, and the functions still reach it."""
+    assert aws != offline_stack.aws_url
+    queue = offline_stack.queue_urls["PasswordResetQueue"]
+    assert offline_stack.aws.client("sqs").get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])
+    assert httpx.post(f"{offline_stack.api_url}/login", json=ALICE).status_code == 200

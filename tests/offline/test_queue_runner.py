@@ -1,0 +1,174 @@
+"""The queue runner feeds SQS event sources like Lambda: real events, partial-batch failures,
+visibility timeouts and moto's own redrive to the DLQ."""
+
+from __future__ import annotations
+
+import base64
+import json
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from local.aws_resources import AwsEndpoint, create_resources
+from local.intrinsics import Resolver
+from local.lambda_runtime import LocalFunction
+from local.queue_runner import BoundSource, QueueRunner, sqs_event, succeeded_ids
+from local.template import Template, read_function
+
+from .conftest import FIXTURE_PARAMETERS
+
+MESSAGE = {
+    "MessageId": "m-1",
+    "ReceiptHandle": "rh-1",
+    "Body": '{"id": "1"}',
+    "MD5OfBody": "abc",
+    "MD5OfMessageAttributes": "def",
+    "Attributes": {"ApproximateReceiveCount": "2", "SentTimestamp": "1", "SenderId": "X"},
+    "MessageAttributes": {
+        "type": {"DataType": "String", "StringValue": "job.requested"},
+        "raw": {"DataType": "Binary", "BinaryValue": b"\x00\x01"},
+    },
+}
+
+
+def test_sqs_event_has_lambdas_record_shape() -> None:
+    (record,) = sqs_event([MESSAGE], "arn:aws:sqs:us-east-1:1:q", "us-east-1")["Records"]
+    assert record == {
+        "messageId": "m-1",
+        "receiptHandle": "rh-1",
+        "body": '{"id": "1"}',
+        "attributes": {"ApproximateReceiveCount": "2", "SentTimestamp": "1", "SenderId": "X"},
+        "messageAttributes": {
+            "type": {
+                "dataType": "String",
+                "stringValue": "job.requested",
+                "stringListValues": [],
+                "binaryListValues": [],
+            },
+            "raw": {
+                "dataType": "Binary",
+                "binaryValue": base64.b64encode(b"\x00\x01").decode(),
+                "stringListValues": [],
+                "binaryListValues": [],
+            },
+        },
+        "md5OfBody": "abc",
+        "md5OfMessageAttributes": "def",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:1:q",
+        "awsRegion": "us-east-1",
+    }
+
+
+@pytest.mark.parametrize(
+    ("result", "reports", "expected"),
+    [
+        (None, True, ["a", "b"]),
+        ({"batchItemFailures": []}, True, ["a", "b"]),
+        ({"batchItemFailures": [{"itemIdentifier": "b"}]}, True, ["a"]),
+        ({"batchItemFailures": [{"itemIdentifier": "b"}]}, False, ["a", "b"]),
+        ({"batchItemFailures": [{"itemIdentifier": "zzz"}]}, True, []),
+        ({"batchItemFailures": [{"wrong": "b"}]}, True, []),
+    ],
+)
+def test_only_reported_failures_stay(result: Any, reports: bool, expected: list[str]) -> None:
+    assert succeeded_ids(result, ["a", "b"], reports) == expected
+
+
+@pytest.fixture
+def running(aws: str, fixture_template: Template) -> Iterator[tuple[Resolver, AwsEndpoint, QueueRunner, Any]]:
+    resolver = Resolver(fixture_template.document, FIXTURE_PARAMETERS)
+    endpoint = AwsEndpoint(aws, "us-east-1")
+    create_resources(fixture_template, resolver, endpoint)
+    spec = read_function(fixture_template, resolver, "WorkerFunction")
+    worker = LocalFunction(spec, dict(spec.environment), "us-east-1", "123456789012")
+    worker.load()
+    module = sys.modules[worker.module_name]  # the loaded handler module, to read what it received
+    (source,) = spec.sqs_sources
+    runner = QueueRunner([BoundSource(source, resolver.physical("JobsQueue").ref, worker)], endpoint).start()
+    try:
+        yield resolver, endpoint, runner, module
+    finally:
+        runner.stop()
+
+
+def send(aws: AwsEndpoint, resolver: Resolver, *jobs: dict[str, Any]) -> None:
+    sns = aws.client("sns")
+    for job in jobs:
+        sns.publish(
+            TopicArn=resolver.physical("EventsTopic").ref,
+            Message=json.dumps(job),
+            MessageAttributes={"type": {"DataType": "String", "StringValue": "job.requested"}},
+        )
+
+
+def attempts(aws: AwsEndpoint, resolver: Resolver) -> dict[str, int]:
+    items = aws.client("dynamodb").scan(TableName=resolver.physical("ProcessedTable").ref)["Items"]
+    return {item["id"]["S"]: int(item["attempts"]["N"]) for item in items}
+
+
+def dead_letters(aws: AwsEndpoint, resolver: Resolver) -> list[dict[str, Any]]:
+    url = resolver.physical("JobsDeadLetterQueue").ref
+    return [
+        json.loads(m["Body"])
+        for m in aws.client("sqs").receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+    ]
+
+
+@pytest.mark.integration
+def test_successful_batches_are_deleted(running: tuple[Resolver, AwsEndpoint, QueueRunner, Any]) -> None:
+    resolver, aws, runner, worker = running
+    send(aws, resolver, {"id": "a"}, {"id": "b"})
+    assert runner.drain(timeout=30)
+    assert attempts(aws, resolver) == {"a": 1, "b": 1}
+    record = worker.EVENTS[0]["Records"][0]
+    assert record["eventSource"] == "aws:sqs"
+    assert record["eventSourceARN"] == resolver.physical("JobsQueue").attributes["Arn"]
+    assert record["attributes"]["ApproximateReceiveCount"] == "1"
+    assert dead_letters(aws, resolver) == []
+
+
+@pytest.mark.integration
+def test_a_reported_failure_is_retried_then_dead_lettered_by_moto(
+    running: tuple[Resolver, AwsEndpoint, QueueRunner, Any],
+) -> None:
+    resolver, aws, runner, worker = running
+    send(aws, resolver, {"id": "good"}, {"id": "bad", "fail": True})
+    assert runner.drain(timeout=60)  # the failure reappears after VisibilityTimeout (1 s), twice
+    # maxReceiveCount is 2: the bad job ran twice, then moto moved it to the DLQ on the third receive.
+    assert attempts(aws, resolver) == {"good": 1, "bad": 2}
+    assert dead_letters(aws, resolver) == [{"id": "bad", "fail": True}]
+    receive_counts = [
+        record["attributes"]["ApproximateReceiveCount"]
+        for event in worker.EVENTS
+        for record in event["Records"]
+        if json.loads(record["body"])["id"] == "bad"
+    ]
+    assert receive_counts == ["1", "2"]
+
+
+@pytest.mark.integration
+def test_a_raising_handler_leaves_the_whole_batch(
+    running: tuple[Resolver, AwsEndpoint, QueueRunner, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    resolver, aws, runner, _ = running
+    runner.stop()  # send both first, so that they arrive in one batch
+    send(aws, resolver, {"id": "x"}, {"id": "y", "raise": True})
+    restarted = QueueRunner(runner.sources, aws).start()
+    try:
+        assert restarted.drain(timeout=60)
+    finally:
+        restarted.stop()
+    assert "failed on a batch" in caplog.text
+    # The whole batch failed each time: x (written before y raised) was retried with y.
+    assert attempts(aws, resolver) == {"x": 2}
+    assert sorted(job["id"] for job in dead_letters(aws, resolver)) == ["x", "y"]
+
+
+@pytest.mark.integration
+def test_stop_returns_promptly(aws: str, fixture_template: Template) -> None:
+    runner = QueueRunner([], AwsEndpoint(aws, "us-east-1")).start()
+    runner.stop()  # returning at all is the assertion: no thread is left polling
+    assert runner.drain(timeout=0)

@@ -1,0 +1,80 @@
+"""``python -m local.stack`` (``make run``): configurable ports, a banner, and a clean stop on
+SIGINT/SIGTERM. Run as a real subprocess on free ports."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from local.stack import DEFAULT_TENANT, Ports, demo_client, ensure_free, parse_args
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_ports_come_from_flags_then_environment_then_defaults() -> None:
+    assert Ports.from_env({}) == Ports(api=3000, auth0=4000, aws=5000)
+    env = {"ROPGUARD_API_PORT": "3100", "ROPGUARD_AUTH0_PORT": "4100", "ROPGUARD_AWS_PORT": "5100"}
+    args = parse_args(["--api-port", "3200"], env)
+    assert (args.api_port, args.auth0_port, args.aws_port) == (3200, 4100, 5100)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
+def test_runs_until_signalled_and_stops_cleanly(stop_signal: signal.Signals) -> None:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    for name in ("ROPGUARD_API_PORT", "ROPGUARD_AUTH0_PORT", "ROPGUARD_AWS_PORT"):
+        env[name] = "0"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "local.stack"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        banner = []
+        for line in process.stdout:
+            banner.append(line)
+            if "moto (AWS)" in line:
+                break
+        text = "".join(banner)
+        api_url = re.search(r"local HTTP API\s+(http://127\.0\.0\.1:\d+)", text)
+        assert api_url, text
+        assert "POST /login" in text
+        response = httpx.post(
+            f"{api_url.group(1)}/login",
+            json={"username": "dave@example.com", "password": "dave-is-blocked-0"},
+        )
+        assert response.status_code == 401
+        process.send_signal(stop_signal)
+        rest, _ = process.communicate(timeout=60)
+        assert process.returncode == 0, rest
+        assert "stopping" in rest
+        assert "Traceback" not in rest
+        output = text + rest
+        assert "dave-is-blocked-0" not in output
+        assert demo_client(DEFAULT_TENANT).client_secret not in output
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_a_taken_port_is_refused_with_a_clear_message() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(OSError, match=f"127.0.0.1:{port} is in use"):
+            ensure_free("127.0.0.1", port)
+    ensure_free("127.0.0.1", 0)
