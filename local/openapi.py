@@ -1,0 +1,263 @@
+"""The API's OpenAPI 3.1 description, generated from the code so it cannot drift from it.
+
+Routes and the body size limit come from template.yaml (through ``local.template``), the field
+names, lengths and content types from ``ropguard.login_request``, the error bodies from
+``ropguard.outcomes``/``ropguard.responses``. ``docs/openapi.json`` is this module's output,
+committed; a test fails when the two differ. Regenerate with ``python -m local.openapi --write``.
+A dev-time tool: nothing here runs in Lambda.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from local.aws_resources import bind_stand_ins
+from local.intrinsics import Resolver, TemplateError
+from local.template import FunctionSpec, HttpRoute, Template, read_functions
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO / "layers" / "ropguard") not in sys.path:  # the layer, as Lambda puts it on the path
+    sys.path.insert(0, str(REPO / "layers" / "ropguard"))
+
+from ropguard import login_request, outcomes, responses  # noqa: E402
+from ropguard.settings import LoginSettings  # noqa: E402
+
+DEFAULT_TEMPLATE = REPO / "template.yaml"
+DEFAULT_OUTPUT = REPO / "docs" / "openapi.json"
+OPENAPI_VERSION = "3.1.0"
+#: Only to resolve the template; no value of it reaches the document.
+_PLACEHOLDER_PARAMETERS = {"Auth0Domain": "example.auth0.com"}
+
+Document = dict[str, Any]
+
+# The design's /login table (docs/architecture.md): status -> the `error` codes it may carry.
+LOGIN_ERRORS: dict[int, tuple[str, tuple[str, ...]]] = {
+    400: ("Our own bad input: body, size, type or encoding.", ("invalid_request",)),
+    401: (
+        "Auth0: breached password, or a user blocked by an administrator.",
+        ("password_leaked", "unauthorized"),
+    ),
+    403: (
+        "Auth0: wrong credentials, MFA required (with `mfa_token`), or denied by a rule.",
+        ("invalid_grant", "mfa_required", "access_denied"),
+    ),
+    429: (
+        "Auth0: brute-force or suspicious-IP block, or the tenant's rate limit (with `Retry-After`).",
+        ("too_many_attempts", "too_many_requests"),
+    ),
+    500: ("The login service is misconfigured or the client address is unavailable.", ("server_error",)),
+    502: (
+        "Auth0 rejected our client or request (misconfiguration), or failed.",
+        (str(outcomes.MISCONFIGURED_BODY["error"]), str(outcomes.UPSTREAM_BODY["error"])),
+    ),
+    503: ("The client credentials are unavailable.", ("temporarily_unavailable",)),
+    504: ("Auth0 did not answer in time.", (str(outcomes.TIMEOUT_BODY["error"]),)),
+}
+RATE_LIMITED = 429
+
+
+def _cache_headers() -> dict[str, Any]:
+    """What ``ropguard.responses`` puts on every answer (RFC 6749 section 5.1)."""
+    return {
+        name: {
+            "required": True,
+            "description": "Login answers are never cached.",
+            "schema": {"type": "string", "const": value},
+        }
+        for name, value in responses.BASE_HEADERS.items()
+        if name.lower() != "content-type"
+    }
+
+
+def _component_name(header: str) -> str:
+    return header.replace("-", "")
+
+
+def _cache_header_refs() -> dict[str, Any]:
+    return {name: {"$ref": f"#/components/headers/{_component_name(name)}"} for name in _cache_headers()}
+
+
+def _login_body_schema(max_body_bytes: int, scopes: Sequence[str]) -> dict[str, Any]:
+    scope_word = "|".join(scopes)
+    text = {"type": "string", "minLength": 1, "pattern": "^[^\\u0000]*$"}
+    return {
+        "type": "object",
+        "description": (
+            f"At most {max_body_bytes} bytes of UTF-8 (base64 allowed). Each field at most once; "
+            "other fields are ignored. Audience and realm come from configuration, never the client."
+        ),
+        "required": ["username", "password"],
+        "properties": {
+            "username": {**text, "maxLength": login_request.MAX_USERNAME_CHARS},
+            "password": {**text, "maxLength": login_request.MAX_PASSWORD_CHARS, "format": "password"},
+            "scope": {
+                "type": "string",
+                "description": f"Space-separated subset of: {' '.join(scopes)} (default: all of them).",
+                "pattern": f"^({scope_word})( ({scope_word}))*$",
+            },
+        },
+        "x-max-body-bytes": max_body_bytes,
+    }
+
+
+def _components() -> dict[str, Any]:
+    return {
+        "schemas": {
+            "TokenResponse": {
+                "type": "object",
+                "description": "Auth0's token response, as is.",
+                "required": ["access_token", "token_type"],
+                "properties": {
+                    "access_token": {"type": "string"},
+                    "token_type": {"type": "string"},
+                    "expires_in": {"type": "integer"},
+                    "id_token": {"type": "string"},
+                    "refresh_token": {"type": "string"},
+                    "scope": {"type": "string"},
+                },
+            },
+            "Error": {
+                "type": "object",
+                "description": "Auth0's error dialect: branch on `error`, never on `error_description`.",
+                "required": ["error", "error_description"],
+                "properties": {
+                    "error": {"type": "string"},
+                    "error_description": {"type": "string"},
+                    "mfa_token": {"type": "string"},
+                    "mfa_requirements": {"type": "object"},
+                },
+            },
+        },
+        "headers": {_component_name(name): header for name, header in _cache_headers().items()},
+    }
+
+
+def _error_response(status: int, description: str, codes: Sequence[str]) -> dict[str, Any]:
+    headers = _cache_header_refs()
+    if status == RATE_LIMITED:
+        headers["Retry-After"] = {
+            "required": False,
+            "description": "Seconds until Auth0's rate limit resets (only with `too_many_requests`).",
+            "schema": {"type": "string", "pattern": "^[0-9]+$"},
+        }
+    return {
+        "description": description,
+        "headers": headers,
+        "content": {
+            login_request.JSON: {
+                "schema": {
+                    "allOf": [
+                        {"$ref": "#/components/schemas/Error"},
+                        {"properties": {"error": {"enum": list(codes)}}},
+                    ]
+                }
+            }
+        },
+    }
+
+
+def login_operation(function: FunctionSpec) -> tuple[dict[str, Any], dict[str, Any]]:
+    """POST /login and its request schema: what the parser accepts under the settings the
+    template gives the function, and every answer of the design's table."""
+    settings = LoginSettings.from_env(function.environment)
+    body_ref = {"$ref": "#/components/schemas/LoginRequest"}
+    operation = {
+        "operationId": "login",
+        "summary": "Log a user in with Auth0's password grant, forwarding the caller's IP.",
+        "x-function": function.logical_id,
+        "requestBody": {
+            "required": True,
+            "content": {login_request.JSON: {"schema": body_ref}, login_request.FORM: {"schema": body_ref}},
+        },
+        "responses": {
+            "200": {
+                "description": "Auth0's tokens.",
+                "headers": _cache_header_refs(),
+                "content": {login_request.JSON: {"schema": {"$ref": "#/components/schemas/TokenResponse"}}},
+            },
+            **{
+                str(status): _error_response(status, description, codes)
+                for status, (description, codes) in LOGIN_ERRORS.items()
+            },
+        },
+    }
+    return operation, {"LoginRequest": _login_body_schema(settings.max_body_bytes, settings.scopes)}
+
+
+#: Which code documents which function's routes; a routed function missing here is an error.
+Describe = Callable[[FunctionSpec], tuple[dict[str, Any], dict[str, Any]]]
+OPERATIONS: Mapping[str, Describe] = {"LoginFunction": login_operation}
+
+
+def _routes(template_path: Path) -> list[tuple[HttpRoute, FunctionSpec]]:
+    template = Template.load(template_path)
+    resolver = Resolver(template.document, _PLACEHOLDER_PARAMETERS)
+    bind_stand_ins(template, resolver, exclude=set())
+    return [(route, spec) for spec in read_functions(template, resolver) for route in spec.http_routes]
+
+
+def _version() -> str:
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    return str(project["project"]["version"])
+
+
+def build_document(template_path: Path = DEFAULT_TEMPLATE) -> Document:
+    """The OpenAPI document for every ``HttpApi`` route of the template."""
+    paths: dict[str, dict[str, Any]] = {}
+    schemas: dict[str, Any] = {}
+    for route, function in sorted(_routes(template_path), key=lambda item: item[0].route_key):
+        describe = OPERATIONS.get(function.logical_id)
+        if describe is None or route.method == "ANY" or route.path == "$default":
+            raise TemplateError(f"{route.route_key} of {function.logical_id} has no OpenAPI description")
+        operation, own_schemas = describe(function)
+        schemas.update(own_schemas)
+        paths.setdefault(route.path, {})[route.method.lower()] = operation
+    components = _components()
+    components["schemas"] = {**schemas, **components["schemas"]}
+    return {
+        "openapi": OPENAPI_VERSION,
+        "info": {
+            "title": "ropguard",
+            "version": _version(),
+            "description": (
+                "Server-side login through Auth0's Resource Owner Password grant that forwards the "
+                "caller's IP (auth0-forwarded-for). Generated by `python -m local.openapi`; do not edit."
+            ),
+        },
+        "paths": paths,
+        "components": components,
+    }
+
+
+def render(document: Document) -> str:
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local.openapi", description=__doc__)
+    parser.add_argument("--template", type=Path, default=DEFAULT_TEMPLATE)
+    action = parser.add_mutually_exclusive_group()
+    action.add_argument("--write", action="store_true", help=f"write {DEFAULT_OUTPUT.relative_to(REPO)}")
+    action.add_argument("--check", action="store_true", help="exit 1 when the committed file is stale")
+    args = parser.parse_args(argv)
+    text = render(build_document(args.template))
+    if args.write:
+        DEFAULT_OUTPUT.write_text(text, encoding="utf-8")
+    elif args.check:
+        current = DEFAULT_OUTPUT.read_text(encoding="utf-8") if DEFAULT_OUTPUT.exists() else ""
+        if current != text:
+            print(f"{DEFAULT_OUTPUT} is stale: run python -m local.openapi --write", file=sys.stderr)
+            return 1
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
