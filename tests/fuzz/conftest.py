@@ -48,6 +48,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if not item.nodeid.replace("\\", "/").startswith("tests/fuzz/"):
             continue
         item.add_marker(pytest.mark.fuzz)
+        # Thousands of cases per test: the session-wide 120 s hang guard is too tight on a busy CI.
+        item.add_marker(pytest.mark.timeout(900))
         if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.integration)
             item.add_marker(pytest.mark.slow)

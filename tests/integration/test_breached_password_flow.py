@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import socket
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,7 +88,6 @@ class Stack:
             source_ip=source_ip,
             request_id=request_id,
         )
-        _log_to_current_stdout(self.login_app.logger)
         with self.running(self.login_env):
             response: dict[str, Any] = self.login_app.lambda_handler(event, FakeLambdaContext())
         return response
@@ -115,7 +112,6 @@ class Stack:
         queue_arn = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])[
             "Attributes"
         ]["QueueArn"]
-        _log_to_current_stdout(reset_app.logger)
         with self.running(self.reset_env):
             answer = reset_app.lambda_handler(sqs_event(messages, queue_arn, REGION), ResetContext())
         failed = {item["itemIdentifier"] for item in answer["batchItemFailures"]}
@@ -148,13 +144,6 @@ class Stack:
             QueueUrl=self.dlq_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
         )
         return list(answer.get("Messages", []))
-
-
-def _log_to_current_stdout(logger: Any) -> None:
-    """Powertools keeps the stream it found at import; pytest swaps sys.stdout per test."""
-    handler = logger.registered_handler
-    if isinstance(handler, logging.StreamHandler):
-        handler.stream = sys.stdout
 
 
 @pytest.fixture
