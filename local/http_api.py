@@ -5,6 +5,7 @@ with payload format 2.0 events, as API Gateway does. The source IP is the TCP pe
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,6 +37,14 @@ OPENAPI_PATH = "/openapi.json"
 MAX_BODY_BYTES = 10 * 1024 * 1024
 
 
+class _Server(ThreadingHTTPServer):
+    """socketserver listens with a backlog of 5: a sixth client connecting at the same moment is
+    dropped or reset by the kernel, which API Gateway never does to concurrent end users."""
+
+    daemon_threads = True
+    request_queue_size = socket.SOMAXCONN
+
+
 @dataclass(frozen=True)
 class BoundRoute:
     """A route of the template, the API it belongs to, and the function it invokes."""
@@ -58,8 +67,7 @@ class LocalHttpApi:
         _refuse_duplicates(routes)
         self.routes = list(routes)
         self.openapi_document = openapi_document
-        self._server = ThreadingHTTPServer((host, port), _handler_class(self))
-        self._server.daemon_threads = True
+        self._server = _Server((host, port), _handler_class(self))
         self._thread: threading.Thread | None = None
 
     @property

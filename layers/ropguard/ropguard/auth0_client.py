@@ -104,8 +104,20 @@ class TokenEndpoint:
             raise Auth0TimeoutError(type(exc).__name__) from None
         except httpx.TransportError as exc:
             raise Auth0UnreachableError(type(exc).__name__) from None
-        try:
-            body: Any = response.json()
-        except ValueError:
-            body = None
-        return Auth0Reply(status=response.status_code, body=body, headers=response.headers)
+        return Auth0Reply(status=response.status_code, body=json_body(response), headers=response.headers)
+
+
+def json_body(response: httpx.Response) -> Any:
+    """The parsed body, or None unless it is declared JSON and parses.
+
+    Auth0 always answers ``application/json``; a body under another type (an HTML error page, a
+    captive portal, a misrouted proxy) is not Auth0's answer even when its bytes happen to parse,
+    so it must never be passed on as tokens.
+    """
+    media_type = response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        return None
