@@ -1,0 +1,258 @@
+"""Concurrent logins from many end-user addresses through the offline stack (`python -m benchmarks.load`).
+
+Starts the offline stack in this process on free ports, then runs N clients at once, each bound
+to its own loopback source address (127.0.1.x), sending M logins in total with mixed outcomes
+(``benchmarks.load_plan`` fixes every request's answer in advance). Checks every answer, the
+emulator's token-request records (per attributed IP, username and outcome, exactly) and the
+emails, then prints one table. Exit status 1 on any mismatch.
+
+The functions' own output (Powertools logs and EMF metrics) goes to ``--function-output``
+(default: discarded), so the table stays readable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import platform
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import httpx
+import yaml
+
+from benchmarks.load_plan import (
+    Attempt,
+    ClientPlan,
+    breached_users,
+    build_plan,
+    expected_records,
+    unblock_emails,
+)
+from local.stack import DEFAULT_TENANT, OfflineStack, Ports, StackConfig
+
+#: Called with every answer (the test suite registers tokens and checks error bodies here).
+OnResponse = Callable[[httpx.Response], None]
+
+
+@dataclass
+class LoadResult:
+    requests: int
+    concurrency: int
+    wall_seconds: float
+    latencies: list[float] = field(repr=False)
+    mismatches: list[str] = field(default_factory=list)
+
+    @property
+    def throughput(self) -> float:
+        return self.requests / self.wall_seconds if self.wall_seconds else 0.0
+
+    def percentile(self, share: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else 0.0
+
+
+def run_load(api_url: str, plans: Sequence[ClientPlan], on_response: OnResponse | None = None) -> LoadResult:
+    """Every client at once, each sending its logins in order; answers compared as they come."""
+    latencies: list[float] = []
+    mismatches: list[str] = []
+    lock = threading.Lock()
+    start = threading.Barrier(len(plans))
+
+    def client(plan: ClientPlan) -> None:
+        transport = httpx.HTTPTransport(local_address=plan.address)
+        with httpx.Client(transport=transport, timeout=60) as http:
+            start.wait(timeout=60)
+            for number, attempt in enumerate(plan.attempts):
+                began = time.perf_counter()
+                try:
+                    response = http.post(
+                        f"{api_url}/login", json={"username": attempt.username, "password": attempt.password}
+                    )
+                except httpx.HTTPError as exc:
+                    with lock:
+                        mismatches.append(f"{plan.address} login #{number}: {type(exc).__name__}")
+                    continue
+                took = time.perf_counter() - began
+                if on_response is not None:
+                    on_response(response)
+                problem = _compare(plan.address, number, attempt, response)
+                with lock:
+                    latencies.append(took)
+                    if problem:
+                        mismatches.append(problem)
+
+    began = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=len(plans), thread_name_prefix="load-client") as pool:
+        for future in [pool.submit(client, plan) for plan in plans]:
+            future.result()
+    wall = time.perf_counter() - began
+    sent = sum(len(plan.attempts) for plan in plans)
+    return LoadResult(sent, len(plans), wall, latencies, mismatches)
+
+
+def _compare(address: str, number: int, attempt: Attempt, response: httpx.Response) -> str | None:
+    try:
+        error = response.json().get("error") if response.status_code != 200 else None
+    except ValueError:
+        error = "<not JSON>"
+    if (response.status_code, error) == (attempt.status, attempt.error):
+        return None
+    return (
+        f"{address} login #{number} ({attempt.username}): expected {attempt.status} {attempt.error}, "
+        f"got {response.status_code} {error}"
+    )
+
+
+def check_records(records: Sequence[dict[str, Any]], plans: Sequence[ClientPlan]) -> list[str]:
+    """The emulator saw exactly what was sent: per (attributed IP, username, status, error),
+    hence per IP, per username and per outcome, with the header equal to the attributed IP."""
+    problems = [
+        f"{r['username']}: forwarded_for {r['forwarded_for']} != attributed_ip {r['attributed_ip']}"
+        for r in records
+        if r["forwarded_for"] != r["attributed_ip"]
+    ]
+    seen = Counter((r["attributed_ip"], r["username"], r["status"], r["error"]) for r in records)
+    wanted = expected_records(list(plans))
+    for key in sorted(set(seen) | set(wanted), key=str):
+        if seen[key] != wanted[key]:
+            problems.append(f"records {key}: expected {wanted[key]}, Auth0 recorded {seen[key]}")
+    return problems
+
+
+def check_emails(outbox: Sequence[dict[str, Any]], plans: Sequence[ClientPlan]) -> list[str]:
+    """One reset email per distinct breached user; one unblock email per crossed (user, address)."""
+    problems = []
+    resets = Counter(email["to"] for email in outbox if email["kind"] == "reset_password")
+    if resets != Counter(breached_users(list(plans))):
+        problems.append(f"reset emails {dict(resets)} != one per breached user {breached_users(list(plans))}")
+    unblocks = Counter(email["to"] for email in outbox if email["kind"] == "unblock")
+    if unblocks != unblock_emails(list(plans)):
+        problems.append(f"unblock emails {dict(unblocks)} != {dict(unblock_emails(list(plans)))}")
+    return problems
+
+
+def verify(stack: OfflineStack, plans: Sequence[ClientPlan], drain_seconds: float = 120) -> list[str]:
+    """Records and emails, once the reset queue has drained."""
+    problems = [] if stack.drain(timeout=drain_seconds) else ["the reset queue did not drain"]
+    records = httpx.get(f"{stack.auth0_url}/__emulator/token-requests", timeout=60).raise_for_status()
+    outbox = httpx.get(f"{stack.auth0_url}/__emulator/outbox", timeout=60).raise_for_status()
+    return problems + check_records(records.json(), plans) + check_emails(outbox.json(), plans)
+
+
+COLUMNS = (
+    "requests",
+    "concurrency",
+    "wall time s",
+    "throughput req/s",
+    "latency p50 ms",
+    "latency p99 ms",
+    "mismatches",
+)
+
+
+def table(result: LoadResult) -> str:
+    values = (
+        str(result.requests),
+        str(result.concurrency),
+        f"{result.wall_seconds:.2f}",
+        f"{result.throughput:.1f}",
+        f"{result.percentile(0.50) * 1000:.1f}",
+        f"{result.percentile(0.99) * 1000:.1f}",
+        str(len(result.mismatches)),
+    )
+    widths = [max(len(column), len(value)) for column, value in zip(COLUMNS, values, strict=True)]
+    lines = [
+        "| " + " | ".join(column.ljust(width) for column, width in zip(COLUMNS, widths, strict=True)) + " |",
+        "|" + "|".join("-" * (width + 2) for width in widths) + "|",
+        "| " + " | ".join(value.ljust(width) for value, width in zip(values, widths, strict=True)) + " |",
+    ]
+    return "\n".join(lines)
+
+
+@contextlib.contextmanager
+def tenant_for(logins: int) -> Iterator[Path]:
+    """The demo tenant, with its tenant-wide rate limit raised when the run would exceed it (a
+    429 ``too_many_requests`` would depend on timing, and every answer must be known ahead)."""
+    document = yaml.safe_load(DEFAULT_TENANT.read_text())
+    limit = document["tenant"]["rate_limit"]
+    if not limit.get("enabled", True) or logins + 100 <= int(limit["limit"]):
+        yield DEFAULT_TENANT
+        return
+    limit["limit"] = logins * 2
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "tenant.yaml"
+        path.write_text(yaml.safe_dump(document))
+        yield path
+
+
+@contextlib.contextmanager
+def _logging_to(stream: TextIO) -> Iterator[None]:
+    """The stack's and the emulator's log lines go with the functions' output, not the table."""
+    handler = logging.StreamHandler(stream)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    previous = root.level
+    root.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(previous)
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.load", description=__doc__)
+    parser.add_argument("--clients", type=int, default=50, help="concurrent end users (default %(default)s)")
+    parser.add_argument("--logins", type=int, default=5000, help="logins in total (default %(default)s)")
+    parser.add_argument("--seed", type=int, default=7, help="seed of the outcome mix")
+    parser.add_argument("--function-output", default=os.devnull, help="file for the functions' stdout")
+    args = parser.parse_args(argv)
+    if not 1 <= args.clients <= 2500 or args.logins < args.clients:
+        parser.error("need 1..2500 clients and at least one login per client")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    plans = build_plan(args.clients, args.logins, seed=args.seed)
+    real_stdout = sys.stdout
+    with (
+        open(args.function_output, "w", encoding="utf-8") as sink,
+        contextlib.redirect_stdout(sink),  # Powertools binds the stdout it finds at import
+        _logging_to(sink),
+        tenant_for(args.logins) as tenant,
+        OfflineStack.start(StackConfig(tenant_path=tenant, ports=Ports.free())) as stack,
+    ):
+        result = run_load(stack.api_url, plans)
+        result.mismatches.extend(verify(stack, plans))
+    outcomes = Counter((a.status, a.error or "-") for plan in plans for a in plan.attempts)
+    print(
+        f"python {platform.python_version()}, {os.cpu_count()} cpus, "
+        f"{args.clients} clients x {args.logins} logins, seed {args.seed}",
+        file=real_stdout,
+    )
+    print(
+        "outcomes sent: " + ", ".join(f"{s} {e}: {n}" for (s, e), n in sorted(outcomes.items())),
+        file=real_stdout,
+    )
+    for problem in result.mismatches[:20]:
+        print(f"mismatch: {problem}", file=real_stdout)
+    if len(result.mismatches) > 20:
+        print(f"... and {len(result.mismatches) - 20} more mismatches", file=real_stdout)
+    print(table(result), file=real_stdout)
+    return 1 if result.mismatches else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

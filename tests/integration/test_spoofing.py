@@ -1,0 +1,204 @@
+"""No header lets a client choose the address Auth0 counts, through the whole offline stack.
+
+Each case connects from its own loopback source address (the TCP peer, which the local API puts
+in ``requestContext.http.sourceIp`` as API Gateway does), sends forged address headers, and logs
+in. The emulator's record of the token request must show that address both as the
+``auth0-forwarded-for`` ropguard sent and as the IP Auth0 attributed, and the answer must be the
+one an honest request gets. ropguard has no CloudFront mode (``ropguard/client_address.py`` reads
+only the request context), so ``CloudFront-Viewer-Address`` must be ignored like the rest.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from local.stack import DEFAULT_TENANT, OfflineStack, demo_client
+from tests.fixtures.secret_hygiene import SECRETS
+from tests.integration.stack_client import StackClient
+
+pytestmark = pytest.mark.integration
+
+ALICE = ("alice@example.com", "correct-horse-battery-staple")
+
+Headers = tuple[tuple[str, str], ...]
+
+#: Every way a client can claim an address, one case each (name, header lines as sent).
+FORGED: dict[str, Headers] = {
+    # X-Forwarded-For in its shapes
+    "xff-single": (("X-Forwarded-For", "203.0.113.7"),),
+    "xff-comma-list": (("X-Forwarded-For", "203.0.113.7,198.51.100.9"),),
+    "xff-list-with-spaces": (("X-Forwarded-For", "  203.0.113.7 ,  198.51.100.9  "),),
+    "xff-list-with-tabs": (("X-Forwarded-For", "\t203.0.113.7\t,\t198.51.100.9"),),
+    "xff-obs-folded-line": (("X-Forwarded-For", "203.0.113.7,\r\n\t198.51.100.9"),),
+    "xff-ipv6": (("X-Forwarded-For", "2001:db8::7"),),
+    "xff-ipv6-bracketed-port": (("X-Forwarded-For", "[2001:db8::7]:443"),),
+    "xff-ipv4-port": (("X-Forwarded-For", "203.0.113.7:8443"),),
+    "xff-ipv4-mapped": (("X-Forwarded-For", "::ffff:203.0.113.7"),),
+    "xff-unknown": (("X-Forwarded-For", "unknown"),),
+    "xff-garbage": (("X-Forwarded-For", "not-an-ip; DROP TABLE users"),),
+    "xff-empty": (("X-Forwarded-For", ""),),
+    "xff-loopback-of-another-user": (("X-Forwarded-For", "127.0.0.1"),),
+    "xff-repeated-lines": (("X-Forwarded-For", "203.0.113.7"), ("X-Forwarded-For", "198.51.100.9")),
+    "xff-lower-case": (("x-forwarded-for", "203.0.113.7"),),
+    "xff-upper-case": (("X-FORWARDED-FOR", "203.0.113.7"),),
+    "xff-mixed-case": (("x-FoRwArDeD-fOr", "203.0.113.7"),),
+    "xff-underscores": (("X_Forwarded_For", "203.0.113.7"),),
+    # RFC 7239 Forwarded
+    "forwarded-for": (("Forwarded", "for=203.0.113.7"),),
+    "forwarded-quoted-ipv6": (("Forwarded", 'for="[2001:db8:cafe::17]:4711"'),),
+    "forwarded-obfuscated": (("Forwarded", "for=_hidden, for=_SEVKISEK"),),
+    "forwarded-unknown": (("Forwarded", "for=unknown"),),
+    "forwarded-chain": (("Forwarded", "for=192.0.2.43, for=198.51.100.17;proto=https;by=203.0.113.60"),),
+    "forwarded-repeated-lines": (("Forwarded", "for=192.0.2.43"), ("forwarded", "for=198.51.100.17")),
+    # single-address headers of proxies and CDNs
+    "x-real-ip": (("X-Real-IP", "203.0.113.7"),),
+    "true-client-ip": (("True-Client-IP", "203.0.113.7"),),
+    "cf-connecting-ip": (("CF-Connecting-IP", "203.0.113.7"),),
+    "cf-connecting-ipv6": (("CF-Connecting-IPv6", "2001:db8::7"),),
+    "x-client-ip": (("X-Client-IP", "203.0.113.7"),),
+    "x-cluster-client-ip": (("X-Cluster-Client-IP", "203.0.113.7"),),
+    "fastly-client-ip": (("Fastly-Client-IP", "203.0.113.7"),),
+    "x-originating-ip": (("X-Originating-IP", "203.0.113.7"),),
+    "x-remote-addr": (("X-Remote-Addr", "203.0.113.7"),),
+    "client-ip": (("Client-IP", "203.0.113.7"),),
+    # the header ropguard itself sends to Auth0
+    "auth0-forwarded-for": (("auth0-forwarded-for", "203.0.113.7"),),
+    "auth0-forwarded-for-upper-case": (("AUTH0-FORWARDED-FOR", "203.0.113.7"),),
+    "auth0-forwarded-for-ipv6": (("Auth0-Forwarded-For", "2001:db8::7"),),
+    "auth0-forwarded-for-repeated": (
+        ("auth0-forwarded-for", "203.0.113.7"),
+        ("Auth0-Forwarded-For", "198.51.100.9"),
+    ),
+    "auth0-forwarded-for-garbage": (("auth0-forwarded-for", "999.999.999.999"),),
+    # CloudFront, without any trusted mode
+    "cloudfront-viewer-address": (("CloudFront-Viewer-Address", "203.0.113.7:46532"),),
+    "cloudfront-viewer-address-ipv6": (("cloudfront-viewer-address", "2001:db8::7:46532"),),
+    "cloudfront-with-a-guessed-origin-secret": (
+        ("CloudFront-Viewer-Address", "203.0.113.7:46532"),
+        ("X-Origin-Verify", "guessed-origin-secret"),
+    ),
+    # everything at once, twice
+    "all-at-once": (
+        ("X-Forwarded-For", "203.0.113.7"),
+        ("Forwarded", "for=203.0.113.8"),
+        ("X-Real-IP", "203.0.113.9"),
+        ("True-Client-IP", "203.0.113.10"),
+        ("CF-Connecting-IP", "203.0.113.11"),
+        ("X-Client-IP", "203.0.113.12"),
+        ("X-Cluster-Client-IP", "203.0.113.13"),
+        ("Fastly-Client-IP", "203.0.113.14"),
+        ("auth0-forwarded-for", "203.0.113.15"),
+        ("CloudFront-Viewer-Address", "203.0.113.16:443"),
+        ("x-forwarded-for", "203.0.113.17"),
+        ("AUTH0-FORWARDED-FOR", "203.0.113.18"),
+    ),
+}
+
+#: Each case comes from its own address, so a fixed value could not pass by coincidence.
+SOURCES = {name: f"127.0.23.{index}" for index, name in enumerate(FORGED, start=1)}
+
+
+@pytest.fixture
+def users(offline_stack: OfflineStack, secret_registry: Any) -> StackClient:
+    """A freshly reset stack (brute-force counters empty)."""
+    return StackClient(offline_stack, secret_registry)
+
+
+@pytest.fixture(scope="module")
+def warm_users(offline_stack_session: OfflineStack) -> StackClient:
+    """The stack reset once for all header cases: each case has its own source address and
+    reads only the records it caused, so they need no reset (and no cold start) each."""
+    offline_stack_session.reset()
+    SECRETS.add("client_secret", demo_client(DEFAULT_TENANT).client_secret)
+    return StackClient(offline_stack_session, SECRETS)
+
+
+@pytest.mark.parametrize("case", list(FORGED))
+def test_forged_address_header_is_ignored(warm_users: StackClient, case: str) -> None:
+    source = SOURCES[case]
+    before = len(warm_users.token_requests())
+
+    response = warm_users.raw_login(*ALICE, source=source, header_lines=FORGED[case])
+
+    assert response.status_code == 200, response.text
+    assert response.json()["token_type"] == "Bearer"
+    assert response.headers["cache-control"] == "no-store"
+    (record,) = warm_users.token_requests()[before:]
+    assert record["forwarded_for"] == record["attributed_ip"] == source
+    assert (record["username"], record["status"], record["error"]) == (ALICE[0], 200, None)
+
+
+OUTCOMES: dict[str, tuple[str, str, int, str | None]] = {
+    "success": (*ALICE, 200, None),
+    "wrong-password": (ALICE[0], "not-alices-password", 403, "invalid_grant"),
+    "unknown-user": ("nobody@example.com", "nobodys-password", 403, "invalid_grant"),
+    "breached": ("bob@example.com", "AUTH0-TEST-bob-breached-1", 401, "password_leaked"),
+    "mfa-required": ("carol@example.com", "carol-has-mfa-9", 403, "mfa_required"),
+    "admin-blocked": ("dave@example.com", "dave-is-blocked-0", 401, "unauthorized"),
+}
+
+
+@pytest.mark.parametrize("outcome", list(OUTCOMES))
+def test_every_outcome_is_unaffected_by_forged_headers(warm_users: StackClient, outcome: str) -> None:
+    """Each of Auth0's answers comes back as it would without the forged headers, and Auth0
+    judged the login at the TCP peer's address (error bodies are checked for secrets by
+    ``StackClient``; only ``mfa_required`` may carry its own ``mfa_token``)."""
+    username, password, status, error = OUTCOMES[outcome]
+    source = f"127.0.25.{list(OUTCOMES).index(outcome) + 1}"
+    before = len(warm_users.token_requests())
+
+    response = warm_users.raw_login(username, password, source=source, header_lines=FORGED["all-at-once"])
+
+    body = response.json()
+    assert (response.status_code, body.get("error")) == (status, error)
+    if outcome == "mfa-required":
+        assert body["mfa_token"]
+        assert body["mfa_requirements"] == {"challenge": [{"type": "otp"}]}
+    (record,) = warm_users.token_requests()[before:]
+    assert record["forwarded_for"] == record["attributed_ip"] == source
+    assert (record["username"], record["status"], record["error"]) == (username, status, error)
+
+
+def test_an_honest_request_gets_the_same_answer(users: StackClient) -> None:
+    """The baseline the forged cases are compared with: same status, same body fields."""
+    response = users.login(*ALICE, source="127.0.23.250")
+
+    assert response.status_code == 200
+    assert {"access_token", "token_type", "expires_in"} <= set(response.json())
+    (record,) = users.token_requests()
+    assert record["forwarded_for"] == record["attributed_ip"] == "127.0.23.250"
+
+
+ROTATED_HEADERS = ("X-Forwarded-For", "auth0-forwarded-for", "Forwarded", "X-Real-IP")
+
+
+@pytest.mark.parametrize("header", ROTATED_HEADERS)
+def test_rotating_a_forged_address_does_not_dodge_brute_force_protection(
+    users: StackClient, header: str
+) -> None:
+    """Auth0's default threshold is 10 failures per (user, IP): the 11th attempt is refused
+    whatever fresh address the attacker writes into a header, while the real user, from
+    another address, still logs in."""
+    attacker, victim = "127.0.24.1", "127.0.24.2"
+    statuses = []
+    for attempt in range(1, 12):
+        forged = f"for=198.51.100.{attempt}" if header == "Forwarded" else f"198.51.100.{attempt}"
+        response = users.login(
+            ALICE[0], f"wrong-password-{attempt:02d}", source=attacker, headers=[(header, forged)]
+        )
+        statuses.append((response.status_code, response.json()["error"]))
+
+    assert statuses[:10] == [(403, "invalid_grant")] * 10
+    assert statuses[10] == (429, "too_many_attempts")
+    # Blocked from that address even with the right password and yet another forged address.
+    blocked = users.login(*ALICE, source=attacker, headers=[(header, "192.0.2.200")])
+    assert (blocked.status_code, blocked.json()["error"]) == (429, "too_many_attempts")
+
+    honest = users.login(*ALICE, source=victim)
+
+    assert honest.status_code == 200
+    records = users.token_requests()
+    assert [r["attributed_ip"] for r in records] == [attacker] * 12 + [victim]
+    assert all(r["forwarded_for"] == r["attributed_ip"] for r in records)
