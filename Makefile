@@ -98,8 +98,9 @@ fuzz: install ## property-based and schema-driven hostile input
 test: install tools lint typecheck template ## everything CI runs
 	$(call run_pytest,)
 
-bench: install ## performance measurements (prints tables)
+bench: install ## performance measurements (prints tables): login handler, then load via the offline stack
 	$(BIN)/python -m benchmarks.login
+	$(BIN)/python -m benchmarks.load
 
 clean: ## remove build outputs and caches (keeps .venv and .tools)
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis
