@@ -18,7 +18,7 @@ import signal
 import socket
 import sys
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType, TracebackType
@@ -279,6 +279,12 @@ class OfflineStack:
             empty_table(self.aws.client("dynamodb"), self.physical(logical_id).ref)
         if self.auth0_url:
             httpx.post(f"{self.auth0_url}/__emulator/reset", timeout=10).raise_for_status()
+
+    def observe_deliveries(self, observer: Callable[[str, str], None]) -> None:
+        """Call ``observer(source name, message body)`` for every message the queue runner delivers."""
+        if self._runner is None:
+            raise RuntimeError("the stack has no queue runner")
+        self._runner.observers.append(observer)
 
     def drain(self, timeout: float = 30.0) -> bool:
         """Wait until every queue that feeds a function is empty; False when ``timeout`` passes."""
