@@ -33,7 +33,13 @@ def test_powertools_logger_created_earlier(secret_registry):
     secret_registry.add("password", "logged-through-powertools")
     LOGGERS[0].info("password was logged-through-powertools")
 
+def test_logs_an_otp(secret_registry):
+    secret_registry.add_otp("492817")
+    logging.getLogger("x").warning('params {"otp": "492817", "grant_type": "mfa-otp"}')
+
 def test_clean(secret_registry):
+    secret_registry.add_otp("123456")
+    print("timestamp 1795633123456 is not an otp")
     secret_registry.add("password", "another-secret-value")
     print("nothing to see")
 """
@@ -52,10 +58,11 @@ def run_inner(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch):
 
 def test_scanner_fails_tests_that_print_or_log_a_registered_secret(run_inner):
     result = run_inner()
-    result.assert_outcomes(passed=2, failed=3)
+    result.assert_outcomes(passed=2, failed=4)
     result.stdout.fnmatch_lines(["*contains registered secret(s) of kind: password*"])
     result.stdout.fnmatch_lines(["*contains registered secret(s) of kind: token*"])
     result.stdout.fnmatch_lines(["*test_powertools_logger_created_earlier*contains registered*"])
+    result.stdout.fnmatch_lines(["*contains registered secret(s) of kind: otp*"])
     # ...and caught in the test's own stdout, not through a "closed file" logging error on stderr.
     assert "Logging error" not in result.stdout.str()
     assert "hunter2-very-secret" not in "\n".join(
