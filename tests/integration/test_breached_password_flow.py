@@ -29,6 +29,7 @@ from local.intrinsics import Resolver
 from local.queue_runner import sqs_event
 from local.template import Template, read_function
 from ropguard.security_events import SecurityEventPublisher
+from tests.emf import metric_totals
 from tests.fixtures.emulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_USERS, EmulatorHandle
 from tests.fixtures.login import FakeLambdaContext, http_api_event, load_login_app
 
@@ -194,20 +195,6 @@ def stack(
         reset_app.service.cache_clear()
 
 
-def metrics_in(out: str) -> dict[str, float]:
-    totals: dict[str, float] = {}
-    for line in out.splitlines():
-        if '"_aws"' not in line:
-            continue
-        blob = json.loads(line)
-        for definition in blob["_aws"]["CloudWatchMetrics"][0]["Metrics"]:
-            value = blob[definition["Name"]]
-            totals[definition["Name"]] = totals.get(definition["Name"], 0) + (
-                sum(value) if isinstance(value, list) else value
-            )
-    return totals
-
-
 def assert_password_leaked(response: dict[str, Any]) -> None:
     assert response["statusCode"] == 401
     assert json.loads(response["body"])["error"] == "password_leaked"
@@ -256,7 +243,7 @@ def test_one_breached_login_sends_exactly_one_reset_email(
     out = capsys.readouterr().out
     assert BOB_PASSWORD not in out
     assert DEMO_CLIENT_SECRET not in out
-    metrics = metrics_in(out)
+    metrics = metric_totals(out)
     assert metrics["SecurityEventPublished"] == 1
     assert metrics["ResetRequested"] == 1
     assert "SecurityEventFallbackUsed" not in metrics
@@ -272,7 +259,7 @@ def test_ten_breached_logins_of_one_user_in_the_window_send_one_email(
         assert_password_leaked(response)
     stack.drain()
     assert len(stack.reset_emails(BOB_EMAIL)) == 1
-    metrics = metrics_in(capsys.readouterr().out)
+    metrics = metric_totals(capsys.readouterr().out)
     assert metrics["SecurityEventPublished"] == 10
     assert (metrics["ResetRequested"], metrics["ResetDeduplicated"]) == (1, 9)
 
@@ -308,7 +295,7 @@ def test_sns_missing_topic_still_delivers_through_the_fallback(
     )
     stack.drain()
     assert len(stack.reset_emails(BOB_EMAIL)) == 1
-    metrics = metrics_in(capsys.readouterr().out)
+    metrics = metric_totals(capsys.readouterr().out)
     assert metrics["SecurityEventFallbackUsed"] == 1
     assert "SecurityEventPublished" not in metrics
 
@@ -325,7 +312,7 @@ def test_sns_unreachable_is_retried_within_the_budget_then_falls_back(
     assert len(stack.reset_emails(BOB_EMAIL)) == 1
     out = capsys.readouterr().out
     assert out.count('"message":"SNS publish failed"') == 3  # PublishPolicy.sns_attempts
-    assert metrics_in(out)["SecurityEventFallbackUsed"] == 1
+    assert metric_totals(out)["SecurityEventFallbackUsed"] == 1
 
 
 # --- failures on the reset side --------------------------------------------------------------------
@@ -344,7 +331,7 @@ def test_auth0_5xx_on_change_password_is_retried_and_delivered(
     stack.drain()  # the redelivery; the idempotency record of the failure did not block it
     assert len(stack.reset_emails(BOB_EMAIL)) == 1
     assert stack.dead_letters() == []
-    metrics = metrics_in(capsys.readouterr().out)
+    metrics = metric_totals(capsys.readouterr().out)
     assert (metrics["ResetRetried"], metrics["ResetRequested"]) == (1, 1)
 
 
@@ -371,7 +358,7 @@ def test_a_poison_message_reaches_the_dlq_and_its_neighbour_is_served(
     assert len(stack.reset_emails(BOB_EMAIL)) == 1
     out = capsys.readouterr().out
     assert BOB_PASSWORD not in out  # the poison carried one; no log line repeats it
-    assert metrics_in(out)["ResetDeadLettered"] == 1
+    assert metric_totals(out)["ResetDeadLettered"] == 1
 
 
 def test_a_username_that_is_not_an_email_is_dead_lettered_with_its_reason(stack: Stack) -> None:
@@ -408,7 +395,7 @@ def test_a_duplicate_delivery_of_one_sqs_message_sends_no_second_email(
     assert stack.deliver([message]) == []
     assert stack.deliver([message]) == []  # SQS is at-least-once: the same message again
     assert len(stack.reset_emails(BOB_EMAIL)) == 1
-    metrics = metrics_in(capsys.readouterr().out)
+    metrics = metric_totals(capsys.readouterr().out)
     assert (metrics["ResetRequested"], metrics["ResetDeduplicated"]) == (1, 1)
 
 

@@ -25,6 +25,7 @@ from ropguard.change_password import (
     TransientResetError,
 )
 from ropguard.password_reset import email_of, parse_event
+from tests.emf import metric_totals
 
 REGION = "us-east-1"
 CONNECTION = "Username-Password-Authentication"
@@ -173,20 +174,6 @@ def logs(caplog: pytest.LogCaptureFixture) -> str:
     )
 
 
-def metrics_from(out: str) -> dict[str, float]:
-    totals: dict[str, float] = {}
-    for line in out.splitlines():
-        if '"_aws"' not in line:
-            continue
-        blob = json.loads(line)
-        for definition in blob["_aws"]["CloudWatchMetrics"][0]["Metrics"]:
-            value = blob[definition["Name"]]
-            totals[definition["Name"]] = totals.get(definition["Name"], 0) + (
-                sum(value) if isinstance(value, list) else value
-            )
-    return totals
-
-
 # --- the happy path and the window ----------------------------------------------------------------
 
 
@@ -196,7 +183,7 @@ def test_one_event_asks_auth0_for_one_reset_email(env: Env, capsys: pytest.Captu
     assert reset_calls(env.auth0) == [
         {"email": "Breached.User@example.com", "connection": CONNECTION, "client_id": CLIENT_ID}
     ]
-    assert metrics_from(capsys.readouterr().out) == {"ResetRequested": 1}
+    assert metric_totals(capsys.readouterr().out) == {"ResetRequested": 1}
 
 
 def test_ten_events_for_one_user_send_one_email(env: Env, capsys: pytest.CaptureFixture[str]) -> None:
@@ -204,7 +191,7 @@ def test_ten_events_for_one_user_send_one_email(env: Env, capsys: pytest.Capture
     users = ["breached.user@example.com", "BREACHED.USER@example.com", " breached.user@EXAMPLE.com "]
     assert invoke(*(record(breach(users[i % 3])) for i in range(10))) == []
     assert len(reset_calls(env.auth0)) == 1
-    assert metrics_from(capsys.readouterr().out) == {"ResetRequested": 1, "ResetDeduplicated": 9}
+    assert metric_totals(capsys.readouterr().out) == {"ResetRequested": 1, "ResetDeduplicated": 9}
 
 
 def test_a_duplicate_delivery_sends_nothing_twice(env: Env, capsys: pytest.CaptureFixture[str]) -> None:
@@ -213,7 +200,7 @@ def test_a_duplicate_delivery_sends_nothing_twice(env: Env, capsys: pytest.Captu
     assert invoke(same) == []
     assert invoke(same) == []
     assert len(reset_calls(env.auth0)) == 1
-    assert metrics_from(capsys.readouterr().out) == {"ResetRequested": 1, "ResetDeduplicated": 1}
+    assert metric_totals(capsys.readouterr().out) == {"ResetRequested": 1, "ResetDeduplicated": 1}
 
 
 def test_different_users_each_get_their_email(env: Env) -> None:
@@ -259,7 +246,7 @@ def test_transient_auth0_failure_is_retried_then_delivered(
     assert invoke(redelivered) == []  # Powertools deleted the in-progress record on failure
     emails = [call["email"] for call in reset_calls(env.auth0)]
     assert emails == ["Breached.User@example.com", "other@example.com", "Breached.User@example.com"]
-    assert metrics_from(capsys.readouterr().out) == {"ResetRetried": 1, "ResetRequested": 2}
+    assert metric_totals(capsys.readouterr().out) == {"ResetRetried": 1, "ResetRequested": 2}
     assert dead_letters(env.dlq_url) == []
 
 
@@ -271,7 +258,7 @@ def test_transient_failure_on_the_last_receive_is_dead_lettered_with_its_reason(
     [dead] = dead_letters(env.dlq_url)
     assert dead["MessageAttributes"]["reason"]["StringValue"] == "retries_exhausted:auth0_status_503"
     assert dead["MessageAttributes"]["type"]["StringValue"] == "password.breached"
-    assert metrics_from(capsys.readouterr().out) == {"ResetDeadLettered": 1}
+    assert metric_totals(capsys.readouterr().out) == {"ResetDeadLettered": 1}
 
 
 def test_a_missing_secret_is_transient(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -305,7 +292,7 @@ def test_poison_records_are_dead_lettered_and_never_fail_their_neighbours(
     assert dead["Body"] == body
     assert dead["MessageAttributes"]["reason"]["StringValue"] == reason
     assert [call["email"] for call in reset_calls(env.auth0)] == ["good@example.com"]
-    assert metrics_from(capsys.readouterr().out) == {"ResetDeadLettered": 1, "ResetRequested": 1}
+    assert metric_totals(capsys.readouterr().out) == {"ResetDeadLettered": 1, "ResetRequested": 1}
     assert f'"reason": "{reason}"' in logs(caplog)
 
 
@@ -324,7 +311,7 @@ def test_if_the_dlq_is_unreachable_the_record_returns_to_the_queue(
     monkeypatch.setenv("PASSWORD_RESET_DLQ_URL", env.dlq_url + "-gone")
     app.service.cache_clear()
     assert invoke(record("garbage", message_id="m-poison")) == ["m-poison"]  # SQS redrive takes over
-    assert metrics_from(capsys.readouterr().out) == {"ResetRetried": 1}
+    assert metric_totals(capsys.readouterr().out) == {"ResetRetried": 1}
 
 
 def test_an_sns_envelope_body_is_unwrapped(env: Env) -> None:
@@ -422,6 +409,6 @@ def test_a_misconfigured_function_returns_every_record_without_a_stack_trace(
     monkeypatch.delenv("IDEMPOTENCY_TABLE_NAME")
     app.service.cache_clear()
     assert invoke(record(breach(), message_id="m-1"), record(breach(), message_id="m-2")) == ["m-1", "m-2"]
-    assert metrics_from(capsys.readouterr().out) == {"ConfigurationInvalid": 1}
+    assert metric_totals(capsys.readouterr().out) == {"ConfigurationInvalid": 1}
     assert '"variable": "IDEMPOTENCY_TABLE_NAME"' in logs(caplog)
     assert reset_calls(env.auth0) == []

@@ -21,6 +21,7 @@ from ropguard.security_events import (
     SecurityEventPublisher,
     is_retryable,
 )
+from tests.emf import metric_totals
 
 REGION = "us-east-1"
 USER = "breached.user@example.com"
@@ -36,15 +37,7 @@ def _register_password(secret_registry: Any) -> None:
 def emitted_metrics(capsys: pytest.CaptureFixture[str]) -> dict[str, float]:
     """Flush the shared Powertools metric set and read the names and values back from the EMF line."""
     Metrics(namespace="RopguardTest").flush_metrics()
-    totals: dict[str, float] = {}
-    for line in capsys.readouterr().out.splitlines():
-        if '"_aws"' not in line:
-            continue
-        blob = json.loads(line)
-        for definition in blob["_aws"]["CloudWatchMetrics"][0]["Metrics"]:
-            value = blob[definition["Name"]]
-            totals[definition["Name"]] = sum(value) if isinstance(value, list) else value
-    return totals
+    return metric_totals(capsys.readouterr().out)
 
 
 @pytest.fixture(autouse=True)

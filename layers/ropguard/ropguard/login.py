@@ -152,32 +152,9 @@ class LoginService:
                 if fresh != credentials:
                     attempts += 1
                     classified, reply = self._send(grant, fresh, client_ip)
-        except CredentialsUnavailableError as exc:
-            return _result(
-                Outcome.SECRET_UNAVAILABLE,
-                error_response(
-                    503, "temporarily_unavailable", "The login service is temporarily unavailable."
-                ),
-                source_ip=client_ip,
-                attempts=attempts,
-                reason=str(exc),
-            )
-        except Auth0TimeoutError as exc:
-            return _result(
-                Outcome.UPSTREAM_TIMEOUT,
-                json_response(504, TIMEOUT_BODY),
-                source_ip=client_ip,
-                attempts=attempts,
-                reason=str(exc),
-            )
-        except Auth0UnreachableError as exc:
-            return _result(
-                Outcome.UPSTREAM_ERROR,
-                json_response(502, UPSTREAM_BODY),
-                source_ip=client_ip,
-                attempts=attempts,
-                reason=str(exc),
-            )
+        except (CredentialsUnavailableError, Auth0TimeoutError, Auth0UnreachableError) as exc:
+            outcome, response = _failure_answer(exc)
+            return _result(outcome, response, source_ip=client_ip, attempts=attempts, reason=str(exc))
         breach_report_error = None
         if classified.outcome is Outcome.PASSWORD_LEAKED:
             breach_report_error = self._report_breach(grant, client_ip, request_id)
@@ -220,3 +197,15 @@ def _result(
 ) -> LoginResult:
     fields = {"outcome": outcome.value, "status": response["statusCode"], **log_fields}
     return LoginResult(outcome, response, fields, extra_metrics)
+
+
+def _failure_answer(
+    exc: CredentialsUnavailableError | Auth0TimeoutError | Auth0UnreachableError,
+) -> tuple[Outcome, dict[str, Any]]:
+    """The design's answer when no reply from Auth0 can be classified."""
+    if isinstance(exc, CredentialsUnavailableError):
+        unavailable = "The login service is temporarily unavailable."
+        return Outcome.SECRET_UNAVAILABLE, error_response(503, "temporarily_unavailable", unavailable)
+    if isinstance(exc, Auth0TimeoutError):
+        return Outcome.UPSTREAM_TIMEOUT, json_response(504, TIMEOUT_BODY)
+    return Outcome.UPSTREAM_ERROR, json_response(502, UPSTREAM_BODY)
