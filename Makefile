@@ -33,10 +33,11 @@ CHECKOV := $(TOOLS)/checkov/bin/checkov
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-$(BIN)/.installed: requirements/dev.txt layers/ropguard/requirements.txt
+$(BIN)/.installed: requirements/dev.txt layers/ropguard/requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install $(PIP_FLAGS) --upgrade pip
 	$(BIN)/python -m pip install $(PIP_FLAGS) -r requirements/dev.txt
+	$(BIN)/python -m pip install $(PIP_FLAGS) --no-deps -e .
 	@touch $@
 
 $(SAM): requirements/sam.txt
@@ -64,7 +65,7 @@ lint: install ## ruff (lint + format check)
 	$(BIN)/ruff format --check .
 
 typecheck: install ## mypy --strict on the layer, handlers and local stack
-	$(BIN)/mypy layers/ropguard/ropguard functions local
+	$(BIN)/mypy layers/ropguard/ropguard functions local auth0_emulator
 
 template: sam-validate sam-build checkov ## every check on template.yaml
 

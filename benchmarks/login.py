@@ -126,7 +126,6 @@ def main() -> None:
         "PYTHONPATH": os.pathsep.join([str(ROOT / "layers/ropguard"), str(ROOT)]),
     }
     os.environ.update(env)
-    sys.path[:0] = [str(ROOT / "layers/ropguard"), str(ROOT)]
     import boto3  # noqa: PLC0415 - after AWS_ENDPOINT_URL is set
 
     os.environ["SECURITY_EVENTS_TOPIC_ARN"] = boto3.client("sns").create_topic(Name="events")["TopicArn"]

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from local.emulator.tenant import load_tenant_file
+from auth0_emulator.tenant import load_tenant_file
 from local.stack import DEFAULT_TENANT, OfflineStack, Ports, StackConfig
 
 ALICE = ("alice@example.com", "correct-horse-battery-staple")

@@ -20,13 +20,10 @@ from typing import Any
 from local.aws_resources import bind_stand_ins
 from local.intrinsics import Resolver, TemplateError
 from local.template import FunctionSpec, HttpRoute, Template, read_functions
+from ropguard import login_request, outcomes, responses
+from ropguard.settings import LoginSettings
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO / "layers" / "ropguard") not in sys.path:  # the layer, as Lambda puts it on the path
-    sys.path.insert(0, str(REPO / "layers" / "ropguard"))
-
-from ropguard import login_request, outcomes, responses  # noqa: E402
-from ropguard.settings import LoginSettings  # noqa: E402
 
 DEFAULT_TEMPLATE = REPO / "template.yaml"
 DEFAULT_OUTPUT = REPO / "docs" / "openapi.json"

@@ -26,9 +26,9 @@ from typing import Any
 
 import httpx
 
+from auth0_emulator import EmulatorServer
+from auth0_emulator.tenant import load_tenant_file
 from local.aws_resources import FAKE_CREDENTIALS, AwsEndpoint, create_resources
-from local.emulator import EmulatorServer
-from local.emulator.tenant import load_tenant_file
 from local.http_api import BoundRoute, LocalHttpApi
 from local.http_events import ApiStage
 from local.intrinsics import Physical, PseudoParameters, Resolver, TemplateError

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from local.emulator import EmulatorServer, EmulatorState, ManualClock, load_tenant_file
-from local.emulator.models import Reply, TokenCall
-from local.emulator.tokens import TokenSigner
+from auth0_emulator import EmulatorServer, EmulatorState, ManualClock, load_tenant_file
+from auth0_emulator.models import Reply, TokenCall
+from auth0_emulator.tokens import TokenSigner
 from tests.fixtures.emulator import DEMO_AUDIENCE, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_TENANT
 
 SERVER_IP = "10.0.0.1"  # the TCP peer: our login function's address as Auth0 sees it

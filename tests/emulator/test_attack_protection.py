@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from local.emulator import EmulatorState, ManualClock
-from local.emulator.admin import Administration
-from local.emulator.errors import BRUTE_FORCE_BLOCKED, PASSWORD_LEAKED, SUSPICIOUS_IP_BLOCKED
+from auth0_emulator import EmulatorState, ManualClock
+from auth0_emulator.admin import Administration
+from auth0_emulator.errors import BRUTE_FORCE_BLOCKED, PASSWORD_LEAKED, SUSPICIOUS_IP_BLOCKED
 from tests.emulator.conftest import USER_IP, error_of, login
 from tests.fixtures.emulator import DEMO_USERS
 

@@ -7,8 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from local.emulator import EmulatorServer, EmulatorState
-from local.emulator.admin import Administration
+from auth0_emulator import EmulatorServer, EmulatorState
+from auth0_emulator.admin import Administration
 from tests.emulator.conftest import USER_IP, login
 from tests.fixtures.emulator import DEMO_AUDIENCE, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_USERS
 

@@ -10,7 +10,7 @@ import httpx
 import jwt
 import pytest
 
-from local.emulator import EmulatorServer, ManualClock
+from auth0_emulator import EmulatorServer, ManualClock
 from tests.fixtures.emulator import (
     DEMO_AUDIENCE,
     DEMO_CLIENT_ID,

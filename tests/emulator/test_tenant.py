@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 import yaml
 
-from local.emulator.__main__ import main
-from local.emulator.hashing import verify_password
-from local.emulator.tenant import load_tenant_file, parse_tenant
-from local.emulator.validation import ValidationError
+from auth0_emulator.__main__ import main
+from auth0_emulator.hashing import verify_password
+from auth0_emulator.tenant import load_tenant_file, parse_tenant
+from auth0_emulator.validation import ValidationError
 from tests.fixtures.emulator import DEMO_TENANT, DEMO_USERS
 
 HASH = "$2b$04$VyqsS3uBLsJ/6B5LCZTCceHlHD/k2J4snjJ4R2eci6zigfrh6MMam"

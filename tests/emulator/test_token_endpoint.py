@@ -11,11 +11,11 @@ import jwt
 import pyotp
 import pytest
 
-from local.emulator import EmulatorState, ManualClock
-from local.emulator.admin import Administration
-from local.emulator.attribution import attribute_ip
-from local.emulator.models import TokenCall
-from local.emulator.tenant import ClientConfig, RateLimitConfig, load_tenant_file
+from auth0_emulator import EmulatorState, ManualClock
+from auth0_emulator.admin import Administration
+from auth0_emulator.attribution import attribute_ip
+from auth0_emulator.models import TokenCall
+from auth0_emulator.tenant import ClientConfig, RateLimitConfig, load_tenant_file
 from tests.emulator.conftest import SERVER_IP, error_of, login
 from tests.fixtures.emulator import (
     CAROL_TOTP_SECRET,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import bcrypt
 import pytest
 
-from local.emulator.tenant import TenantConfig, UserConfig, load_tenant_file
+from auth0_emulator.tenant import TenantConfig, UserConfig, load_tenant_file
 from local.stack import DEFAULT_TENANT, demo_client
 
 USERS = {

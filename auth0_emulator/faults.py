@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from local.emulator.validation import (
+from auth0_emulator.validation import (
     ValidationError,
     as_mapping,
     read_bool,

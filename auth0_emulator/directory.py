@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from local.emulator.tenant import ClientConfig, ConnectionConfig, TenantConfig
+from auth0_emulator.tenant import ClientConfig, ConnectionConfig, TenantConfig
 
 
 @dataclass

@@ -7,8 +7,8 @@ import binascii
 import json
 from urllib.parse import parse_qs, unquote_plus
 
-from local.emulator.errors import OAuthError
-from local.emulator.http_types import HttpRequest
+from auth0_emulator.errors import OAuthError
+from auth0_emulator.http_types import HttpRequest
 
 
 def _invalid(description: str) -> OAuthError:

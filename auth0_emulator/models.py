@@ -17,28 +17,28 @@ from typing import Any, Literal
 
 import pyotp
 
-from local.emulator import errors
-from local.emulator.addresses import normalise_ip
-from local.emulator.attribution import Attribution, attribute_ip
-from local.emulator.clock import Clock, SystemClock
-from local.emulator.directory import Directory, User
-from local.emulator.errors import OAuthError, missing
-from local.emulator.faults import FaultPlan
-from local.emulator.hashing import MAX_PASSWORD_BYTES, hash_password, verify_password
-from local.emulator.outbox import Email, EmailKind, Outbox
-from local.emulator.protection import (
+from auth0_emulator import errors
+from auth0_emulator.addresses import normalise_ip
+from auth0_emulator.attribution import Attribution, attribute_ip
+from auth0_emulator.clock import Clock, SystemClock
+from auth0_emulator.directory import Directory, User
+from auth0_emulator.errors import OAuthError, missing
+from auth0_emulator.faults import FaultPlan
+from auth0_emulator.hashing import MAX_PASSWORD_BYTES, hash_password, verify_password
+from auth0_emulator.outbox import Email, EmailKind, Outbox
+from auth0_emulator.protection import (
     BruteForceTracker,
     RateLimitDecision,
     RateLimiter,
     SuspiciousIpThrottle,
 )
-from local.emulator.settings import (
+from auth0_emulator.settings import (
     PER_IDENTIFIER_AND_IP,
     BreachedPasswordSettings,
     BruteForceSettings,
     SuspiciousIpSettings,
 )
-from local.emulator.tenant import (
+from auth0_emulator.tenant import (
     GRANT_MFA_OTP,
     GRANT_PASSWORD_REALM,
     GRANT_REFRESH_TOKEN,
@@ -48,7 +48,7 @@ from local.emulator.tenant import (
     ConnectionConfig,
     TenantConfig,
 )
-from local.emulator.tokens import TokenSigner
+from auth0_emulator.tokens import TokenSigner
 
 log = logging.getLogger("ropguard.emulator")
 

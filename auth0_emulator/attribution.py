@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from local.emulator.addresses import normalise_ip, parse_ip
-from local.emulator.tenant import ClientConfig
+from auth0_emulator.addresses import normalise_ip, parse_ip
+from auth0_emulator.tenant import ClientConfig
 
 
 @dataclass(frozen=True)

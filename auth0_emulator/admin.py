@@ -6,10 +6,10 @@ import dataclasses
 import logging
 from typing import Any, Literal
 
-from local.emulator.addresses import parse_ip
-from local.emulator.models import EmulatorState
-from local.emulator.tenant import AUTH_METHODS, KNOWN_GRANTS, ClientConfig
-from local.emulator.validation import (
+from auth0_emulator.addresses import parse_ip
+from auth0_emulator.models import EmulatorState
+from auth0_emulator.tenant import AUTH_METHODS, KNOWN_GRANTS, ClientConfig
+from auth0_emulator.validation import (
     ValidationError,
     as_mapping,
     read_bool,

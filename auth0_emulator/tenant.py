@@ -14,9 +14,9 @@ from typing import Any
 import pyotp
 import yaml
 
-from local.emulator.hashing import is_bcrypt_hash
-from local.emulator.settings import BreachedPasswordSettings, BruteForceSettings, SuspiciousIpSettings
-from local.emulator.validation import (
+from auth0_emulator.hashing import is_bcrypt_hash
+from auth0_emulator.settings import BreachedPasswordSettings, BruteForceSettings, SuspiciousIpSettings
+from auth0_emulator.validation import (
     ValidationError,
     as_mapping,
     read_bool,

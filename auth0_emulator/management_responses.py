@@ -10,10 +10,10 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote
 
-from local.emulator.admin import PROTECTION_KINDS, Administration, NotFoundError, ProtectionKind
-from local.emulator.http_types import HttpRequest, HttpResponse
-from local.emulator.models import EmulatorState
-from local.emulator.validation import ValidationError
+from auth0_emulator.admin import PROTECTION_KINDS, Administration, NotFoundError, ProtectionKind
+from auth0_emulator.http_types import HttpRequest, HttpResponse
+from auth0_emulator.models import EmulatorState
+from auth0_emulator.validation import ValidationError
 
 Route = Callable[[HttpRequest, str], HttpResponse]
 

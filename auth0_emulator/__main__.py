@@ -1,4 +1,4 @@
-"""``python -m local.emulator``: serve a tenant file, or hash a password for one."""
+"""``python -m auth0_emulator``: serve a tenant file, or hash a password for one."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ import sys
 
 import yaml
 
-from local.emulator.hashing import hash_password
-from local.emulator.server import EmulatorServer
-from local.emulator.validation import ValidationError
+from auth0_emulator.hashing import hash_password
+from auth0_emulator.server import EmulatorServer
+from auth0_emulator.validation import ValidationError
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m local.emulator", description="Local Auth0 emulator")
+    parser = argparse.ArgumentParser(prog="python -m auth0_emulator", description="Local Auth0 emulator")
     sub = parser.add_subparsers(dest="command")
     hasher = sub.add_parser("hash-password", help="print a bcrypt hash for a tenant file (reads stdin)")
     hasher.add_argument("--rounds", type=int, default=4, help="bcrypt cost (default 4, the demo's)")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from local.emulator.settings import PER_IDENTIFIER_AND_IP, BruteForceSettings, SuspiciousIpSettings
+from auth0_emulator.settings import PER_IDENTIFIER_AND_IP, BruteForceSettings, SuspiciousIpSettings
 
 # A brute-force block lifts by itself 30 days after the last failed attempt (behaviour.md §4).
 BRUTE_FORCE_BLOCK_SECONDS = 30 * 24 * 3600

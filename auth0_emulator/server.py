@@ -13,12 +13,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar
 
-from local.emulator.clock import Clock
-from local.emulator.faults import Fault
-from local.emulator.http_types import HttpRequest, HttpResponse
-from local.emulator.models import EmulatorState
-from local.emulator.responses import EmulatorResponses
-from local.emulator.tenant import load_tenant_file
+from auth0_emulator.clock import Clock
+from auth0_emulator.faults import Fault
+from auth0_emulator.http_types import HttpRequest, HttpResponse
+from auth0_emulator.models import EmulatorState
+from auth0_emulator.responses import EmulatorResponses
+from auth0_emulator.tenant import load_tenant_file
 
 log = logging.getLogger("ropguard.emulator")
 

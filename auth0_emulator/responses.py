@@ -8,14 +8,14 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from local.emulator.errors import OAuthError
-from local.emulator.faults import Fault
-from local.emulator.http_types import HttpRequest, HttpResponse
-from local.emulator.management_responses import ManagementResponses
-from local.emulator.models import EmulatorState, Reply, TokenCall
-from local.emulator.params import basic_credentials, decode_params
-from local.emulator.tenant import SUPPORTED_GRANTS
-from local.emulator.validation import ValidationError, as_mapping, read_int, reject_unknown
+from auth0_emulator.errors import OAuthError
+from auth0_emulator.faults import Fault
+from auth0_emulator.http_types import HttpRequest, HttpResponse
+from auth0_emulator.management_responses import ManagementResponses
+from auth0_emulator.models import EmulatorState, Reply, TokenCall
+from auth0_emulator.params import basic_credentials, decode_params
+from auth0_emulator.tenant import SUPPORTED_GRANTS
+from auth0_emulator.validation import ValidationError, as_mapping, read_int, reject_unknown
 
 log = logging.getLogger("ropguard.emulator")
 

@@ -3,10 +3,10 @@
 ``EmulatorServer`` serves it over HTTP; ``EmulatorState`` is the model it serves (see docs/emulator.md).
 """
 
-from local.emulator.clock import ManualClock, SystemClock
-from local.emulator.models import EmulatorState
-from local.emulator.server import EmulatorServer
-from local.emulator.tenant import TenantConfig, load_tenant_file
+from auth0_emulator.clock import ManualClock, SystemClock
+from auth0_emulator.models import EmulatorState
+from auth0_emulator.server import EmulatorServer
+from auth0_emulator.tenant import TenantConfig, load_tenant_file
 
 __all__ = [
     "EmulatorServer",

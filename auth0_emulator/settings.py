@@ -10,8 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from local.emulator.addresses import Allowlist
-from local.emulator.validation import (
+from auth0_emulator.addresses import Allowlist
+from auth0_emulator.validation import (
     ValidationError,
     as_mapping,
     read_bool,
