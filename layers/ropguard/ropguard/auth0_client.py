@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 
 from ropguard.credentials import ClientCredentials
+from ropguard.errors import UpstreamTimeoutError, UpstreamUnreachableError
 from ropguard.settings import Auth0Settings
 
 PASSWORD_GRANT = "password"  # noqa: S105 - a grant type name
@@ -42,12 +43,9 @@ def build_http_client(settings: Auth0Settings) -> httpx.Client:
     )
 
 
-class Auth0TimeoutError(Exception):
-    """Auth0 did not answer in time; the request may have been counted."""
-
-
-class Auth0UnreachableError(Exception):
-    """No connection could be made, or the exchange broke off."""
+# The names the services know; classes of ``ropguard.errors``.
+Auth0TimeoutError = UpstreamTimeoutError
+Auth0UnreachableError = UpstreamUnreachableError
 
 
 @dataclass(frozen=True, slots=True)

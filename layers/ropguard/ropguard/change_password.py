@@ -9,25 +9,14 @@ from __future__ import annotations
 import httpx
 from aws_lambda_powertools import Logger
 
+from ropguard.errors import PermanentResetError, ResetFailedError, TransientResetError
+
 logger = Logger(child=True)
 
 CHANGE_PASSWORD_PATH = "/dbconnections/change_password"  # noqa: S105 - a URL path
 
 
-class ResetFailedError(Exception):
-    """A failure with a short, secret-free ``reason`` for logs, metrics and the DLQ attribute."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class PermanentResetError(ResetFailedError):
-    """Retrying cannot help: the event ends in the dead-letter queue."""
-
-
-class TransientResetError(ResetFailedError):
-    """Worth retrying later: the record goes back to the queue."""
+__all__ = ["ChangePasswordClient", "PermanentResetError", "ResetFailedError", "TransientResetError"]
 
 
 class ChangePasswordClient:

@@ -14,12 +14,14 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError, TransformParameterError
 
+from ropguard.errors import SecretUnavailableError
+
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager.client import SecretsManagerClient
 
 
-class CredentialsUnavailableError(Exception):
-    """The secret could not be read or does not hold usable credentials (message never holds values)."""
+#: The name the services know; one class of ``ropguard.errors``.
+CredentialsUnavailableError = SecretUnavailableError
 
 
 @dataclass(frozen=True, slots=True)

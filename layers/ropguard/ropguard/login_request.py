@@ -16,6 +16,8 @@ from urllib.parse import parse_qs
 
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent, APIGatewayProxyEventV2
 
+from ropguard.errors import InvalidRequestError
+
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
 # Auth0 caps usernames and emails well below these; the caps keep hostile input small.
@@ -24,8 +26,8 @@ MAX_PASSWORD_CHARS = 1024
 MAX_FORM_FIELDS = 16
 
 
-class InvalidLoginRequestError(ValueError):
-    """The client sent something we cannot use; the message is safe to return to it."""
+#: The name the login tests know; one class of ``ropguard.errors``.
+InvalidLoginRequestError = InvalidRequestError
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,15 +13,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from ropguard.errors import ConfigurationError
+
 Environ = Mapping[str, str]
 
 
-class SettingsError(ValueError):
-    """A missing or invalid environment variable; the message names it and never holds a secret."""
-
-    def __init__(self, name: str, problem: str) -> None:
-        super().__init__(f"{name}: {problem}")
-        self.variable = name
+#: The name the functions and tests know; one class of ``ropguard.errors``.
+SettingsError = ConfigurationError
 
 
 def read_str(env: Environ, name: str, default: str | None = None) -> str:

@@ -1,0 +1,84 @@
+"""Every exception ropguard raises, in one place.
+
+::
+
+    RopguardError                       base: catch this to catch anything of ours
+    ├── RequestError                    the caller sent something we cannot use (a 4xx)
+    │   ├── InvalidRequestError         body, size, type, encoding, fields -> 400 invalid_request
+    │   └── OriginNotVerifiedError      CloudFront mode: not proven to come through our distribution -> 403
+    ├── ClientAddressError              no usable end-user address: fail closed, Auth0 is never called
+    ├── ConfigurationError              an environment variable is missing or invalid (names the variable)
+    ├── SecretUnavailableError          Secrets Manager (or the extension) could not give usable credentials
+    ├── UpstreamError                   Auth0 gave no answer we can classify
+    │   ├── UpstreamTimeoutError        no answer in time; the request may have been counted
+    │   └── UpstreamUnreachableError    no connection, or the exchange broke off
+    └── ResetFailedError                the password-reset email could not be requested
+        ├── PermanentResetError         retrying cannot help: dead-letter with the reason
+        └── TransientResetError         worth another delivery
+
+Messages are safe to log and, for ``RequestError``, to return to the caller: none ever holds a
+password, secret, token, code or other credential. The HTTP answer for each class is chosen in one
+table at the edge, never here: this module knows nothing of HTTP.
+"""
+
+from __future__ import annotations
+
+
+class RopguardError(Exception):
+    """Base of every ropguard exception."""
+
+
+class RequestError(RopguardError):
+    """The caller's request cannot be served as sent; the message is safe to return to it."""
+
+
+class InvalidRequestError(RequestError, ValueError):
+    """Malformed or unacceptable input: the message says precisely what, never echoing a value."""
+
+
+class OriginNotVerifiedError(RequestError):
+    """In CloudFront mode, the request lacks a valid origin secret or a usable viewer address."""
+
+
+class ClientAddressError(RopguardError):
+    """The request context holds no usable end-user address: refuse rather than call Auth0 without it."""
+
+
+class ConfigurationError(RopguardError, ValueError):
+    """A missing or invalid environment variable; ``variable`` names it, the message never holds a secret."""
+
+    def __init__(self, name: str, problem: str) -> None:
+        super().__init__(f"{name}: {problem}")
+        self.variable = name
+
+
+class SecretUnavailableError(RopguardError):
+    """The secret could not be read or does not hold usable credentials (message never holds values)."""
+
+
+class UpstreamError(RopguardError):
+    """Auth0 gave no answer that can be classified."""
+
+
+class UpstreamTimeoutError(UpstreamError):
+    """Auth0 did not answer in time; the request may have been counted."""
+
+
+class UpstreamUnreachableError(UpstreamError):
+    """No connection could be made, or the exchange broke off."""
+
+
+class ResetFailedError(RopguardError):
+    """The change_password request failed; ``reason`` is a short machine-readable cause."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class PermanentResetError(ResetFailedError):
+    """Retrying cannot help (our misconfiguration, a refused request): dead-letter at once."""
+
+
+class TransientResetError(ResetFailedError):
+    """Worth retrying on a later delivery (timeouts, 5xx, rate limits)."""
