@@ -14,10 +14,12 @@ import dataclasses
 import json
 import logging
 import os
+import re
 import signal
 import socket
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,11 +33,10 @@ from auth0_emulator.tenant import load_tenant_file
 from local.aws_resources import FAKE_CREDENTIALS, AwsEndpoint, create_resources
 from local.http_api import BoundRoute, LocalHttpApi
 from local.http_events import ApiStage
-from local.intrinsics import Physical, PseudoParameters, Resolver, TemplateError
 from local.lambda_runtime import LocalFunction, function_environments
 from local.moto_process import MotoProcess
 from local.queue_runner import BoundSource, QueueRunner
-from local.template import QUEUE, SECRET, TABLE, FunctionSpec, Template, read_functions
+from local.template import ACCOUNT_ID, FunctionSpec, Physical, StackTemplate, TemplateError
 
 LOG = logging.getLogger(__name__)
 
@@ -102,13 +103,11 @@ class OfflineStack:
 
     def __init__(self, config: StackConfig) -> None:
         self.config = config
-        self.template = Template.load(config.template_path)
         self.aws_url = ""
         self.auth0_url = ""
         self.api_url = ""
         self.functions: dict[str, LocalFunction] = {}
-        self.resources: dict[str, Physical] = {}
-        self._resolver: Resolver | None = None
+        self._template: StackTemplate | None = None
         self._exit = contextlib.ExitStack()
         self._runner: QueueRunner | None = None
 
@@ -159,12 +158,16 @@ class OfflineStack:
             self._exit.callback(emulator.stop)
             self.auth0_url = emulator.base_url.rstrip("/")
             environment.setdefault("AUTH0_DOMAIN", self.auth0_url)
-            parameters = {**self._declared(local_parameters(self.auth0_url)), **parameters}
-            secret_strings.update(self._auth0_secret(config.tenant_path, parameters, secret_strings))
-
-        self._resolver = Resolver(self.template.document, parameters, PseudoParameters(region=config.region))
-        self.resources = create_resources(self.template, self._resolver, aws, secret_strings)
-        specs = read_functions(self.template, self._resolver)
+        self._template = StackTemplate(
+            config.template_path,
+            parameters,
+            config.region,
+            local_values={"Auth0Domain": self.auth0_url} if self.auth0_url else None,
+        )
+        if config.tenant_path is not None:
+            secret_strings = {**self._auth0_secret(config.tenant_path, secret_strings), **secret_strings}
+        create_resources(self.template, aws, secret_strings)
+        specs = self.template.functions()
         self._start_functions(specs, environment)
         self._start_http_api(specs)
         self._runner = self._start_queue_runner(specs, aws)
@@ -178,17 +181,12 @@ class OfflineStack:
             "POWERTOOLS_TRACE_DISABLED": "true",
         }
 
-    def _declared(self, parameters: Mapping[str, str]) -> dict[str, str]:
-        declared = self.template.document.get("Parameters", {})
-        return {name: value for name, value in parameters.items() if name in declared}
-
-    def _auth0_secret(
-        self, tenant_path: Path, parameters: Mapping[str, str], given: Mapping[str, str]
-    ) -> dict[str, str]:
+    def _auth0_secret(self, tenant_path: Path, given: Mapping[str, str]) -> dict[str, str]:
         """The demo client's credentials go into the template's one secret."""
-        probe = Resolver(self.template.document, parameters)
         secrets = [
-            logical_id for logical_id in self.template.of_type(SECRET, probe) if logical_id not in given
+            logical_id
+            for logical_id in self.template.of_type("AWS::SecretsManager::Secret")
+            if logical_id not in given
         ]
         if not secrets:
             return {}
@@ -204,18 +202,16 @@ class OfflineStack:
     def _start_functions(self, specs: Sequence[FunctionSpec], overrides: Mapping[str, str]) -> None:
         with_runtime = [_with_lambda_variables(spec, self.config.region) for spec in specs]
         environments = function_environments(with_runtime, overrides)
-        pseudo = self.resolver.pseudo
         for spec in with_runtime:
-            function = LocalFunction(spec, environments[spec.logical_id], pseudo.region, pseudo.account_id)
+            function = LocalFunction(spec, environments[spec.logical_id], self.config.region, ACCOUNT_ID)
             function.load()
             self.functions[spec.logical_id] = function
 
     def _start_http_api(self, specs: Sequence[FunctionSpec]) -> None:
-        pseudo = self.resolver.pseudo
         routes = [
             BoundRoute(
                 route=route,
-                stage=ApiStage(route.api_id, pseudo.account_id, pseudo.region),
+                stage=ApiStage(route.api_id, ACCOUNT_ID, self.config.region),
                 function=self.functions[spec.logical_id],
             )
             for spec in specs
@@ -228,7 +224,7 @@ class OfflineStack:
         self.api_url = api.url
 
     def _start_queue_runner(self, specs: Sequence[FunctionSpec], aws: AwsEndpoint) -> QueueRunner:
-        urls = {physical.attributes.get("Arn"): physical.ref for physical in self.resources.values()}
+        urls = {self.physical(queue).attributes["Arn"]: url for queue, url in self.queue_urls.items()}
         sources = []
         for spec in specs:
             for source in spec.sqs_sources:
@@ -244,22 +240,19 @@ class OfflineStack:
     # -- for tests and the demo -------------------------------------------------------------
 
     @property
-    def resolver(self) -> Resolver:
-        """The template's values in this stack (physical ids, parameters, conditions)."""
-        if self._resolver is None:
-            raise RuntimeError("the stack has not created its resources yet")
-        return self._resolver
+    def template(self) -> StackTemplate:
+        """The translated template with this stack's parameters and physical ids."""
+        if self._template is None:
+            raise RuntimeError("the stack has not read its template yet")
+        return self._template
 
     def physical(self, logical_id: str) -> Physical:
         """The created resource behind a logical id (queue URL, table name, secret ARN…)."""
-        return self.resolver.physical(logical_id)
+        return self.template.physical(logical_id)
 
     @property
     def queue_urls(self) -> dict[str, str]:
-        return {
-            logical_id: self.physical(logical_id).ref
-            for logical_id in self.template.of_type(QUEUE, self.resolver)
-        }
+        return {queue: self.physical(queue).ref for queue in self.template.of_type("AWS::SQS::Queue")}
 
     @property
     def aws(self) -> AwsEndpoint:
@@ -275,7 +268,7 @@ class OfflineStack:
             function.cold_start()  # waits for an invocation in flight
         for url in self.queue_urls.values():
             sqs.purge_queue(QueueUrl=url)  # whatever that invocation left behind
-        for logical_id in self.template.of_type(TABLE, self.resolver):
+        for logical_id in self.template.of_type("AWS::DynamoDB::Table"):
             empty_table(self.aws.client("dynamodb"), self.physical(logical_id).ref)
         if self.auth0_url:
             httpx.post(f"{self.auth0_url}/__emulator/reset", timeout=10).raise_for_status()
@@ -318,12 +311,6 @@ def empty_table(dynamodb: Any, table_name: str) -> None:
             dynamodb.delete_item(TableName=table_name, Key=item)
 
 
-def local_parameters(auth0_url: str) -> dict[str, str]:
-    """Values for template parameters without a default, as ``sam deploy --parameter-overrides``
-    gives a real stack (applied only to parameters the template declares)."""
-    return {"Auth0Domain": auth0_url}
-
-
 def _with_lambda_variables(spec: FunctionSpec, region: str) -> FunctionSpec:
     """Add the variables Lambda's runtime sets for every function (reserved names)."""
     reserved = {
@@ -339,14 +326,14 @@ def _with_lambda_variables(spec: FunctionSpec, region: str) -> FunctionSpec:
 # -- python -m local.stack ----------------------------------------------------------------------
 
 
-def banner(stack: OfflineStack) -> str:
-    """Where everything is, and a few things to try."""
+def banner(stack: OfflineStack, seconds: float) -> str:
+    """Where everything is, how long it took to start, and a few things to try."""
     api, auth0 = stack.api_url, stack.auth0_url
     routes = sorted(
         {f"{route.route_key}" for fn in stack.functions.values() for route in fn.spec.http_routes}
     )
     lines = [
-        "ropguard offline stack is running (Ctrl-C stops it)",
+        f"ropguard offline stack is ready in {seconds:.1f} s (Ctrl-C stops it)",
         f"  local HTTP API  {api}   routes: {', '.join(routes)}",
         f"  Auth0 emulator  {auth0 or '(not started)'}",
         f"  moto (AWS)      {stack.aws_url}",
@@ -381,7 +368,26 @@ def parse_args(argv: Sequence[str], env: Mapping[str, str]) -> argparse.Namespac
     parser.add_argument("--aws-port", type=int, default=ports.aws, help="moto server (env ROPGUARD_AWS_PORT)")
     parser.add_argument("--template", type=Path, default=DEFAULT_TEMPLATE)
     parser.add_argument("--tenant", type=Path, default=DEFAULT_TENANT)
+    parser.add_argument(
+        "--parameter-overrides",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="template parameters, as sam deploy takes them (Key=Value or ParameterKey=K,ParameterValue=V)",
+    )
     return parser.parse_args(argv)
+
+
+def parameter_overrides(items: Sequence[str]) -> dict[str, str]:
+    """sam's ``--parameter-overrides`` syntax: ``Key=Value`` or ``ParameterKey=K,ParameterValue=V``."""
+    overrides = {}
+    for item in items:
+        match = re.fullmatch(r"ParameterKey=([^,=]+),ParameterValue=(.*)|([^=\s]+)=(.*)", item, re.DOTALL)
+        if match is None:
+            raise TemplateError(f"parameter override {item!r} is not Key=Value")
+        key, value = (match[1], match[2]) if match[1] else (match[3], match[4])
+        overrides[key] = value
+    return overrides
 
 
 @contextlib.contextmanager
@@ -401,22 +407,24 @@ def stop_signals() -> Iterator[threading.Event]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    started = time.monotonic()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = parse_args(sys.argv[1:] if argv is None else argv, os.environ)
-    config = StackConfig(
-        template_path=args.template,
-        tenant_path=args.tenant,
-        ports=Ports(api=args.api_port, auth0=args.auth0_port, aws=args.aws_port),
-        host=args.host,
-    )
     with stop_signals() as stopping:
         try:
+            config = StackConfig(
+                template_path=args.template,
+                tenant_path=args.tenant,
+                ports=Ports(api=args.api_port, auth0=args.auth0_port, aws=args.aws_port),
+                host=args.host,
+                parameter_overrides=parameter_overrides(args.parameter_overrides),
+            )
             stack = OfflineStack.start(config)
         except (TemplateError, OSError) as exc:
             LOG.error("the offline stack did not start: %s", exc)
             return 1
         with stack:
-            print(banner(stack), flush=True)
+            print(banner(stack, time.monotonic() - started), flush=True)
             stopping.wait()
             print("stopping…", flush=True)
     print("stopped", flush=True)
