@@ -140,8 +140,7 @@ class FunctionSpec:
     http_routes: tuple[HttpRoute, ...]
     sqs_sources: tuple[SqsSource, ...]
     layer_arns: tuple[str, ...] = ()  # only the Parameters and Secrets extension's (issue 10)
-    architectures: tuple[str, ...] = ("x86_64",)
-    runtime: str = ""
+    architectures: tuple[str, ...] = ("x86_64",)  # workers run on the host's architecture
 
     @property
     def handler_name(self) -> str:
@@ -326,10 +325,10 @@ class StackTemplate:
         handler = str(props.get("Handler", ""))
         if "." not in handler:
             raise TemplateError(f"{where}.Handler must look like module.function, got {handler!r}")
-        layer_dirs, layer_arns = [], []
+        layer_dirs, layer_arns, own_layers = [], [], self._layer_dirs()
         for layer in props.get("Layers", []):
-            if layer in self._layer_dirs():
-                layer_dirs.append(self._layer_dirs()[layer])
+            if layer in own_layers:
+                layer_dirs.append(own_layers[layer])
             elif EXTENSION_LAYER in str(layer):
                 layer_arns.append(str(layer))
             else:
@@ -351,7 +350,6 @@ class StackTemplate:
             sqs_sources=sources,
             layer_arns=tuple(layer_arns),
             architectures=tuple(props.get("Architectures", ["x86_64"])),
-            runtime=str(props.get("Runtime", "")),
         )
 
     def _local_dir(self, code: Mapping[str, Any], where: str) -> Path:
@@ -392,6 +390,10 @@ class StackTemplate:
                     route = HttpRoute(
                         self.physical(api_id).ref, name, path, str(integration["payloadFormatVersion"])
                     )
+                    if target.group(1) not in by_arn:
+                        raise TemplateError(
+                            f"{where}.paths.{path}.{method}: {target.group(1)} is no function"
+                        )
                     routes.setdefault(by_arn[target.group(1)], []).append(route)
         return {function: tuple(items) for function, items in routes.items()}
 
