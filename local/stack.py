@@ -133,6 +133,9 @@ class OfflineStack(contextlib.AbstractContextManager["OfflineStack"]):
         moto = MotoProcess(config.host, config.ports.aws)
         self._exit.callback(moto.stop)
         self.aws_url = moto.start().url
+        # moto imports its CloudFormation models (every service's) on the first call: start that now.
+        warm = threading.Thread(target=self.aws.client("cloudformation").list_stacks, daemon=True)
+        warm.start()
         environment = {**FAKE_CREDENTIALS, **self._aws_environment(), **config.environment_overrides}
         if config.tenant_path is not None:
             emulator = EmulatorServer.from_tenant_file(
@@ -149,6 +152,7 @@ class OfflineStack(contextlib.AbstractContextManager["OfflineStack"]):
         secret_strings = dict(config.secret_strings)
         if config.tenant_path is not None:
             secret_strings = {**self._auth0_secret(config.tenant_path, secret_strings), **secret_strings}
+        warm.join()
         create_resources(self._template, self.aws, secret_strings)
         specs = self._template.functions()
         self._start_functions(specs, environment)
