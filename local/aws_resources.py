@@ -246,9 +246,10 @@ def stand_in(template: StackTemplate, logical_id: str) -> Physical:
 
 
 def bind_stand_ins(template: StackTemplate, types: tuple[str, ...] | None = None) -> None:
-    """Stand-in ids for the resources of ``types`` (None: every resource, for reading only)."""
+    """Stand-in ids for the resources of ``types`` (None: all the stack creates or runs, for
+    reading without moto; what has no offline meaning stays unbound, so a value using it fails)."""
     for logical_id, resource in template.resources.items():
-        if types is None or resource["Type"] in types:
+        if resource["Type"] in (types or (*MOTO, *EXPLICIT, *LOCAL_PROPERTIES)):
             template.bind(logical_id, stand_in(template, logical_id))
 
 

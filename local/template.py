@@ -216,10 +216,10 @@ class StackTemplate:
     def bind(self, logical_id: str, physical: Physical) -> None:
         self._physical[logical_id] = physical
 
-    def physical(self, logical_id: str) -> Physical:
+    def physical(self, logical_id: str, where: str = "") -> Physical:
         if logical_id not in self._physical:
             kind = self.resources.get(logical_id, {}).get("Type", "unknown")
-            raise TemplateError(f"{logical_id} ({kind}) does not exist in the offline stack")
+            raise TemplateError(f"{where}{': ' if where else ''}{logical_id} ({kind}) does not exist offline")
         return self._physical[logical_id]
 
     # -- intrinsic functions ------------------------------------------------------------------
@@ -280,11 +280,11 @@ class StackTemplate:
                 raise TemplateError(f"{where}: parameter {name} has no Default; give it an override")
             return self.parameters[name]
         if name in self.resources:
-            return self.physical(name).ref
+            return self.physical(name, where).ref
         raise TemplateError(f"{where}: !Ref {name} names nothing in the template")
 
     def _get_att(self, logical_id: str, attribute: str, *, where: str) -> str:
-        attributes = self.physical(logical_id).attributes
+        attributes = self.physical(logical_id, where).attributes
         if attribute not in attributes:
             raise TemplateError(f"{where}: !GetAtt {logical_id}.{attribute} is not known offline")
         return attributes[attribute]

@@ -129,6 +129,11 @@ FUNCTION = (
             "Resources.Fn.Layers: layer arn:aws:lambda:",
         ),
         ("      Handler: missing.handler\n", "no module missing"),
+        (
+            "      Environment: {Variables: {R: !GetAtt Role.Arn}}\n"
+            "  Role:\n    Type: AWS::IAM::Role\n    Properties: {AssumeRolePolicyDocument: {}}\n",
+            r"Resources.Fn.Environment.Variables.R: Role \(AWS::IAM::Role\) does not exist offline",
+        ),
     ],
 )
 def test_what_cannot_run_offline_is_an_error_naming_it(tmp_path: Path, extra: str, message: str) -> None:
