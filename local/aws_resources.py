@@ -47,43 +47,37 @@ FAKE_CREDENTIALS = {
 #: offline meaning; TimeToLiveSpecification is applied by an explicit call.
 MOTO: Mapping[str, tuple[frozenset[str], tuple[str, ...]]] = {
     "AWS::KMS::Key": (names("Description KeyPolicy EnableKeyRotation Enabled"), ("Arn",)),
-    "AWS::KMS::Alias": (frozenset({"AliasName", "TargetKeyId"}), ()),
-    "AWS::SNS::Topic": (frozenset({"TopicName", "DisplayName", "KmsMasterKeyId"}), ("TopicName",)),
+    "AWS::KMS::Alias": (names("AliasName TargetKeyId"), ()),
+    "AWS::SNS::Topic": (names("TopicName DisplayName KmsMasterKeyId"), ("TopicName",)),
     "AWS::SQS::Queue": (
         names(
-            "QueueName DelaySeconds MaximumMessageSize MessageRetentionPeriod VisibilityTimeout "
-            "RedrivePolicy "
+            "QueueName DelaySeconds MaximumMessageSize MessageRetentionPeriod VisibilityTimeout RedrivePolicy"
+        )
+        | names(
             "ReceiveMessageWaitTimeSeconds KmsMasterKeyId KmsDataKeyReusePeriodSeconds SqsManagedSseEnabled"
         ),
         ("Arn", "QueueName"),
     ),
     "AWS::DynamoDB::Table": (
-        names(
-            "TableName KeySchema AttributeDefinitions BillingMode ProvisionedThroughput SSESpecification "
-            "TimeToLiveSpecification PointInTimeRecoverySpecification"
-        ),
+        names("TableName KeySchema AttributeDefinitions BillingMode ProvisionedThroughput SSESpecification")
+        | names("TimeToLiveSpecification PointInTimeRecoverySpecification"),
         ("Arn",),
     ),
-    "AWS::Logs::LogGroup": (frozenset({"LogGroupName", "RetentionInDays"}), ("Arn",)),
+    "AWS::Logs::LogGroup": (names("LogGroupName RetentionInDays"), ("Arn",)),
 }
 EXPLICIT: Mapping[str, frozenset[str]] = {
     "AWS::SecretsManager::Secret": names("Name Description KmsKeyId SecretString GenerateSecretString"),
     "AWS::SNS::Subscription": names(
         "TopicArn Protocol Endpoint RawMessageDelivery FilterPolicy FilterPolicyScope"
     ),
-    "AWS::SQS::QueuePolicy": frozenset({"Queues", "PolicyDocument"}),
+    "AWS::SQS::QueuePolicy": names("Queues PolicyDocument"),
 }
-_SUB_NAMES = re.compile(r"\$\{([^}!]*)\}")
-NO_OFFLINE_MEANING = (
-    "AWS::IAM::Role",
-    "AWS::IAM::Policy",
-    "AWS::IAM::ManagedPolicy",
-    "AWS::Lambda::Permission",
-    "AWS::CloudWatch::Alarm",
-    "AWS::CloudWatch::Dashboard",
-    "AWS::Scheduler::Schedule",
-    "AWS::CloudFront::",  # every CloudFront type: the stack's own front plays the distribution
+#: Skipped by name (AWS::CloudFront::* : the stack's own front plays the distribution).
+NO_OFFLINE_MEANING = tuple(
+    names("AWS::IAM::Role AWS::IAM::Policy AWS::IAM::ManagedPolicy AWS::Lambda::Permission AWS::CloudFront::")
+    | names("AWS::CloudWatch::Alarm AWS::CloudWatch::Dashboard AWS::Scheduler::Schedule")
 )
+_SUB_NAMES = re.compile(r"\$\{([^}!]*)\}")
 
 
 @dataclass(frozen=True)
@@ -114,8 +108,7 @@ def check_types(template: StackTemplate) -> None:
     """Every resource type is created, run or explicitly meaningless offline; else an error."""
     for logical_id, resource in template.resources.items():
         kind = resource["Type"]
-        known = (*MOTO, *EXPLICIT, *LOCAL_PROPERTIES)
-        if kind not in known and not kind.startswith(NO_OFFLINE_MEANING):
+        if kind not in (*MOTO, *EXPLICIT, *LOCAL_PROPERTIES) and not kind.startswith(NO_OFFLINE_MEANING):
             raise TemplateError(f"Resources.{logical_id}: {kind} is not supported offline")
 
 

@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cfnlint.decode import cfn_yaml  # type: ignore[import-untyped]
 
+from local.template import load_yaml
 from ropguard.settings import LoginSettings, ResetSettings, SecurityEventSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV_JSON: dict[str, dict[str, str]] = json.loads((ROOT / "env.json").read_text())
-TEMPLATE: dict[str, Any] = cfn_yaml.load(str(ROOT / "template.yaml"))
+TEMPLATE: dict[str, Any] = load_yaml(ROOT / "template.yaml")
 
 SETTINGS_OF: dict[str, list[Callable[[dict[str, str]], object]]] = {
     "LoginFunction": [LoginSettings.from_env, SecurityEventSettings.from_env],
