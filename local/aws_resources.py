@@ -43,8 +43,9 @@ FAKE_CREDENTIALS = {
     "AWS_SESSION_TOKEN": "testing",
 }
 
-#: type -> (properties moto honours, attributes its GetAtt answers). PointInTimeRecovery has no
-#: offline meaning; TimeToLiveSpecification is applied by an explicit call.
+#: type -> (properties moto honours, attributes its GetAtt answers). PointInTimeRecovery and
+#: SSESpecification (read in the API's shape, so not shown) have no offline meaning: nothing is
+#: encrypted offline. TimeToLiveSpecification is applied by an explicit call.
 MOTO: Mapping[str, tuple[frozenset[str], tuple[str, ...]]] = {
     "AWS::KMS::Key": (names("Description KeyPolicy EnableKeyRotation Enabled"), ("Arn",)),
     "AWS::KMS::Alias": (names("AliasName TargetKeyId"), ()),
@@ -155,14 +156,17 @@ def _create_stack(template: StackTemplate, aws: AwsEndpoint) -> None:
     outputs: dict[str, Any] = {}
     for logical_id in ids:
         resource = template.resources[logical_id]
-        properties, attributes = MOTO[resource["Type"]]
-        unknown = sorted(set(resource.get("Properties", {})) - properties)
+        honoured, attributes = MOTO[resource["Type"]]
+        unknown = sorted(set(resource.get("Properties", {})) - honoured)
         if unknown:
             raise TemplateError(f"Resources.{logical_id}.{unknown[0]}: not honoured by moto offline")
         missing = sorted(_references(resource) - resolvable)
         if missing:
             raise TemplateError(f"Resources.{logical_id} refers to {missing[0]}, which moto cannot resolve")
-        resources[logical_id] = {"Type": resource["Type"], "Properties": resource.get("Properties", {})}
+        properties = dict(resource.get("Properties", {}))
+        if isinstance(properties.get("KeyPolicy"), dict):  # moto keeps an object as is, and then every
+            properties["KeyPolicy"] = {"Fn::ToJsonString": properties["KeyPolicy"]}  # KMS call fails
+        resources[logical_id] = {"Type": resource["Type"], "Properties": properties}
         outputs[f"Ref{logical_id}"] = {"Value": {"Ref": logical_id}}
         for attribute in attributes:
             outputs[f"Att{logical_id}{attribute}"] = {"Value": {"Fn::GetAtt": [logical_id, attribute]}}

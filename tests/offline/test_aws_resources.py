@@ -27,7 +27,7 @@ def created(aws: str, secret_registry) -> tuple[StackTemplate, AwsEndpoint]:
 
 @pytest.mark.integration
 def test_moto_creates_what_it_honours_through_one_stack(created: tuple[StackTemplate, AwsEndpoint]) -> None:
-    _, aws = created
+    template, aws = created
     resources = aws.client("cloudformation").describe_stack_resources(StackName="ropguard-local")
     assert sorted(item["LogicalResourceId"] for item in resources["StackResources"]) == [
         "EventsKey",
@@ -37,6 +37,19 @@ def test_moto_creates_what_it_honours_through_one_stack(created: tuple[StackTemp
         "ProcessedTable",
     ]
     assert aws.client("lambda").list_event_source_mappings()["EventSourceMappings"] == []  # no Docker runs
+    topic = aws.client("sns").get_topic_attributes(TopicArn=template.physical("EventsTopic").ref)[
+        "Attributes"
+    ]
+    assert topic["KmsMasterKeyId"] == template.physical("EventsKey").ref
+    key = aws.client("kms").describe_key(KeyId=template.physical("EventsKey").ref)["KeyMetadata"]
+    assert (key["Arn"], key["Description"]) == (
+        template.physical("EventsKey").attributes["Arn"],
+        "fixture key",
+    )
+    dlq = aws.client("sqs").get_queue_attributes(
+        QueueUrl=template.physical("JobsDeadLetterQueue").ref, AttributeNames=["MessageRetentionPeriod"]
+    )
+    assert dlq["Attributes"]["MessageRetentionPeriod"] == "1209600"
 
 
 @pytest.mark.integration
