@@ -95,9 +95,20 @@ class FakeTenant:
     patches: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     hide_logs: bool = False
 
+    #: What a deployed ropguard's function looks like to Auth0 in ``smoke``: its egress address.
+    function_address: str = "10.0.0.5"
+    #: False: the "deployed API" forwards nothing (as if it ignored the header entirely).
+    api_forwards: bool = True
+    #: A scope the M2M client's token lacks (its calls answer 403 insufficient_scope).
+    missing_scope: str | None = None
+
     def handle(self, request: Request) -> Response:
+        if request.path == "/login":
+            return self._deployed_login(request)
         if request.path == "/oauth/token":
             return self._token(request)
+        if not request.path.startswith("/api/v2/"):
+            return _error(404, "Not Found")
         if request.headers.get("authorization") != f"Bearer {MANAGEMENT_TOKEN}":
             return _error(401, "Invalid token")
         match = re.fullmatch(r"/api/v2/clients/(.+)", request.path)
@@ -110,6 +121,8 @@ class FakeTenant:
             shown = {k: v for k, v in self.client.items() if not fields or k in fields}
             return _json(200, shown)
         match = re.fullmatch(r"/api/v2/attack-protection/([a-z-]+)", request.path)
+        if match and self.missing_scope == "read:attack_protection":
+            return _error(403, "Insufficient scope, expected any of: read:attack_protection")
         if match and match[1] in self.protections:
             if request.method == "PATCH":
                 body = request.get_json()
@@ -131,11 +144,29 @@ class FakeTenant:
         self.client = updated
         return _json(200, self.client)
 
+    def _deployed_login(self, request: Request) -> Response:
+        """ropguard's POST /login in miniature: the caller's address forwarded, the login
+        client's secret sent, Auth0's error passed through in its dialect."""
+        body = request.get_json()
+        params = {
+            "grant_type": "password",
+            "username": body["username"],
+            "password": body["password"],
+            "client_id": LOGIN_ID,
+            "client_secret": LOGIN_SECRET,
+        }
+        forwarded = request.remote_addr if self.api_forwards else None
+        return self._token_grant(params, self.function_address, forwarded)
+
     def _token(self, request: Request) -> Response:
         if request.is_json:
             params = {k: str(v) for k, v in request.get_json().items()}
         else:
             params = {k: v[0] for k, v in parse_qs(request.get_data(as_text=True)).items()}
+        peer = request.remote_addr or "127.0.0.1"
+        return self._token_grant(params, peer, request.headers.get("auth0-forwarded-for"))
+
+    def _token_grant(self, params: dict[str, str], peer: str, forwarded: str | None) -> Response:
         SECRETS.add("password", params.get("password"))
         if params.get("grant_type") == "client_credentials":
             if (params.get("client_id"), params.get("client_secret")) != (MANAGEMENT_ID, MANAGEMENT_SECRET):
@@ -147,12 +178,10 @@ class FakeTenant:
             )
         if params.get("grant_type") not in self.client["grant_types"]:
             return _json(403, {"error": "unauthorized_client", "error_description": "Grant type not allowed"})
-        peer = request.remote_addr or "127.0.0.1"
         honoured = (
             self.client["is_token_endpoint_ip_header_trusted"]
             and self.client["token_endpoint_auth_method"] != "none"
         )
-        forwarded = request.headers.get("auth0-forwarded-for")
         ip = forwarded if honoured and forwarded else peer
         self.logs.append(
             {

@@ -251,3 +251,37 @@ def test_apply_json_is_a_document(doctor_env, tenant: FakeTenant) -> None:
     assert document["applied"] is True
     assert document["client_patch"] == {"app_type": "regular_web"}
     assert document["remaining"] == []
+
+
+def test_smoke_passes_when_the_deployed_api_forwards_the_callers_address(
+    doctor_env, tenant, httpserver
+) -> None:
+    status, text = run(doctor_env, "smoke", "--api", httpserver.url_for("/"), "--json")
+    proof = json.loads(text)
+    assert status == 0, proof
+    assert proof["answer"] == "403 invalid_grant"
+    assert proof["expected_ip"] == "127.0.0.42"  # a loopback API: sent from a loopback address of its own
+    assert (proof["event"]["ip"], proof["event"]["client_ip"]) == ("127.0.0.42", "10.0.0.5")
+
+
+def test_smoke_fails_when_auth0_logs_the_functions_address_twice(
+    doctor_env, tenant: FakeTenant, httpserver
+) -> None:
+    tenant.client["is_token_endpoint_ip_header_trusted"] = False
+    status, text = run(doctor_env, "smoke", "--api", httpserver.url_for("/"))
+    assert status == 1
+    assert "ip 10.0.0.5, client_ip 10.0.0.5" in text
+    assert "Trust Token Endpoint IP Header is off" in text
+
+
+def test_smoke_names_a_wrong_answer(doctor_env, tenant, httpserver) -> None:
+    status, text = run(doctor_env, "smoke", "--api", httpserver.url_for("/nowhere"))
+    assert status == 1
+    assert "the API has no POST /login" in text
+
+
+def test_a_missing_scope_is_named(doctor_env, tenant: FakeTenant) -> None:
+    tenant.missing_scope = "read:attack_protection"
+    status, text = run(doctor_env, "check")
+    assert status == 2
+    assert "403 Insufficient scope, expected any of: read:attack_protection" in text
