@@ -55,7 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tenant.add_argument("--json", action="store_true", help="machine-readable output")
 
-    parser = argparse.ArgumentParser(prog="ropguard-doctor", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="ropguard-doctor",
+        description="Is the Auth0 tenant configured so that auth0-forwarded-for is honoured? "
+        "Exit status: 0 clean/passed/applied, 1 findings/failed/declined, 2 could not check. "
+        "Without --domain or AUTH0_DOMAIN: the offline stack's tenant (make run).",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("check", parents=[common], help="report every finding (exit 1 when any)")
     for name, text in (
