@@ -156,7 +156,7 @@ def _client_rules(client: Mapping[str, Any], client_id: str, context: CheckConte
                     "> 0",
                     "two concurrent refreshes of one token (two tabs, two Lambda invocations) look like "
                     "reuse: Auth0 revokes the whole token family and the user is logged out",
-                    _patch_client(client_id, {"refresh_token": {**refresh, "leeway": 10}})
+                    _patch_client(client_id, {"refresh_token": {**refresh, "leeway": 5}})
                     + "; Dashboard: Applications > the login application > Refresh Token Rotation > "
                     "Reuse Interval",
                 )

@@ -44,7 +44,7 @@ GOOD_CLIENT: dict[str, Any] = {
     "refresh_token": {
         "rotation_type": "rotating",
         "expiration_type": "expiring",
-        "leeway": 10,
+        "leeway": 5,
         "token_lifetime": 2592000,
         "infinite_token_lifetime": False,
         "idle_token_lifetime": 1296000,
