@@ -102,7 +102,9 @@ class LogQuery:
         )
 
 
-_TERM = re.compile(r'\s*([a-z_]+):(?:"((?:[^"\\]|\\.)*)"|([^\s"()]+))\s*')
+_TERM = re.compile(r'([a-z_]+):(?:"((?:[^"\\]|\\.)*)"|([^\s"()]+))')
+_JOINER = re.compile(r"\s+AND\s+|\s+")
+_OTHER_OPERATOR = re.compile(r"(?:OR|NOT|\|\||&&|!)\s")
 
 
 def parse_lucene(q: str) -> tuple[tuple[str, str], ...]:
@@ -112,10 +114,12 @@ def parse_lucene(q: str) -> tuple[tuple[str, str], ...]:
     text = q.strip()
     while position < len(text):
         if terms:
-            joiner = re.compile(r"\s*AND\s+|\s+").match(text, position)
+            joiner = _JOINER.match(text, position)
             if joiner is None:
                 raise LogQueryError(f"q: expected AND at position {position}")
             position = joiner.end()
+        if _OTHER_OPERATOR.match(text, position):
+            raise LogQueryError("q: only AND is supported")
         match = _TERM.match(text, position)
         if match is None:
             raise LogQueryError(
@@ -128,8 +132,6 @@ def parse_lucene(q: str) -> tuple[tuple[str, str], ...]:
                 f"q: unsupported field {name!r}; use one of {', '.join(sorted(QUERY_FIELDS))}"
             )
         value = match.group(2) if match.group(2) is not None else match.group(3)
-        if match.group(2) is None and value in {"AND", "OR", "NOT"}:
-            raise LogQueryError("q: only AND is supported")
         if match.group(3) is not None and ("*" in value or "?" in value):
             raise LogQueryError("q: wildcards are not supported")
         terms.append((name, re.sub(r"\\(.)", r"\1", value)))
