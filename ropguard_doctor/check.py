@@ -313,9 +313,9 @@ def _compare(expected: Any, actual: Any, path: str, fix: str) -> list[Finding]:
 
 
 def same(expected: Any, actual: Any) -> bool:
-    """Lists compare as sets (order carries no meaning in grants, shields or allowlists)."""
+    """Lists compare as sets (order and repetition carry no meaning in grants, shields or allowlists)."""
     if isinstance(expected, list) and isinstance(actual, list):
-        return sorted(map(json.dumps, expected)) == sorted(map(json.dumps, actual))
+        return set(map(json.dumps, expected)) == set(map(json.dumps, actual))
     if isinstance(expected, Mapping) or isinstance(actual, Mapping):
         return bool(expected == actual)
     return bool(expected == actual) and type(expected) is type(actual)
