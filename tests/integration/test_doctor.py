@@ -197,3 +197,14 @@ def test_offline_defaults_find_the_stack_and_its_secret(offline_stack: OfflineSt
     assert status == 0, text
     status, text = run(env, "prove")
     assert status == 0, text
+
+
+def test_refresh_rotation_without_leeway_is_named_and_applied(env, management) -> None:
+    client_patch(
+        management,
+        {"refresh_token": {"rotation_type": "rotating", "expiration_type": "expiring", "leeway": 0}},
+    )
+    assert found(env) == {("refresh_rotation_without_leeway", "client.refresh_token.leeway")}
+    status, text = run(env, "apply", "--yes")
+    assert status == 0, text
+    assert found(env) == set()
