@@ -182,7 +182,7 @@ class Administration:
                 user = state.directory.user(connection.name, read_str(data, "email", "ticket"))
             if user is None:
                 raise NotFoundError("user not found")
-            return {"ticket": state.password_change_ticket(user, ttl or 432_000)}
+            return {"ticket": state.passwords.password_change_ticket(user, ttl or 432_000)}
 
     def _client(self, client_id: str) -> ClientConfig:
         client = self._state.directory.client(client_id)

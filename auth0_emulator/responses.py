@@ -12,8 +12,9 @@ from auth0_emulator.errors import OAuthError
 from auth0_emulator.faults import Fault
 from auth0_emulator.http_types import HttpRequest, HttpResponse
 from auth0_emulator.management_responses import ManagementResponses
-from auth0_emulator.models import EmulatorState, Reply, TokenCall
+from auth0_emulator.models import EmulatorState, TokenCall
 from auth0_emulator.params import basic_credentials, decode_params
+from auth0_emulator.replies import Reply
 from auth0_emulator.tenant import SUPPORTED_GRANTS
 from auth0_emulator.validation import (
     ValidationError,
@@ -122,7 +123,7 @@ class EmulatorResponses:
             params = decode_params(request)
         except OAuthError as error:
             return oauth_error(error)
-        return reply_to_http(self.state.change_password(request.peer_ip, params))
+        return reply_to_http(self.state.passwords.change_password(request.peer_ip, params))
 
     def openid_configuration(self, request: HttpRequest) -> HttpResponse:
         issuer = self.state.issuer
@@ -132,6 +133,8 @@ class EmulatorResponses:
             {
                 "issuer": issuer,
                 "token_endpoint": f"{base}/oauth/token",
+                "revocation_endpoint": f"{base}/oauth/revoke",
+                "mfa_challenge_endpoint": f"{base}/mfa/challenge",
                 "jwks_uri": f"{base}/.well-known/jwks.json",
                 "grant_types_supported": sorted(SUPPORTED_GRANTS),
                 "response_types_supported": ["token", "id_token"],
@@ -153,7 +156,7 @@ class EmulatorResponses:
 
     def reset_form(self, request: HttpRequest) -> HttpResponse:
         ticket = request.query_value("ticket") or ""
-        if self.state.ticket_kind(ticket) != "reset_password":
+        if self.state.passwords.ticket_kind(ticket) != "reset_password":
             return HttpResponse.text(400, "Invalid or expired ticket.")
         return HttpResponse.html(200, RESET_FORM.format(ticket=html.escape(ticket, quote=True)))
 
@@ -163,10 +166,10 @@ class EmulatorResponses:
         except OAuthError as error:
             return oauth_error(error)
         ticket = params.get("ticket") or request.query_value("ticket") or ""
-        return reply_to_http(self.state.complete_password_reset(ticket, params.get("password", "")))
+        return reply_to_http(self.state.passwords.complete_password_reset(ticket, params.get("password", "")))
 
     def unblock(self, request: HttpRequest) -> HttpResponse:
-        return reply_to_http(self.state.follow_unblock_link(request.query_value("ticket") or ""))
+        return reply_to_http(self.state.passwords.follow_unblock_link(request.query_value("ticket") or ""))
 
     # ---- test hooks ---------------------------------------------------------------------------
 

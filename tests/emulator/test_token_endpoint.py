@@ -272,10 +272,10 @@ def test_mfa_token_expires(state: EmulatorState, clock: ManualClock) -> None:
 
 
 def test_change_password_same_answer_for_unknown_users(state: EmulatorState) -> None:
-    known = state.change_password(
+    known = state.passwords.change_password(
         SERVER_IP, {"email": ALICE, "connection": "Username-Password-Authentication"}
     )
-    unknown = state.change_password(
+    unknown = state.passwords.change_password(
         SERVER_IP, {"email": "x@example.com", "connection": "Username-Password-Authentication"}
     )
     assert known.status == unknown.status == 200
@@ -285,30 +285,38 @@ def test_change_password_same_answer_for_unknown_users(state: EmulatorState) -> 
 
 def test_change_password_rate_limit_per_ip_and_email(state: EmulatorState, clock: ManualClock) -> None:
     params = {"email": ALICE, "connection": "Username-Password-Authentication"}
-    assert [state.change_password(SERVER_IP, params).status for _ in range(10)] == [200] * 10
-    limited = state.change_password(SERVER_IP, params)
+    assert [state.passwords.change_password(SERVER_IP, params).status for _ in range(10)] == [200] * 10
+    limited = state.passwords.change_password(SERVER_IP, params)
     assert error_of(limited) == (429, "too_many_requests")
     assert "X-RateLimit-Reset" in limited.headers
-    assert state.change_password("10.0.0.2", params).status == 200
+    assert state.passwords.change_password("10.0.0.2", params).status == 200
     clock.advance(60)
-    assert state.change_password(SERVER_IP, params).status == 200
-    assert state.change_password(SERVER_IP, params).status == 429
+    assert state.passwords.change_password(SERVER_IP, params).status == 200
+    assert state.passwords.change_password(SERVER_IP, params).status == 429
 
 
 def test_change_password_errors(state: EmulatorState) -> None:
-    assert error_of(state.change_password(SERVER_IP, {"connection": "x"})) == (400, "invalid_request")
-    assert error_of(state.change_password(SERVER_IP, {"email": ALICE, "connection": "nope"})) == (
+    assert error_of(state.passwords.change_password(SERVER_IP, {"connection": "x"})) == (
+        400,
+        "invalid_request",
+    )
+    assert error_of(state.passwords.change_password(SERVER_IP, {"email": ALICE, "connection": "nope"})) == (
         400,
         "invalid_request",
     )
 
 
 def test_reset_ticket_expires(state: EmulatorState, clock: ManualClock) -> None:
-    state.change_password(SERVER_IP, {"email": ALICE, "connection": "Username-Password-Authentication"})
+    state.passwords.change_password(
+        SERVER_IP, {"email": ALICE, "connection": "Username-Password-Authentication"}
+    )
     (email,) = state.emails()
     assert email.link is not None
     clock.advance(432_000)
-    assert state.complete_password_reset(email.link.split("ticket=")[1], "new-password-1").status == 400
+    assert (
+        state.passwords.complete_password_reset(email.link.split("ticket=")[1], "new-password-1").status
+        == 400
+    )
 
 
 # ---- secrets never recorded or logged ---------------------------------------------------------
