@@ -130,8 +130,11 @@ class ManagementResponses:
         return HttpResponse.json(200, self._admin.client(client_id, names, include != "false"))
 
     def search_logs(self, request: HttpRequest, _: str) -> HttpResponse:
+        q, search = request.query_value("q"), request.query_value("search")
+        if q and search and q != search:
+            raise LogQueryError("q and search: give one of them (search is auth0-python's name for q)")
         query = LogQuery.parse(
-            request.query_value("q"),
+            q or search,
             request.query_value("sort"),
             request.query_value("page"),
             request.query_value("per_page"),

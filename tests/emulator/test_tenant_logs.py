@@ -258,11 +258,31 @@ def test_query_terms_filter_exactly(auth0_emulator: EmulatorHandle) -> None:
     assert logs(http, q='type:"fp" AND user_name:"bob@example.com"') == []
 
 
+def test_unquoted_values_match_as_a_prefix_and_bare_values_search_names(
+    auth0_emulator: EmulatorHandle,
+) -> None:
+    http = auth0_emulator.http
+    password_login(http, "alice", "wrong-password-123")
+    password_login(http, "bob")
+    assert {e["type"] for e in logs(http, q="type:f")} == {"fp", "fepft"}  # unquoted: starts with
+    assert logs(http, q='type:"f"') == []  # quoted: exact
+    assert {e["user_name"] for e in logs(http, q="user_name:ALI")} == {"alice@example.com"}
+    assert {e["user_name"] for e in logs(http, q="bob")} == {
+        "bob@example.com"
+    }  # client_name, connection, user_name
+    assert len(logs(http, q="ropguard-demo")) == 4  # the client name
+    assert logs(http, search='type:"pwd_leak"') == logs(
+        http, q='type:"pwd_leak"'
+    )  # auth0-python's name for q
+
+
 @pytest.mark.parametrize(
     ("params", "fragment"),
     [
         ({"q": "type:fp OR type:fu"}, "only AND"),
-        ({"q": "date:[2024-01-01 TO *]"}, "unsupported field"),
+        ({"q": "date:[2024-01-01 TO *]"}, "field:value"),
+        ({"q": "date:2024"}, "unsupported field"),
+        ({"q": "type:fp", "search": "type:fu"}, "give one of them"),
         ({"q": "(type:fp)"}, "field:value"),
         ({"q": "password:x"}, "unsupported field"),
         ({"q": "type:f*"}, "wildcards"),
