@@ -316,7 +316,7 @@ class EmulatorState:
             body = client_credentials(
                 client=client,
                 secret_verified=secret_verified,
-                audience=params.get("audience"),
+                audience=params.get("audience") or self.config.default_audience,
                 scope=params.get("scope"),
                 issuer=self.issuer,
                 grants=self.config.client_grants,

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -299,3 +300,41 @@ def test_unsupported_queries_are_400(
     assert response.status_code == 400
     assert response.json()["errorCode"] == "invalid_query_string"
     assert fragment in response.json()["message"]
+
+
+def test_no_secret_reaches_a_log_event(
+    auth0_emulator: EmulatorHandle, secret_registry: SecretRegistry
+) -> None:
+    http = auth0_emulator.http
+    tokens = password_login(http, "alice", scope="openid offline_access").json()
+    password_login(http, "alice", "a-wrong-password-value")
+    mfa = password_login(http, "erin").json()
+    grant = {"client_id": DEMO_CLIENT_ID, "client_secret": DEMO_CLIENT_SECRET, "mfa_token": mfa["mfa_token"]}
+    oob_code = http.post("/mfa/challenge", json=grant).json()["oob_code"]
+    code = auth0_emulator.outbox()[-1]["code"]
+    exchanged = http.post(
+        "/oauth/token",
+        data={
+            **grant,
+            "grant_type": "http://auth0.com/oauth/grant-type/mfa-oob",
+            "oob_code": oob_code,
+            "binding_code": code,
+        },
+    ).json()
+    secret_registry.add_tokens_from(tokens)
+    secret_registry.add_tokens_from(exchanged)
+    secret_registry.add("mfa_token", mfa["mfa_token"])
+    secret_registry.add("oob_code", oob_code)
+    written = json.dumps(logs(http, per_page=100)) + json.dumps(auth0_emulator.token_requests())
+    secrets = [
+        tokens["access_token"],
+        tokens["refresh_token"],
+        mfa["mfa_token"],
+        oob_code,
+        DEMO_CLIENT_SECRET,
+        DEMO_USERS["alice"][1],
+        DEMO_USERS["erin"][1],
+        "a-wrong-password-value",
+        f'"{code}"',
+    ]
+    assert [secret for secret in secrets if secret in written] == []
