@@ -152,6 +152,9 @@ class EmulatorState:
     def reset(self) -> None:
         with self.lock:
             self.directory = Directory(self.config)
+            # Tenant settings the Management API (flags) or a test hook may change until the next reset.
+            self.mfa_error_format = self.config.mfa_error_format
+            self.revoke_refresh_token_grant = self.config.revoke_refresh_token_grant
             self.brute_force_settings: BruteForceSettings = self.config.brute_force
             self.suspicious_ip_settings: SuspiciousIpSettings = self.config.suspicious_ip
             self.breached_password_settings: BreachedPasswordSettings = self.config.breached_password
@@ -217,7 +220,7 @@ class EmulatorState:
     def mfa_authenticators(self, mfa_token: str | None) -> Reply:
         """``GET /mfa/authenticators`` with ``Authorization: Bearer <mfa_token>``."""
         now = self.clock.now()
-        error_format = self.config.mfa_error_format
+        error_format = self.mfa_error_format
         try:
             if not mfa_token:
                 raise mfa_error("malformed_token", error_format)
@@ -316,7 +319,7 @@ class EmulatorState:
             body = client_credentials(
                 client=client,
                 secret_verified=secret_verified,
-                audience=params.get("audience"),
+                audience=params.get("audience") or self.config.default_audience,
                 scope=params.get("scope"),
                 issuer=self.issuer,
                 grants=self.config.client_grants,
@@ -592,7 +595,7 @@ class EmulatorState:
             revoked = 0
             if client is not None:
                 revoked = self.refresh.revoke(
-                    token, client.client_id, whole_grant=self.config.revoke_refresh_token_grant
+                    token, client.client_id, whole_grant=self.revoke_refresh_token_grant
                 )
             if revoked and family is not None:
                 outcome.user = self.directory.user_by_id(family.user_id)
@@ -607,7 +610,7 @@ class EmulatorState:
         mfa_token = params.get("mfa_token") or _raise(missing("mfa_token"))
         client, _, _ = self._attribute(call, outcome)
         challenge_types = tuple((params.get("challenge_type") or "otp oob").split())
-        error_format = self.config.mfa_error_format
+        error_format = self.mfa_error_format
         with self.lock:
             session = self.mfa.session(mfa_token, client.client_id, now, error_format)
             user = self.directory.user_by_id(session.user_id)
@@ -635,7 +638,7 @@ class EmulatorState:
         mfa_token = params.get("mfa_token") or _raise(missing("mfa_token"))
         factor = {GRANT_MFA_OTP: "otp", GRANT_MFA_OOB: "oob_code", GRANT_MFA_RECOVERY_CODE: "recovery_code"}
         code = params.get(factor[grant]) or _raise(missing(factor[grant]))
-        error_format = self.config.mfa_error_format
+        error_format = self.mfa_error_format
         with self.lock:
             session = self.mfa.session(mfa_token, client.client_id, now, error_format)
             user = self.directory.user_by_id(session.user_id)

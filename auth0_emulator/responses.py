@@ -15,10 +15,11 @@ from auth0_emulator.management_responses import ManagementResponses
 from auth0_emulator.models import EmulatorState, TokenCall
 from auth0_emulator.params import basic_credentials, decode_params
 from auth0_emulator.replies import Reply
-from auth0_emulator.tenant import SUPPORTED_GRANTS
+from auth0_emulator.tenant import MFA_ERROR_FORMATS, SUPPORTED_GRANTS
 from auth0_emulator.validation import (
     ValidationError,
     as_mapping,
+    read_choice,
     read_int,
     read_optional_str,
     reject_unknown,
@@ -73,6 +74,7 @@ class EmulatorResponses:
             ("POST", "/__emulator/clock"): self.hook_advance_clock,
             ("POST", "/__emulator/mfa/approve"): self.hook_approve_push,
             ("POST", "/__emulator/mfa/deny"): self.hook_deny_push,
+            ("POST", "/__emulator/tenant"): self.hook_tenant,
         }
 
     def handle(self, request: HttpRequest) -> HttpResponse:
@@ -212,6 +214,21 @@ class EmulatorResponses:
             return HttpResponse.json(409, {"error": "invalid_request", "error_description": "clock is fixed"})
         advance(seconds)
         return HttpResponse.json(200, {"now": self.state.clock.now()})
+
+    def hook_tenant(self, request: HttpRequest) -> HttpResponse:
+        """Switch the MFA error dialect until the next reset (the tenant file sets the default)."""
+        try:
+            data = as_mapping(_json_body(request), "tenant")
+            reject_unknown(data, {"mfa_error_format"}, "tenant")
+            error_format = read_choice(
+                data, "mfa_error_format", "tenant", self.state.mfa_error_format, MFA_ERROR_FORMATS
+            )
+        except ValidationError as error:
+            return HttpResponse.json(400, {"error": "invalid_request", "error_description": str(error)})
+        with self.state.lock:
+            self.state.mfa_error_format = error_format
+        log.info("mfa error format set to %s", error_format)
+        return HttpResponse.json(200, {"mfa_error_format": error_format})
 
     def hook_approve_push(self, request: HttpRequest) -> HttpResponse:
         return self._decide_push(request, approve=True)
