@@ -120,6 +120,7 @@ def test_functions_see_the_physical_ids(created: tuple[StackTemplate, AwsEndpoin
     template, _ = created
     functions = {spec.logical_id: spec for spec in template.functions()}
     assert functions["EchoFunction"].environment["TOPIC_ARN"] == template.physical("EventsTopic").ref
+    assert functions["EchoFunction"].environment["SECRET_ID"] == template.physical("ClientSecret").ref
     assert functions["WorkerFunction"].environment["TABLE_NAME"] == template.physical("ProcessedTable").ref
     (source,) = functions["WorkerFunction"].sqs_sources
     assert source.queue_arn == template.physical("JobsQueue").attributes["Arn"]
