@@ -111,6 +111,9 @@ def check_types(template: StackTemplate) -> None:
         kind = resource["Type"]
         if kind not in (*MOTO, *EXPLICIT, *LOCAL_PROPERTIES) and not kind.startswith(NO_OFFLINE_MEANING):
             raise TemplateError(f"Resources.{logical_id}: {kind} is not supported offline")
+        unknown = sorted(set(resource.get("Properties", {})) - LOCAL_PROPERTIES.get(kind, frozenset()))
+        if kind in LOCAL_PROPERTIES and unknown:  # (the others are checked where they are read)
+            raise TemplateError(f"Resources.{logical_id}.{unknown[0]}: {kind} property not supported offline")
 
 
 def create_resources(

@@ -148,6 +148,12 @@ def test_an_unsupported_type_is_an_error_naming_it(tmp_path: Path) -> None:
         check_types(template)
 
 
+def test_an_unsupported_property_of_what_the_stack_runs_is_an_error_naming_it(tmp_path: Path) -> None:
+    stage = "    Type: AWS::ApiGatewayV2::Stage\n    Properties: {ApiId: x, StageVariables: {a: b}}\n"
+    with pytest.raises(TemplateError, match=r"Resources.Thing.StageVariables: AWS::ApiGatewayV2::Stage"):
+        check_types(template_with(tmp_path, stage))
+
+
 def test_types_without_offline_meaning_are_skipped_by_name(tmp_path: Path) -> None:
     check_types(template_with(tmp_path, "    Type: AWS::CloudFront::Distribution\n    Properties: {}\n"))
 
