@@ -15,7 +15,13 @@ from auth0_emulator.management_responses import ManagementResponses
 from auth0_emulator.models import EmulatorState, Reply, TokenCall
 from auth0_emulator.params import basic_credentials, decode_params
 from auth0_emulator.tenant import SUPPORTED_GRANTS
-from auth0_emulator.validation import ValidationError, as_mapping, read_int, reject_unknown
+from auth0_emulator.validation import (
+    ValidationError,
+    as_mapping,
+    read_int,
+    read_optional_str,
+    reject_unknown,
+)
 
 log = logging.getLogger("ropguard.emulator")
 
@@ -29,6 +35,8 @@ RESET_FORM = """<!doctype html><title>Reset your password</title>
 
 def reply_to_http(reply: Reply) -> HttpResponse:
     if isinstance(reply.body, str):
+        if not reply.body:
+            return HttpResponse(reply.status, b"", None, dict(reply.headers))
         return HttpResponse.text(reply.status, reply.body, reply.headers)
     return HttpResponse.json(reply.status, reply.body, reply.headers)
 
@@ -45,6 +53,9 @@ class EmulatorResponses:
         self._management = ManagementResponses(state)
         self._routes: dict[tuple[str, str], Handler] = {
             ("POST", "/oauth/token"): self.token,
+            ("POST", "/oauth/revoke"): self.revoke,
+            ("POST", "/mfa/challenge"): self.mfa_challenge,
+            ("GET", "/mfa/authenticators"): self.mfa_authenticators,
             ("POST", "/dbconnections/change_password"): self.change_password,
             ("GET", "/.well-known/openid-configuration"): self.openid_configuration,
             ("GET", "/.well-known/jwks.json"): self.jwks,
@@ -59,6 +70,8 @@ class EmulatorResponses:
             ("POST", "/__emulator/faults"): self.hook_add_fault,
             ("DELETE", "/__emulator/faults"): self.hook_clear_faults,
             ("POST", "/__emulator/clock"): self.hook_advance_clock,
+            ("POST", "/__emulator/mfa/approve"): self.hook_approve_push,
+            ("POST", "/__emulator/mfa/deny"): self.hook_deny_push,
         }
 
     def handle(self, request: HttpRequest) -> HttpResponse:
@@ -76,6 +89,21 @@ class EmulatorResponses:
     # ---- Authentication API --------------------------------------------------------------------
 
     def token(self, request: HttpRequest) -> HttpResponse:
+        return self._client_call(request, self.state.token)
+
+    def revoke(self, request: HttpRequest) -> HttpResponse:
+        return self._client_call(request, self.state.revoke)
+
+    def mfa_challenge(self, request: HttpRequest) -> HttpResponse:
+        return self._client_call(request, self.state.mfa_challenge)
+
+    def mfa_authenticators(self, request: HttpRequest) -> HttpResponse:
+        scheme, _, token = (request.header("authorization") or "").partition(" ")
+        bearer = token.strip() if scheme.lower() == "bearer" else None
+        return reply_to_http(self.state.mfa_authenticators(bearer))
+
+    def _client_call(self, request: HttpRequest, serve: Callable[[TokenCall], Reply]) -> HttpResponse:
+        """A client-authenticated Authentication API call: parameters, Basic credentials, the header."""
         try:
             params = decode_params(request)
             basic = basic_credentials(request)
@@ -87,7 +115,7 @@ class EmulatorResponses:
             params=params,
             basic_auth=basic,
         )
-        return reply_to_http(self.state.token(call))
+        return reply_to_http(serve(call))
 
     def change_password(self, request: HttpRequest) -> HttpResponse:
         try:
@@ -181,6 +209,34 @@ class EmulatorResponses:
             return HttpResponse.json(409, {"error": "invalid_request", "error_description": "clock is fixed"})
         advance(seconds)
         return HttpResponse.json(200, {"now": self.state.clock.now()})
+
+    def hook_approve_push(self, request: HttpRequest) -> HttpResponse:
+        return self._decide_push(request, approve=True)
+
+    def hook_deny_push(self, request: HttpRequest) -> HttpResponse:
+        return self._decide_push(request, approve=False)
+
+    def _decide_push(self, request: HttpRequest, *, approve: bool) -> HttpResponse:
+        try:
+            oob_code, user = _push_target(request)
+        except ValidationError as error:
+            return HttpResponse.json(400, {"error": "invalid_request", "error_description": str(error)})
+        decided = self.state.decide_push(oob_code=oob_code, email=user, approve=approve)
+        if decided is None:
+            return HttpResponse.json(
+                404, {"error": "not_found", "error_description": "No pending push challenge matches."}
+            )
+        return HttpResponse.json(200, {"user_id": decided, "decision": "approved" if approve else "denied"})
+
+
+def _push_target(request: HttpRequest) -> tuple[str | None, str | None]:
+    data = as_mapping(_json_body(request), "mfa decision")
+    reject_unknown(data, {"oob_code", "user"}, "mfa decision")
+    oob_code = read_optional_str(data, "oob_code", "mfa decision")
+    user = read_optional_str(data, "user", "mfa decision")
+    if (oob_code is None) == (user is None):
+        raise ValidationError("mfa decision: give exactly one of oob_code or user")
+    return oob_code, user
 
 
 def _json_body(request: HttpRequest) -> Any:

@@ -222,7 +222,7 @@ def test_refresh_token_grant(state: EmulatorState) -> None:
                                                  "client_secret": DEMO_CLIENT_SECRET}))  # fmt: skip
     assert ok.status == 200
     assert isinstance(ok.body, dict)
-    assert "refresh_token" not in ok.body  # non-rotating
+    assert "refresh_token" in ok.body  # the demo client rotates (test_refresh.py covers rotation)
     other = state.token(TokenCall(SERVER_IP, None, {**refresh, "client_id": UNTRUSTED_CLIENT_ID,
                                                     "client_secret": UNTRUSTED_CLIENT_SECRET}))  # fmt: skip
     assert error_of(other) == (403, "invalid_grant")
