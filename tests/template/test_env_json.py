@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from cfnlint.decode import cfn_yaml  # type: ignore[import-untyped]
 
-from ropguard.settings import LoginSettings, ResetSettings, SecurityEventSettings
+from ropguard.settings import LoginSettings, ResetSettings, SecurityEventSettings, SessionSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV_JSON: dict[str, dict[str, str]] = json.loads((ROOT / "env.json").read_text())
@@ -23,6 +23,7 @@ TEMPLATE: dict[str, Any] = cfn_yaml.load(str(ROOT / "template.yaml"))
 SETTINGS_OF: dict[str, list[Callable[[dict[str, str]], object]]] = {
     "LoginFunction": [LoginSettings.from_env, SecurityEventSettings.from_env],
     "PasswordResetFunction": [ResetSettings.from_env],
+    "SessionFunction": [SessionSettings.from_env],
 }
 
 
