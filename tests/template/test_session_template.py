@@ -57,7 +57,9 @@ def test_session_role_reads_the_secret_and_writes_its_logs_only(translated: dict
         for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
     }
     assert actions == {"logs:CreateLogStream", "logs:PutLogEvents", "secretsmanager:GetSecretValue"}
-    assert translated["SessionFunction"]["Properties"]["Role"] == {"Fn::GetAtt": ["SessionFunctionRole", "Arn"]}
+    assert translated["SessionFunction"]["Properties"]["Role"] == {
+        "Fn::GetAtt": ["SessionFunctionRole", "Arn"]
+    }
     assert "sns:Publish" not in json.dumps(role)
 
 
