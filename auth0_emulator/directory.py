@@ -26,6 +26,11 @@ class User:
         return bool(self.totp_secret or self.sms_phone_number or self.push_device_name)
 
 
+def normalise_recovery_code(code: str) -> str:
+    """Recovery codes compare ignoring spaces, dashes and case, as people type them."""
+    return code.replace(" ", "").replace("-", "").upper()
+
+
 class Directory:
     def __init__(self, config: TenantConfig) -> None:
         self._clients = {client.client_id: client for client in config.clients}
@@ -44,7 +49,7 @@ class Directory:
                     totp_secret=entry.totp_secret,
                     sms_phone_number=entry.sms_phone_number,
                     push_device_name=entry.push_device_name,
-                    recovery_codes=list(entry.recovery_codes),
+                    recovery_codes=[normalise_recovery_code(code) for code in entry.recovery_codes],
                 )
                 self._users[(connection.name, entry.email.lower())] = user
                 self._by_id[entry.user_id] = user

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 import pyotp
 
-from auth0_emulator.directory import User
+from auth0_emulator.directory import User, normalise_recovery_code
 from auth0_emulator.errors import OAuthError
 from auth0_emulator.protection import DrainingCounter
 
@@ -260,7 +260,7 @@ class MfaStore:
     def use_recovery_code(self, user: User, code: str, now: float, error_format: str) -> str:
         """Spend one recovery code; return the new one Auth0 hands out in its place."""
         self._spend_check(user, "recovery", now)
-        normalised = code.replace(" ", "").replace("-", "").upper()
+        normalised = normalise_recovery_code(code)
         match = next(
             (c for c in user.recovery_codes if hmac.compare_digest(c.encode(), normalised.encode())), None
         )

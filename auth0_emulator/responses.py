@@ -132,6 +132,8 @@ class EmulatorResponses:
             {
                 "issuer": issuer,
                 "token_endpoint": f"{base}/oauth/token",
+                "revocation_endpoint": f"{base}/oauth/revoke",
+                "mfa_challenge_endpoint": f"{base}/mfa/challenge",
                 "jwks_uri": f"{base}/.well-known/jwks.json",
                 "grant_types_supported": sorted(SUPPORTED_GRANTS),
                 "response_types_supported": ["token", "id_token"],
