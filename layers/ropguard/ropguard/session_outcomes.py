@@ -42,10 +42,11 @@ class Kind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    """The answer to one Auth0 error code: ``description`` None passes Auth0's own text."""
+    """The answer to one Auth0 error code: ``description`` None passes Auth0's own text, ``status``
+    None Auth0's own status."""
 
     kind: Kind
-    status: int
+    status: int | None
     error: str
     description: str | None = None
 
@@ -63,9 +64,9 @@ RULES: Mapping[str, Rule] = {
     "invalid_token": MALFORMED_MFA_TOKEN,
     "expired_token": Rule(Kind.MFA_TOKEN_EXPIRED, 403, "expired_token", "mfa_token is expired"),
     "mfa_required": Rule(Kind.MFA_REQUIRED, 403, "mfa_required"),
-    # RFC 8628 section 3.5 answers both with 400; the client polls again (slower for slow_down).
-    "authorization_pending": Rule(Kind.AUTHORIZATION_PENDING, 400, "authorization_pending"),
-    "slow_down": Rule(Kind.SLOW_DOWN, 400, "slow_down"),
+    # Passed through as Auth0 sends them (400 pending, 400 or 429 slow_down): the client polls again.
+    "authorization_pending": Rule(Kind.AUTHORIZATION_PENDING, None, "authorization_pending"),
+    "slow_down": Rule(Kind.SLOW_DOWN, None, "slow_down"),
     "access_denied": Rule(Kind.ACCESS_DENIED, 403, "access_denied"),
     "unauthorized": Rule(Kind.USER_BLOCKED, 401, "unauthorized"),
     "too_many_attempts": Rule(Kind.TOO_MANY_ATTEMPTS, 429, "too_many_attempts"),
@@ -131,7 +132,7 @@ def classify(
         return Classified(Kind.UPSTREAM_ERROR, 502, UPSTREAM_BODY)
     if client_rejected(reply):
         return Classified(Kind.CLIENT_REJECTED, 502, MISCONFIGURED_BODY)
-    if code == "too_many_requests":
+    if code == "too_many_requests":  # the Authentication API's own rate limit
         described = reply.body.get("error_description")
         return Classified(
             Kind.RATE_LIMITED,
@@ -153,4 +154,4 @@ def classify(
         description = code.replace("_", " ")
     answer: dict[str, Any] = error_body(rule.error, description)
     answer.update({key: reply.body[key] for key in PASS_THROUGH_EXTRAS if key in reply.body})
-    return Classified(rule.kind, rule.status, answer)
+    return Classified(rule.kind, reply.status if rule.status is None else rule.status, answer)
