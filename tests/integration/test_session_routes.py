@@ -25,7 +25,7 @@ CAROL = ("carol@example.com", "carol-has-mfa-9")
 ERIN = ("erin@example.com", "erin-gets-sms-5")
 FRANK = ("frank@example.com", "frank-taps-push-3")
 ALICE = ("alice@example.com", "correct-horse-battery-staple")
-CAROL_TOTP = "ROPGUARDDEMOCAROLTOTPSECRETKEY22"  # noqa: S105 - the demo tenant's, documented
+CAROL_TOTP = "ROPGUARDDEMOCAROLTOTPSECRETKEY22"
 CAROL_RECOVERY = "ROPGUARDCAROLRECOVERY001"
 SOURCE = "127.0.0.61"
 
@@ -133,7 +133,9 @@ def test_frank_polls_a_push_until_it_is_approved(client: StackClient) -> None:
 
 def test_a_denied_push_is_refused(client: StackClient) -> None:
     mfa_token = mfa_token_of(client, FRANK)
-    oob_code = post(client, "/login/mfa/challenge", mfa_token=mfa_token, challenge_type="oob").json()["oob_code"]
+    oob_code = post(client, "/login/mfa/challenge", mfa_token=mfa_token, challenge_type="oob").json()[
+        "oob_code"
+    ]
 
     client.decide_push("deny", user=FRANK[0])
     denied = post(client, "/login/mfa", mfa_token=mfa_token, oob_code=oob_code)
@@ -187,7 +189,11 @@ def test_a_refresh_within_the_leeway_succeeds_twice(client: StackClient) -> None
         ("/login/mfa", {"mfa_token": "x" * 20}, "one of 'otp', 'oob_code' or 'recovery_code' is required"),
         ("/login/mfa", {"otp": "123456"}, "field 'mfa_token' is required"),
         ("/login/mfa", {"mfa_token": "", "otp": "1"}, "field 'mfa_token' must not be empty"),
-        ("/login/mfa/challenge", {"mfa_token": "x" * 20, "challenge_type": "sms"}, "'otp', 'oob' or 'otp oob'"),
+        (
+            "/login/mfa/challenge",
+            {"mfa_token": "x" * 20, "challenge_type": "sms"},
+            "'otp', 'oob' or 'otp oob'",
+        ),
         ("/token/refresh", {"refresh_token": "r" * 30, "scope": "admin"}, "subset of"),
         ("/token/refresh", {"refresh_token": "r" * 3000}, "longer than 2048"),
         ("/logout", {}, "field 'refresh_token' is required"),
