@@ -34,7 +34,7 @@ SOURCE = "127.0.0.61"
 def client(offline_stack: OfflineStack, secret_registry: SecretRegistry) -> Iterator[StackClient]:
     secret_registry.add("recovery_code", CAROL_RECOVERY)
     secret_registry.add("totp_secret", CAROL_TOTP)
-    yield StackClient(offline_stack, secret_registry)
+    return StackClient(offline_stack, secret_registry)
 
 
 def mfa_token_of(client: StackClient, user: tuple[str, str]) -> str:
