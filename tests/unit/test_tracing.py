@@ -27,7 +27,8 @@ def test_off_imports_no_xray_sdk() -> None:
         "traced(lambda e, c: e)\n"
         "print(any(name.startswith('aws_xray_sdk') for name in sys.modules))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    command = [sys.executable, "-c", code]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout  # noqa: S603
     assert out.strip() == "False"
 
 
