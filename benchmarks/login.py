@@ -318,9 +318,7 @@ def session_main(runs: int = SESSION_WARM_RUNS) -> None:
         f"new TCP conns /{runs} (ropguard / naive)",
     )
     widths = [max(len(header[i]), *(len(row[i]) for row in rows)) for i in range(len(header))]
-    print(
-        f"session routes: python {sys.version.split()[0]}, {os.cpu_count()} cpus, {runs} warm calls each"
-    )
+    print(f"session routes: python {sys.version.split()[0]}, {os.cpu_count()} cpus, {runs} warm calls each")
     print("| " + " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + " |")
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     for row in rows:
