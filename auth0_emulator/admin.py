@@ -136,6 +136,26 @@ class Administration:
             )
             return _client_json(updated)
 
+    def tenant_settings(self) -> dict[str, Any]:
+        """The one tenant setting the emulator honours: "Refresh Token Revocation Deletes Grant"."""
+        with self._state.lock:
+            return {"flags": {"revoke_refresh_token_grant": self._state.revoke_refresh_token_grant}}
+
+    def patch_tenant_settings(self, body: object) -> dict[str, Any]:
+        data = as_mapping(body, "tenant settings")
+        reject_unknown(data, {"flags"}, "tenant settings")
+        flags = as_mapping(data.get("flags", {}), "flags")
+        reject_unknown(flags, {"revoke_refresh_token_grant"}, "flags")
+        with self._state.lock:
+            state = self._state
+            state.revoke_refresh_token_grant = read_bool(
+                flags, "revoke_refresh_token_grant", "flags", state.revoke_refresh_token_grant
+            )
+            log.info(
+                "tenant settings updated: revoke_refresh_token_grant=%s", state.revoke_refresh_token_grant
+            )
+            return self.tenant_settings()
+
     def user_blocks(self, identifier: str) -> list[dict[str, Any]]:
         state = self._state
         with state.lock:
@@ -182,7 +202,7 @@ class Administration:
                 user = state.directory.user(connection.name, read_str(data, "email", "ticket"))
             if user is None:
                 raise NotFoundError("user not found")
-            return {"ticket": state.password_change_ticket(user, ttl or 432_000)}
+            return {"ticket": state.passwords.password_change_ticket(user, ttl or 432_000)}
 
     def _client(self, client_id: str) -> ClientConfig:
         client = self._state.directory.client(client_id)

@@ -39,6 +39,8 @@ SCOPES: dict[tuple[str, str], str] = {
     ("anomaly", "GET"): "read:anomaly_blocks",
     ("anomaly", "DELETE"): "delete:anomaly_blocks",
     ("tickets", "POST"): "create:user_tickets",
+    ("tenants", "GET"): "read:tenant_settings",
+    ("tenants", "PATCH"): "update:tenant_settings",
 }
 
 
@@ -70,6 +72,10 @@ class ManagementResponses:
                 {"GET": self.get_ip_block, "DELETE": self.delete_ip_block},
             ),
             (re.compile(r"/api/v2/tickets/password-change(?P<arg>)"), {"POST": self.create_ticket}),
+            (
+                re.compile(r"/api/v2/tenants/settings(?P<arg>)"),
+                {"GET": self.get_tenant_settings, "PATCH": self.patch_tenant_settings},
+            ),
         ]
 
     def handle(self, request: HttpRequest) -> HttpResponse:
@@ -130,8 +136,11 @@ class ManagementResponses:
         return HttpResponse.json(200, self._admin.client(client_id, names, include != "false"))
 
     def search_logs(self, request: HttpRequest, _: str) -> HttpResponse:
+        q, search = request.query_value("q"), request.query_value("search")
+        if q and search and q != search:
+            raise LogQueryError("q and search: give one of them (search is auth0-python's name for q)")
         query = LogQuery.parse(
-            request.query_value("q"),
+            q or search,
             request.query_value("sort"),
             request.query_value("page"),
             request.query_value("per_page"),
@@ -181,6 +190,12 @@ class ManagementResponses:
     def delete_ip_block(self, request: HttpRequest, ip: str) -> HttpResponse:
         self._admin.unblock_ip(ip)
         return HttpResponse.empty(204)
+
+    def get_tenant_settings(self, request: HttpRequest, _: str) -> HttpResponse:
+        return HttpResponse.json(200, self._admin.tenant_settings())
+
+    def patch_tenant_settings(self, request: HttpRequest, _: str) -> HttpResponse:
+        return HttpResponse.json(200, self._admin.patch_tenant_settings(_body(request)))
 
     def create_ticket(self, request: HttpRequest, _: str) -> HttpResponse:
         return HttpResponse.json(201, self._admin.password_change_ticket(_body(request)))

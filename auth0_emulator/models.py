@@ -1,9 +1,9 @@
 """The tenant's state and the Authentication API's decisions, with no HTTP in sight.
 
-``EmulatorState`` is what ``responses`` calls: one token request, one MFA challenge, one revocation,
-one change-password request, one link followed. MFA sessions live in ``mfa``, refresh-token
-families in ``refresh``, tenant log events in ``tenant_logs``; this module decides, in Auth0's
-order, which of them a request touches. A single re-entrant lock serialises every
+``EmulatorState`` is what ``responses`` calls: one token request, one MFA challenge, one
+revocation. MFA sessions live in ``mfa``, refresh-token families in ``refresh``, tenant log
+events in ``tenant_logs``, reset and unblock tickets in ``password_reset``; this module decides,
+in Auth0's order, which of them a request touches. A single re-entrant lock serialises every
 read-modify-write of counters, records and tickets, so concurrent requests never lose a count;
 only bcrypt runs outside it.
 """
@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import hmac
 import logging
-import secrets
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from auth0_emulator import errors
@@ -26,9 +25,10 @@ from auth0_emulator.clock import Clock, SystemClock
 from auth0_emulator.directory import Directory, User
 from auth0_emulator.errors import OAuthError, missing
 from auth0_emulator.faults import FaultPlan
-from auth0_emulator.hashing import MAX_PASSWORD_BYTES, hash_password, verify_password
+from auth0_emulator.hashing import verify_password
 from auth0_emulator.mfa import MfaStore, authenticators, mfa_error, mfa_requirements
 from auth0_emulator.outbox import Email, EmailKind, Outbox
+from auth0_emulator.password_reset import PasswordResets
 from auth0_emulator.protection import (
     BruteForceTracker,
     RateLimitDecision,
@@ -36,6 +36,7 @@ from auth0_emulator.protection import (
     SuspiciousIpThrottle,
 )
 from auth0_emulator.refresh import RefreshStore, ReuseDetectedError
+from auth0_emulator.replies import Reply
 from auth0_emulator.settings import (
     PER_IDENTIFIER_AND_IP,
     BreachedPasswordSettings,
@@ -64,11 +65,9 @@ log = logging.getLogger("ropguard.emulator")
 
 OIDC_SCOPES = frozenset({"openid", "profile", "email", "address", "phone", "offline_access"})
 BREACHED_TEST_PREFIX = "AUTH0-TEST-"
-TICKET_SECONDS = 432_000  # Auth0's default ttl_sec for password-change tickets
 NOTICE_WINDOW_SECONDS = 3600  # "at most one per hour" for user notifications (and pwd_leak events)
 USERINFO_PATH = "userinfo"
 DEFAULT_ACCESS_TOKEN_SECONDS = 86_400
-CHANGE_PASSWORD_TEXT = "We've just sent you an email to reset your password."
 TOKEN_PATH = "/oauth/token"
 CHALLENGE_PATH = "/mfa/challenge"
 REVOKE_PATH = "/oauth/revoke"
@@ -93,13 +92,6 @@ class TokenCall:
     forwarded_for: str | None
     params: Mapping[str, str]
     basic_auth: tuple[str, str] | None = None
-
-
-@dataclass(frozen=True)
-class Reply:
-    status: int
-    body: dict[str, Any] | list[Any] | str
-    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -139,15 +131,6 @@ class Outcome:
     reason: str | None = None
 
 
-@dataclass(frozen=True)
-class Ticket:
-    kind: Literal["reset_password", "unblock"]
-    user_id: str
-    identifier: str
-    ip: str | None
-    expires_at: float
-
-
 class EmulatorState:
     """Everything a tenant remembers between requests; ``reset()`` returns to the tenant file."""
 
@@ -169,6 +152,9 @@ class EmulatorState:
     def reset(self) -> None:
         with self.lock:
             self.directory = Directory(self.config)
+            # Tenant settings the Management API (flags) or a test hook may change until the next reset.
+            self.mfa_error_format = self.config.mfa_error_format
+            self.revoke_refresh_token_grant = self.config.revoke_refresh_token_grant
             self.brute_force_settings: BruteForceSettings = self.config.brute_force
             self.suspicious_ip_settings: SuspiciousIpSettings = self.config.suspicious_ip
             self.breached_password_settings: BreachedPasswordSettings = self.config.breached_password
@@ -176,13 +162,12 @@ class EmulatorState:
             self.suspicious_ip = SuspiciousIpThrottle()
             limit = self.config.rate_limit
             self._tenant_limiter = RateLimiter(limit.limit, limit.period_seconds)
-            self._change_password_limiter = RateLimiter(10, 600)  # 10 burst, then 1 a minute
             self.outbox = Outbox()
             self.logs = TenantLogs()
             self.mfa = MfaStore()
             self.refresh = RefreshStore()
             self._records: list[TokenRequestRecord] = []
-            self._tickets: dict[str, Ticket] = {}
+            self.passwords = PasswordResets(self)
             self._leak_events: dict[tuple[str, str], float] = {}
             self.faults.clear()
             reset_clock = getattr(self.clock, "reset", None)
@@ -235,7 +220,7 @@ class EmulatorState:
     def mfa_authenticators(self, mfa_token: str | None) -> Reply:
         """``GET /mfa/authenticators`` with ``Authorization: Bearer <mfa_token>``."""
         now = self.clock.now()
-        error_format = self.config.mfa_error_format
+        error_format = self.mfa_error_format
         try:
             if not mfa_token:
                 raise mfa_error("malformed_token", error_format)
@@ -265,7 +250,7 @@ class EmulatorState:
         now = self.clock.now()
         record = outcome.record
         with self.lock:
-            limit = self._tenant_limit(now)
+            limit = self.tenant_limit(now)
         try:
             if limit is not None and not limit.allowed:
                 raise OAuthError(429, "too_many_requests", errors.RATE_LIMITED)
@@ -291,7 +276,7 @@ class EmulatorState:
         )
         return reply
 
-    def _tenant_limit(self, now: float) -> RateLimitDecision | None:
+    def tenant_limit(self, now: float) -> RateLimitDecision | None:
         """Spend one request of the tenant-wide Authentication API budget (None: no limit)."""
         if not self.config.rate_limit.enabled:
             return None
@@ -334,7 +319,7 @@ class EmulatorState:
             body = client_credentials(
                 client=client,
                 secret_verified=secret_verified,
-                audience=params.get("audience"),
+                audience=params.get("audience") or self.config.default_audience,
                 scope=params.get("scope"),
                 issuer=self.issuer,
                 grants=self.config.client_grants,
@@ -610,7 +595,7 @@ class EmulatorState:
             revoked = 0
             if client is not None:
                 revoked = self.refresh.revoke(
-                    token, client.client_id, whole_grant=self.config.revoke_refresh_token_grant
+                    token, client.client_id, whole_grant=self.revoke_refresh_token_grant
                 )
             if revoked and family is not None:
                 outcome.user = self.directory.user_by_id(family.user_id)
@@ -625,7 +610,7 @@ class EmulatorState:
         mfa_token = params.get("mfa_token") or _raise(missing("mfa_token"))
         client, _, _ = self._attribute(call, outcome)
         challenge_types = tuple((params.get("challenge_type") or "otp oob").split())
-        error_format = self.config.mfa_error_format
+        error_format = self.mfa_error_format
         with self.lock:
             session = self.mfa.session(mfa_token, client.client_id, now, error_format)
             user = self.directory.user_by_id(session.user_id)
@@ -653,7 +638,7 @@ class EmulatorState:
         mfa_token = params.get("mfa_token") or _raise(missing("mfa_token"))
         factor = {GRANT_MFA_OTP: "otp", GRANT_MFA_OOB: "oob_code", GRANT_MFA_RECOVERY_CODE: "recovery_code"}
         code = params.get(factor[grant]) or _raise(missing(factor[grant]))
-        error_format = self.config.mfa_error_format
+        error_format = self.mfa_error_format
         with self.lock:
             session = self.mfa.session(mfa_token, client.client_id, now, error_format)
             user = self.directory.user_by_id(session.user_id)
@@ -758,98 +743,6 @@ class EmulatorState:
         log.info("tokens issued: user=%s client=%s grant=%s", user.user_id, client.client_id, grant)
         return Reply(200, body, {"Cache-Control": "no-store", "Pragma": "no-cache"})
 
-    # ---- /dbconnections/change_password and the links in emails ------------------------------
-
-    def change_password(self, peer_ip: str, params: Mapping[str, str]) -> Reply:
-        now = self.clock.now()
-        ip = normalise_ip(peer_ip)
-        with self.lock:
-            limit = self._tenant_limit(now)
-        try:
-            if limit is not None and not limit.allowed:
-                raise OAuthError(429, "too_many_requests", errors.RATE_LIMITED)
-            email = params.get("email") or _raise(missing("email"))
-            connection_name = params.get("connection") or _raise(missing("connection"))
-            with self.lock:
-                connection = self.directory.connection(connection_name)
-                if connection is None:
-                    raise OAuthError(400, "invalid_request", "Unknown connection.")
-                decision = self._change_password_limiter.take(f"{ip} {email.lower()}", now)
-                if not decision.allowed:
-                    log.warning("change_password rate limit: ip=%s email=%s", ip, email)
-                    raise OAuthError(
-                        429, "too_many_requests", "Too many requests.", headers=decision.headers()
-                    )
-                user = self.directory.user(connection.name, email)
-                if user is not None:
-                    link = self._ticket_link(
-                        kind="reset_password", user=user, identifier=user.email, ip=None, now=now
-                    )
-                    self._send(user.email, "reset_password", link, now)
-                log.info("change_password: email=%s known_user=%s ip=%s", email, user is not None, ip)
-            reply = Reply(200, CHANGE_PASSWORD_TEXT)
-        except OAuthError as error:
-            reply = Reply(error.status, error.body(), error.headers)
-        if limit is not None:
-            for name, value in limit.headers().items():
-                reply.headers.setdefault(name, value)
-        return reply
-
-    def ticket_kind(self, ticket: str) -> str | None:
-        with self.lock:
-            found = self._live_ticket(ticket, self.clock.now())
-            return found.kind if found else None
-
-    def complete_password_reset(self, ticket: str, new_password: str) -> Reply:
-        encoded_length = len(new_password.encode("utf-8"))
-        if not 0 < encoded_length <= MAX_PASSWORD_BYTES:
-            return Reply(
-                400, {"error": "invalid_request", "error_description": "Password must be 1-72 bytes."}
-            )
-        new_hash = hash_password(new_password, self.config.bcrypt_rounds)
-        with self.lock:
-            found = self._live_ticket(ticket, self.clock.now())
-            user = self.directory.user_by_id(found.user_id) if found else None
-            if found is None or found.kind != "reset_password" or user is None:
-                return Reply(
-                    400, {"error": "invalid_request", "error_description": "Invalid or expired ticket."}
-                )
-            del self._tickets[ticket]
-            user.password_hash = new_hash
-            cleared = self.brute_force.clear_identifier(user.email)
-            log.info("password changed: user=%s brute_force_blocks_cleared=%s", user.user_id, cleared)
-        return Reply(200, "Your password has been changed.")
-
-    def follow_unblock_link(self, ticket: str) -> Reply:
-        with self.lock:
-            found = self._live_ticket(ticket, self.clock.now())
-            if found is None or found.kind != "unblock":
-                return Reply(
-                    400, {"error": "invalid_request", "error_description": "Invalid or expired ticket."}
-                )
-            del self._tickets[ticket]
-            self.brute_force.clear_pair(found.identifier, found.ip)
-            log.info("unblock link followed: identifier=%s ip=%s", found.identifier, found.ip)
-        return Reply(200, "Your account has been unblocked.")
-
-    def password_change_ticket(self, user: User, ttl_seconds: int) -> str:
-        with self.lock:
-            return self._ticket_link(
-                kind="reset_password",
-                user=user,
-                identifier=user.email,
-                ip=None,
-                now=self.clock.now(),
-                ttl_seconds=ttl_seconds,
-            )
-
-    def _live_ticket(self, ticket: str, now: float) -> Ticket | None:
-        found = self._tickets.get(ticket)
-        if found is not None and found.expires_at <= now:
-            del self._tickets[ticket]
-            return None
-        return found
-
     def _ticket_link(
         self,
         *,
@@ -858,12 +751,8 @@ class EmulatorState:
         identifier: str,
         ip: str | None,
         now: float,
-        ttl_seconds: int = TICKET_SECONDS,
     ) -> str:
-        ticket = secrets.token_urlsafe(24)
-        self._tickets[ticket] = Ticket(kind, user.user_id, identifier.lower(), ip, now + ttl_seconds)
-        path = "/lo/reset" if kind == "reset_password" else "/lo/unblock"
-        return f"{self.base_url}{path}?ticket={ticket}"
+        return self.passwords.ticket_link(kind=kind, user=user, identifier=identifier, ip=ip, now=now)
 
     def _send(self, to: str, kind: EmailKind, link: str | None, now: float) -> None:
         self.outbox.send(Email(to=to, kind=kind, link=link, sent_at=now))

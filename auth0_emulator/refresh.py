@@ -90,7 +90,8 @@ class RefreshStore:
             raise OAuthError(403, "invalid_grant", UNKNOWN_TOKEN)
         if stored.state == "rotated":
             within_leeway = (
-                family.last_rotated == token
+                policy.leeway > 0
+                and family.last_rotated == token
                 and stored.rotated_at is not None
                 and now - stored.rotated_at <= policy.leeway
             )

@@ -12,12 +12,14 @@ from auth0_emulator.errors import OAuthError
 from auth0_emulator.faults import Fault
 from auth0_emulator.http_types import HttpRequest, HttpResponse
 from auth0_emulator.management_responses import ManagementResponses
-from auth0_emulator.models import EmulatorState, Reply, TokenCall
+from auth0_emulator.models import EmulatorState, TokenCall
 from auth0_emulator.params import basic_credentials, decode_params
-from auth0_emulator.tenant import SUPPORTED_GRANTS
+from auth0_emulator.replies import Reply
+from auth0_emulator.tenant import MFA_ERROR_FORMATS, SUPPORTED_GRANTS
 from auth0_emulator.validation import (
     ValidationError,
     as_mapping,
+    read_choice,
     read_int,
     read_optional_str,
     reject_unknown,
@@ -72,6 +74,7 @@ class EmulatorResponses:
             ("POST", "/__emulator/clock"): self.hook_advance_clock,
             ("POST", "/__emulator/mfa/approve"): self.hook_approve_push,
             ("POST", "/__emulator/mfa/deny"): self.hook_deny_push,
+            ("POST", "/__emulator/tenant"): self.hook_tenant,
         }
 
     def handle(self, request: HttpRequest) -> HttpResponse:
@@ -122,7 +125,7 @@ class EmulatorResponses:
             params = decode_params(request)
         except OAuthError as error:
             return oauth_error(error)
-        return reply_to_http(self.state.change_password(request.peer_ip, params))
+        return reply_to_http(self.state.passwords.change_password(request.peer_ip, params))
 
     def openid_configuration(self, request: HttpRequest) -> HttpResponse:
         issuer = self.state.issuer
@@ -155,7 +158,7 @@ class EmulatorResponses:
 
     def reset_form(self, request: HttpRequest) -> HttpResponse:
         ticket = request.query_value("ticket") or ""
-        if self.state.ticket_kind(ticket) != "reset_password":
+        if self.state.passwords.ticket_kind(ticket) != "reset_password":
             return HttpResponse.text(400, "Invalid or expired ticket.")
         return HttpResponse.html(200, RESET_FORM.format(ticket=html.escape(ticket, quote=True)))
 
@@ -165,10 +168,10 @@ class EmulatorResponses:
         except OAuthError as error:
             return oauth_error(error)
         ticket = params.get("ticket") or request.query_value("ticket") or ""
-        return reply_to_http(self.state.complete_password_reset(ticket, params.get("password", "")))
+        return reply_to_http(self.state.passwords.complete_password_reset(ticket, params.get("password", "")))
 
     def unblock(self, request: HttpRequest) -> HttpResponse:
-        return reply_to_http(self.state.follow_unblock_link(request.query_value("ticket") or ""))
+        return reply_to_http(self.state.passwords.follow_unblock_link(request.query_value("ticket") or ""))
 
     # ---- test hooks ---------------------------------------------------------------------------
 
@@ -211,6 +214,21 @@ class EmulatorResponses:
             return HttpResponse.json(409, {"error": "invalid_request", "error_description": "clock is fixed"})
         advance(seconds)
         return HttpResponse.json(200, {"now": self.state.clock.now()})
+
+    def hook_tenant(self, request: HttpRequest) -> HttpResponse:
+        """Switch the MFA error dialect until the next reset (the tenant file sets the default)."""
+        try:
+            data = as_mapping(_json_body(request), "tenant")
+            reject_unknown(data, {"mfa_error_format"}, "tenant")
+            error_format = read_choice(
+                data, "mfa_error_format", "tenant", self.state.mfa_error_format, MFA_ERROR_FORMATS
+            )
+        except ValidationError as error:
+            return HttpResponse.json(400, {"error": "invalid_request", "error_description": str(error)})
+        with self.state.lock:
+            self.state.mfa_error_format = error_format
+        log.info("mfa error format set to %s", error_format)
+        return HttpResponse.json(200, {"mfa_error_format": error_format})
 
     def hook_approve_push(self, request: HttpRequest) -> HttpResponse:
         return self._decide_push(request, approve=True)

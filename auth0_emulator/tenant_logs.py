@@ -18,6 +18,7 @@ from typing import Any
 MAX_EVENTS = 100_000
 MAX_PER_PAGE = 100
 DEFAULT_PER_PAGE = 50
+BARE_TERM_FIELDS = ("client_name", "connection", "user_name")
 QUERY_FIELDS = frozenset(
     {"type", "user_name", "user_id", "ip", "client_ip", "client_id", "client_name", "connection", "log_id"}
 )
@@ -86,8 +87,31 @@ class LogEvent:
 
 
 @dataclass(frozen=True)
+class Term:
+    """One clause: quoted values match exactly, unquoted ones as a prefix (both ignoring case).
+
+    ``field`` None is a bare value, searched in ``client_name``, ``connection`` and ``user_name``.
+    """
+
+    field: str | None
+    value: str
+    exact: bool
+
+    def matches(self, event: LogEvent) -> bool:
+        names = (self.field,) if self.field is not None else BARE_TERM_FIELDS
+        for name in names:
+            actual = getattr(event, name)
+            if actual is None:
+                continue
+            text, wanted = str(actual).lower(), self.value.lower()
+            if text == wanted or (not self.exact and text.startswith(wanted)):
+                return True
+        return False
+
+
+@dataclass(frozen=True)
 class LogQuery:
-    terms: tuple[tuple[str, str], ...] = ()
+    terms: tuple[Term, ...] = ()
     newest_first: bool = True
     page: int = 0
     per_page: int = DEFAULT_PER_PAGE
@@ -102,14 +126,14 @@ class LogQuery:
         )
 
 
-_TERM = re.compile(r'([a-z_]+):(?:"((?:[^"\\]|\\.)*)"|([^\s"()]+))')
+_TERM = re.compile(r'(?:([a-z_]+):)?(?:"((?:[^"\\]|\\.)*)"|([^\s"():\[\]{}]+))(?=\s|$)')
 _JOINER = re.compile(r"\s+AND\s+|\s+")
 _OTHER_OPERATOR = re.compile(r"(?:OR|NOT|\|\||&&|!)\s")
 
 
-def parse_lucene(q: str) -> tuple[tuple[str, str], ...]:
-    """``type:"fp" AND user_name:x``: exact terms joined by AND (whitespace alone also means AND)."""
-    terms: list[tuple[str, str]] = []
+def parse_lucene(q: str) -> tuple[Term, ...]:
+    """``type:"fp" AND user_name:x``: terms joined by AND (whitespace alone also means AND)."""
+    terms: list[Term] = []
     position = 0
     text = q.strip()
     while position < len(text):
@@ -127,14 +151,14 @@ def parse_lucene(q: str) -> tuple[tuple[str, str], ...]:
                 f"(at position {position})"
             )
         name = match.group(1)
-        if name not in QUERY_FIELDS:
+        if name is not None and name not in QUERY_FIELDS:
             raise LogQueryError(
                 f"q: unsupported field {name!r}; use one of {', '.join(sorted(QUERY_FIELDS))}"
             )
         value = match.group(2) if match.group(2) is not None else match.group(3)
         if match.group(3) is not None and ("*" in value or "?" in value):
             raise LogQueryError("q: wildcards are not supported")
-        terms.append((name, re.sub(r"\\(.)", r"\1", value)))
+        terms.append(Term(name, re.sub(r"\\(.)", r"\1", value), exact=match.group(2) is not None))
         position = match.end()
     return tuple(terms)
 
@@ -195,9 +219,5 @@ class TenantLogs:
         return matching[start : start + query.per_page], len(matching)
 
 
-def _matches(event: LogEvent, terms: tuple[tuple[str, str], ...]) -> bool:
-    for name, value in terms:
-        actual = getattr(event, name)
-        if actual is None or str(actual).lower() != value.lower():
-            return False
-    return True
+def _matches(event: LogEvent, terms: tuple[Term, ...]) -> bool:
+    return all(term.matches(event) for term in terms)

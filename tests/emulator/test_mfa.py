@@ -6,7 +6,6 @@ auth0-python has no MFA helpers; its ``authenticated_post`` adds the client secr
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
@@ -396,7 +395,7 @@ def test_recovery_code_is_one_time_and_replaced(
 
 @pytest.fixture
 def current_dialect(state: EmulatorState) -> Iterator[httpx.Client]:
-    state.config = dataclasses.replace(state.config, mfa_error_format="current")
+    state.mfa_error_format = "current"
     with EmulatorServer(state) as server, httpx.Client(base_url=server.base_url, timeout=10) as http:
         yield http
 
@@ -417,3 +416,20 @@ def test_current_error_codes(
     for params, code, mfa_token in expected:
         grant_type = params.pop("grant_type")
         assert error(grant(http, grant_type, mfa_token, **params))[:2] == (403, code)
+
+
+def test_the_dialect_hook_switches_until_reset(
+    auth0_emulator: EmulatorHandle, secret_registry: SecretRegistry
+) -> None:
+    http = auth0_emulator.http
+    assert http.post("/__emulator/tenant", json={"mfa_error_format": "current"}).json() == {
+        "mfa_error_format": "current"
+    }
+    token = mfa_token_for(http, "carol", secret_registry)
+    wrong = wrong_otp(carol_otp(auth0_emulator))
+    assert error(grant(http, MFA_OTP, token, otp=wrong))[:2] == (403, "invalid_otp")
+    auth0_emulator.reset()
+    token = mfa_token_for(http, "carol", secret_registry)
+    assert error(grant(http, MFA_OTP, token, otp=wrong))[:2] == (403, "invalid_grant")
+    for body in [{"mfa_error_format": "newest"}, {"other": 1}]:
+        assert http.post("/__emulator/tenant", json=body).status_code == 400

@@ -220,7 +220,7 @@ def test_revoke_answers_200_empty_also_for_unknown_tokens(auth0_emulator: Emulat
 def test_revocation_deletes_grant_flag(
     state: EmulatorState, server: EmulatorServer, secret_registry: SecretRegistry
 ) -> None:
-    state.config = dataclasses.replace(state.config, revoke_refresh_token_grant=True)
+    state.revoke_refresh_token_grant = True
     domain = domain_of(server)
     token = login(domain, secret_registry)["refresh_token"]
     other = login(domain, secret_registry)["refresh_token"]
@@ -245,3 +245,36 @@ def test_revoke_form_body_over_http(auth0_emulator: EmulatorHandle, secret_regis
     )
     assert response.status_code == 200
     assert refused(auth0_emulator.domain, token) == UNKNOWN
+
+
+def test_the_revocation_flag_through_the_management_api(
+    auth0_emulator: EmulatorHandle, secret_registry: SecretRegistry
+) -> None:
+    http = auth0_emulator.http
+    auth = {"Authorization": "Bearer local-management-token"}
+    path = "/api/v2/tenants/settings"
+    assert http.get(path, headers=auth).json() == {"flags": {"revoke_refresh_token_grant": False}}
+    patched = http.patch(path, json={"flags": {"revoke_refresh_token_grant": True}}, headers=auth)
+    assert patched.json() == {"flags": {"revoke_refresh_token_grant": True}}
+    domain = auth0_emulator.domain
+    token = login(domain, secret_registry)["refresh_token"]
+    other = login(domain, secret_registry)["refresh_token"]
+    revoke(domain, token)
+    assert refused(domain, other) == UNKNOWN
+    assert http.patch(path, json={"flags": {"other_flag": True}}, headers=auth).status_code == 400
+    assert http.patch(path, json={"friendly_name": "x"}, headers=auth).status_code == 400
+
+
+def test_without_leeway_two_refreshes_of_one_token_trip_reuse_detection(
+    auth0_emulator: EmulatorHandle, secret_registry: SecretRegistry
+) -> None:
+    domain = auth0_emulator.domain
+    auth0_emulator.http.patch(
+        f"/api/v2/clients/{DEMO_CLIENT_ID}",
+        json={"refresh_token": {"leeway": 0}},
+        headers={"Authorization": "Bearer local-management-token"},
+    ).raise_for_status()
+    token = login(domain, secret_registry)["refresh_token"]
+    first_tab = refresh(domain, token, secret_registry)["refresh_token"]
+    assert refused(domain, token) == UNKNOWN  # the second tab, at once: reuse
+    assert refused(domain, first_tab) == UNKNOWN  # the whole family went with it

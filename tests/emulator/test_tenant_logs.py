@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -258,11 +259,31 @@ def test_query_terms_filter_exactly(auth0_emulator: EmulatorHandle) -> None:
     assert logs(http, q='type:"fp" AND user_name:"bob@example.com"') == []
 
 
+def test_unquoted_values_match_as_a_prefix_and_bare_values_search_names(
+    auth0_emulator: EmulatorHandle,
+) -> None:
+    http = auth0_emulator.http
+    password_login(http, "alice", "wrong-password-123")
+    password_login(http, "bob")
+    assert {e["type"] for e in logs(http, q="type:f")} == {"fp", "fepft"}  # unquoted: starts with
+    assert logs(http, q='type:"f"') == []  # quoted: exact
+    assert {e["user_name"] for e in logs(http, q="user_name:ALI")} == {"alice@example.com"}
+    assert {e["user_name"] for e in logs(http, q="bob")} == {
+        "bob@example.com"
+    }  # client_name, connection, user_name
+    assert len(logs(http, q="ropguard-demo")) == 4  # the client name
+    assert logs(http, search='type:"pwd_leak"') == logs(
+        http, q='type:"pwd_leak"'
+    )  # auth0-python's name for q
+
+
 @pytest.mark.parametrize(
     ("params", "fragment"),
     [
         ({"q": "type:fp OR type:fu"}, "only AND"),
-        ({"q": "date:[2024-01-01 TO *]"}, "unsupported field"),
+        ({"q": "date:[2024-01-01 TO *]"}, "field:value"),
+        ({"q": "date:2024"}, "unsupported field"),
+        ({"q": "type:fp", "search": "type:fu"}, "give one of them"),
         ({"q": "(type:fp)"}, "field:value"),
         ({"q": "password:x"}, "unsupported field"),
         ({"q": "type:f*"}, "wildcards"),
@@ -279,3 +300,41 @@ def test_unsupported_queries_are_400(
     assert response.status_code == 400
     assert response.json()["errorCode"] == "invalid_query_string"
     assert fragment in response.json()["message"]
+
+
+def test_no_secret_reaches_a_log_event(
+    auth0_emulator: EmulatorHandle, secret_registry: SecretRegistry
+) -> None:
+    http = auth0_emulator.http
+    tokens = password_login(http, "alice", scope="openid offline_access").json()
+    password_login(http, "alice", "a-wrong-password-value")
+    mfa = password_login(http, "erin").json()
+    grant = {"client_id": DEMO_CLIENT_ID, "client_secret": DEMO_CLIENT_SECRET, "mfa_token": mfa["mfa_token"]}
+    oob_code = http.post("/mfa/challenge", json=grant).json()["oob_code"]
+    code = auth0_emulator.outbox()[-1]["code"]
+    exchanged = http.post(
+        "/oauth/token",
+        data={
+            **grant,
+            "grant_type": "http://auth0.com/oauth/grant-type/mfa-oob",
+            "oob_code": oob_code,
+            "binding_code": code,
+        },
+    ).json()
+    secret_registry.add_tokens_from(tokens)
+    secret_registry.add_tokens_from(exchanged)
+    secret_registry.add("mfa_token", mfa["mfa_token"])
+    secret_registry.add("oob_code", oob_code)
+    written = json.dumps(logs(http, per_page=100)) + json.dumps(auth0_emulator.token_requests())
+    secrets = [
+        tokens["access_token"],
+        tokens["refresh_token"],
+        mfa["mfa_token"],
+        oob_code,
+        DEMO_CLIENT_SECRET,
+        DEMO_USERS["alice"][1],
+        DEMO_USERS["erin"][1],
+        "a-wrong-password-value",
+        f'"{code}"',
+    ]
+    assert [secret for secret in secrets if secret in written] == []
