@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import pyotp
 
 from auth0_emulator.tenant import load_tenant_file
 from local.stack import DEFAULT_TENANT, OfflineStack, Ports, StackConfig, demo_client
@@ -31,6 +32,10 @@ BOB = ("bob@example.com", "AUTH0-TEST-bob-breached-1")
 CAROL = ("carol@example.com", "carol-has-mfa-9")
 DAVE = ("dave@example.com", "dave-is-blocked-0")
 WRONG_PASSWORD = "not-alices-password"
+# --- session routes (issue 9): the demo tenant's documented MFA values ---
+FRANK = ("frank@example.com", "frank-taps-push-3")
+CAROL_TOTP_SECRET = "ROPGUARDDEMOCAROLTOTPSECRETKEY22"
+WRONG_OTP = "000000"
 
 ALICE_HOME = "127.0.0.2"
 ATTACKER = "127.0.0.66"
@@ -130,6 +135,99 @@ class Story:
         )
         yield Step("carol has MFA enrolled", "403 mfa_required", self.login(SOMEONE, CAROL))
         yield Step("dave is blocked by an administrator", "401 unauthorized", self.login(SOMEONE, DAVE))
+        # --- session routes (issue 9) ---
+        yield from self.carol_totp_steps()
+        yield from self.frank_push_steps()
+        yield from self.alice_refresh_steps()
+        yield from self.refresh_reuse_steps()
+
+    # --- session routes (issue 9): MFA, refresh, logout ---------------------------------------
+
+    def call(self, address: str, path: str, fields: Mapping[str, str]) -> httpx.Response:
+        """One POST of a JSON body from ``address`` through the local API."""
+        with httpx.Client(transport=httpx.HTTPTransport(local_address=address), timeout=30) as client:
+            return client.post(f"{self.stack.api_url}{path}", json=dict(fields))
+
+    def _session_login(self, address: str, user: tuple[str, str]) -> httpx.Response:
+        return self.call(address, "/login", {"username": user[0], "password": user[1]})
+
+    def carol_totp_steps(self) -> Iterator[Step]:
+        mfa_token = self._session_login(SOMEONE, CAROL).json().get("mfa_token", "")
+        wrong = self.call(SOMEONE, "/login/mfa", {"mfa_token": mfa_token, "otp": WRONG_OTP})
+        yield Step("carol sends a wrong one-time code", "403 invalid_grant", _outcome(wrong))
+        code = pyotp.TOTP(CAROL_TOTP_SECRET).now()
+        right = self.call(SOMEONE, "/login/mfa", {"mfa_token": mfa_token, "otp": code})
+        yield Step(
+            "carol completes her login with the TOTP from her authenticator app",
+            "200 with an access token",
+            _outcome(right) + (" with an access token" if "access_token" in right.json() else ""),
+        )
+        yield Step("...and Auth0 counted her address on the MFA grant too", SOMEONE, self.attributed())
+
+    def frank_push_steps(self) -> Iterator[Step]:
+        mfa_token = self._session_login(SOMEONE, FRANK).json().get("mfa_token", "")
+        challenge = self.call(
+            SOMEONE, "/login/mfa/challenge", {"mfa_token": mfa_token, "challenge_type": "oob"}
+        )
+        oob_code = challenge.json().get("oob_code", "")
+        poll = {"mfa_token": mfa_token, "oob_code": oob_code}
+        yield Step(
+            "frank gets a push; his app polls before he taps it",
+            "400 authorization_pending",
+            _outcome(self.call(SOMEONE, "/login/mfa", poll)),
+        )
+        self.auth0.post("/__emulator/mfa/approve", json={"oob_code": oob_code}).raise_for_status()
+        self.auth0.post("/__emulator/clock", json={"advance_seconds": 6}).raise_for_status()  # poll interval
+        yield Step(
+            "frank approves the push on his phone; the next poll logs him in",
+            "200",
+            _outcome(self.call(SOMEONE, "/login/mfa", poll)),
+        )
+
+    def alice_refresh_steps(self) -> Iterator[Step]:
+        login = self.call(
+            ALICE_HOME,
+            "/login",
+            {"username": ALICE[0], "password": ALICE[1], "scope": "openid offline_access"},
+        )
+        first = login.json().get("refresh_token", "")
+        yield Step(
+            "alice logs in with offline_access and gets a refresh token",
+            "200 with a refresh token",
+            _outcome(login) + (" with a refresh token" if first else " without a refresh token"),
+        )
+        refreshed = self.call(ALICE_HOME, "/token/refresh", {"refresh_token": first})
+        second = refreshed.json().get("refresh_token", "")
+        yield Step(
+            "alice refreshes: new tokens and a rotated refresh token",
+            "200 rotated",
+            _outcome(refreshed) + (" rotated" if second and second != first else " not rotated"),
+        )
+        logout = self.call(ALICE_HOME, "/logout", {"refresh_token": second})
+        yield Step(
+            "alice logs out (her refresh token is revoked)", "200 {}", f"{logout.status_code} {logout.text}"
+        )
+        again = self.call(ALICE_HOME, "/token/refresh", {"refresh_token": second})
+        yield Step("her revoked refresh token is refused", "403 invalid_grant", _outcome(again))
+
+    def refresh_reuse_steps(self) -> Iterator[Step]:
+        first = self._session_login(ALICE_HOME, ALICE).json().get("refresh_token", "")
+        second = (
+            self.call(ALICE_HOME, "/token/refresh", {"refresh_token": first}).json().get("refresh_token", "")
+        )
+        self.auth0.post(
+            "/__emulator/clock", json={"advance_seconds": 30}
+        ).raise_for_status()  # past the leeway
+        stolen = self.call(ATTACKER, "/token/refresh", {"refresh_token": first})
+        yield Step(
+            "a stolen, already rotated refresh token is replayed", "403 invalid_grant", _outcome(stolen)
+        )
+        family = self.call(ALICE_HOME, "/token/refresh", {"refresh_token": second})
+        yield Step(
+            "reuse detection revoked the whole family: alice's current token is refused too",
+            "403 invalid_grant",
+            _outcome(family),
+        )
 
 
 # --- the tenant doctor (issue 13): is Auth0 really using the forwarded address? ---

@@ -19,8 +19,8 @@ from typing import Any
 
 from local.aws_resources import bind_stand_ins
 from local.template import FunctionSpec, HttpRoute, StackTemplate, TemplateError
-from ropguard import login_request, outcomes, responses
-from ropguard.settings import LoginSettings
+from ropguard import login_request, outcomes, responses, session_outcomes, session_requests
+from ropguard.settings import LoginSettings, SessionSettings
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -56,6 +56,28 @@ LOGIN_ERRORS: dict[int, tuple[str, tuple[str, ...]]] = {
     504: ("Auth0 did not answer in time.", (str(outcomes.TIMEOUT_BODY["error"]),)),
 }
 RATE_LIMITED = 429
+
+# The session routes' table (ropguard.session_outcomes.RULES plus the edge's error table).
+SESSION_ERRORS: dict[int, tuple[str, tuple[str, ...]]] = {
+    400: (
+        "Our own bad input; or Auth0: poll again (push pending), challenge type not supported.",
+        ("invalid_request", "authorization_pending", "slow_down", "unsupported_challenge_type"),
+    ),
+    401: ("Auth0: the user is blocked.", ("unauthorized",)),
+    403: (
+        "Auth0: wrong or used code, invalid or expired mfa_token or refresh token, denied push, "
+        "factor not enrolled, or a new MFA step needed (with `mfa_token`).",
+        ("invalid_grant", "expired_token", "access_denied", "association_required", "mfa_required"),
+    ),
+    429: (
+        "Auth0: too many failed codes, polled too fast, or the tenant's rate limit (with `Retry-After`).",
+        ("too_many_attempts", "slow_down", "too_many_requests"),
+    ),
+    500: LOGIN_ERRORS[500],
+    502: LOGIN_ERRORS[502],
+    503: LOGIN_ERRORS[503],
+    504: LOGIN_ERRORS[504],
+}
 
 
 def _cache_headers() -> dict[str, Any]:
@@ -102,6 +124,85 @@ def _login_body_schema(max_body_bytes: int, scopes: Sequence[str]) -> dict[str, 
     }
 
 
+_TEXT = {"type": "string", "minLength": 1, "pattern": "^[^\\u0000]*$"}
+
+
+def _session_body(description: str, required: list[str], **properties: Any) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "description": f"{description} Each field at most once; other fields are ignored.",
+        "required": required,
+        "properties": properties,
+    }
+
+
+def _session_schemas(scopes: Sequence[str]) -> dict[str, Any]:
+    token = {**_TEXT, "maxLength": session_requests.MAX_TOKEN_CHARS, "format": "password"}
+    scope_word = "|".join(scopes)
+    return {
+        "MfaChallengeRequest": _session_body(
+            "Ask Auth0 to challenge a factor (an SMS code, a push); OTP needs no challenge.",
+            ["mfa_token"],
+            mfa_token=token,
+            challenge_type={"type": "string", "enum": ["otp", "oob", "otp oob", "oob otp"]},
+            authenticator_id={**_TEXT, "maxLength": session_requests.MAX_AUTHENTICATOR_ID_CHARS},
+        ),
+        "MfaVerifyRequest": _session_body(
+            "`mfa_token` and exactly one of `otp`, `oob_code` (with `binding_code` when the challenge "
+            "said `prompt`), `recovery_code`.",
+            ["mfa_token"],
+            mfa_token=token,
+            otp={**_TEXT, "maxLength": session_requests.MAX_OTP_CHARS, "format": "password"},
+            oob_code={**_TEXT, "maxLength": session_requests.MAX_OOB_CODE_CHARS, "format": "password"},
+            binding_code={
+                **_TEXT,
+                "maxLength": session_requests.MAX_BINDING_CODE_CHARS,
+                "format": "password",
+            },
+            recovery_code={
+                **_TEXT,
+                "maxLength": session_requests.MAX_RECOVERY_CODE_CHARS,
+                "format": "password",
+            },
+        ),
+        "RefreshRequest": _session_body(
+            "A refresh token from a login with `offline_access`.",
+            ["refresh_token"],
+            refresh_token=token,
+            scope={
+                "type": "string",
+                "description": f"Space-separated subset of: {' '.join(scopes)} (default: as issued).",
+                "pattern": f"^({scope_word})( ({scope_word}))*$",
+            },
+        ),
+        "LogoutRequest": _session_body(
+            "The refresh token to revoke.", ["refresh_token"], refresh_token=token
+        ),
+        "ChallengeResponse": {
+            "type": "object",
+            "description": "Auth0's challenge answer, only these fields.",
+            "required": ["challenge_type"],
+            "properties": {field: {"type": "string"} for field in session_outcomes.CHALLENGE_FIELDS},
+            "additionalProperties": False,
+        },
+        "Authenticators": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "string"},
+                    "authenticator_type": {"type": "string"},
+                    "active": {"type": "boolean"},
+                    "oob_channel": {"type": "string"},
+                    "name": {"type": "string"},
+                },
+                "additionalProperties": False,
+            },
+        },
+        "Empty": {"type": "object", "maxProperties": 0},
+    }
+
+
 def _components() -> dict[str, Any]:
     return {
         "schemas": {
@@ -116,6 +217,7 @@ def _components() -> dict[str, Any]:
                     "id_token": {"type": "string"},
                     "refresh_token": {"type": "string"},
                     "scope": {"type": "string"},
+                    "recovery_code": {"type": "string", "description": "After a recovery code: show it."},
                 },
             },
             "Error": {
@@ -186,9 +288,94 @@ def login_operation(function: FunctionSpec) -> tuple[dict[str, Any], dict[str, A
     return operation, {"LoginRequest": _login_body_schema(settings.max_body_bytes, settings.scopes)}
 
 
+def _ok(description: str, schema: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "headers": _cache_header_refs(),
+        "content": {login_request.JSON: {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
+    }
+
+
+def _session_operation(
+    operation_id: str, summary: str, request: str | None, ok: dict[str, Any]
+) -> Callable[[FunctionSpec], tuple[dict[str, Any], dict[str, Any]]]:
+    def describe(function: FunctionSpec) -> tuple[dict[str, Any], dict[str, Any]]:
+        settings = SessionSettings.from_env(function.environment)
+        operation: dict[str, Any] = {
+            "operationId": operation_id,
+            "summary": summary,
+            "x-function": function.logical_id,
+            "responses": {
+                "200": ok,
+                **{
+                    str(status): _error_response(status, description, codes)
+                    for status, (description, codes) in SESSION_ERRORS.items()
+                },
+            },
+        }
+        if request is None:
+            operation["parameters"] = [
+                {
+                    "name": "Authorization",
+                    "in": "header",
+                    "required": True,
+                    "description": "`Bearer <mfa_token>` from the `mfa_required` answer.",
+                    "schema": {"type": "string", "pattern": "^Bearer [^\\s]+$"},
+                }
+            ]
+        else:
+            ref = {"$ref": f"#/components/schemas/{request}"}
+            operation["requestBody"] = {
+                "required": True,
+                "description": f"At most {settings.max_body_bytes} bytes of UTF-8 (base64 allowed).",
+                "content": {login_request.JSON: {"schema": ref}, login_request.FORM: {"schema": ref}},
+            }
+        return operation, _session_schemas(settings.scopes)
+
+    return describe
+
+
 #: Which code documents which function's routes; a routed function missing here is an error.
 Describe = Callable[[FunctionSpec], tuple[dict[str, Any], dict[str, Any]]]
 OPERATIONS: Mapping[str, Describe] = {"LoginFunction": login_operation}
+#: Functions serving several routes: one description per route key.
+ROUTE_OPERATIONS: Mapping[str, Describe] = {
+    "POST /login/mfa/challenge": _session_operation(
+        "mfaChallenge",
+        "Challenge an MFA factor (SMS code, push) after `mfa_required`.",
+        "MfaChallengeRequest",
+        _ok(
+            "Auth0's challenge: `challenge_type`, and `oob_code`/`binding_method` for oob.",
+            "ChallengeResponse",
+        ),
+    ),
+    "GET /login/mfa/authenticators": _session_operation(
+        "mfaAuthenticators",
+        "List the user's MFA factors with the `mfa_token`.",
+        None,
+        _ok(
+            "The factors, only `id`, `authenticator_type`, `active`, `oob_channel`, `name`.", "Authenticators"
+        ),
+    ),
+    "POST /login/mfa": _session_operation(
+        "mfaVerify",
+        "Complete the login with an OTP, an oob code (+ binding code) or a recovery code.",
+        "MfaVerifyRequest",
+        _ok("Auth0's tokens (with a new `recovery_code` after a recovery code).", "TokenResponse"),
+    ),
+    "POST /token/refresh": _session_operation(
+        "tokenRefresh",
+        "New tokens for a refresh token (rotated: use the new one next time).",
+        "RefreshRequest",
+        _ok("Auth0's tokens, with the next refresh token.", "TokenResponse"),
+    ),
+    "POST /logout": _session_operation(
+        "logout",
+        "Revoke a refresh token; 200 also when it was already invalid.",
+        "LogoutRequest",
+        _ok("Revoked (or already invalid).", "Empty"),
+    ),
+}
 
 
 def _routes(template_path: Path) -> list[tuple[HttpRoute, FunctionSpec]]:
@@ -207,7 +394,7 @@ def build_document(template_path: Path = DEFAULT_TEMPLATE) -> Document:
     paths: dict[str, dict[str, Any]] = {}
     schemas: dict[str, Any] = {}
     for route, function in sorted(_routes(template_path), key=lambda item: item[0].route_key):
-        describe = OPERATIONS.get(function.logical_id)
+        describe = OPERATIONS.get(function.logical_id) or ROUTE_OPERATIONS.get(route.route_key)
         if describe is None or route.method == "ANY" or route.path == "$default":
             raise TemplateError(f"{route.route_key} of {function.logical_id} has no OpenAPI description")
         operation, own_schemas = describe(function)

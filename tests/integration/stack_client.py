@@ -96,6 +96,30 @@ class StackClient:
         self.check(response)
         return response
 
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        source: str,
+        json: Any = None,
+        data: Mapping[str, str] | None = None,
+        headers: Iterable[tuple[str, str]] = (),
+    ) -> httpx.Response:
+        """Any route of the API from ``source``; registers every token and code sent or answered."""
+        for fields in (json, data):
+            if isinstance(fields, Mapping):
+                self.registry.add_tokens_from(fields)
+                for name in ("otp", "binding_code"):
+                    if fields.get(name):
+                        self.registry.add_code(name, str(fields[name]))
+        with client_from(source, timeout=30) as client:
+            response = client.request(
+                method, f"{self.stack.api_url}{path}", json=json, data=data, headers=list(headers)
+            )
+        self.check(response)
+        return response
+
     def check(self, response: httpx.Response) -> None:
         """Register the answer's tokens, then make sure an error body leaks nothing."""
         with contextlib.suppress(ValueError):
@@ -121,6 +145,18 @@ class StackClient:
 
     def pending_faults(self) -> list[dict[str, Any]]:
         return list(self._auth0("GET", "/__emulator/faults").json())
+
+    def decide_push(self, decision: str, **target: str) -> None:
+        """Approve or deny a pending push challenge (``oob_code=`` or ``user=``)."""
+        self._auth0("POST", f"/__emulator/mfa/{decision}", json=target)
+
+    def sms_codes(self, email: str) -> list[str]:
+        """Binding codes sent to ``email``, oldest first (registered as secrets)."""
+        sent = self._auth0("GET", "/__emulator/outbox").json()
+        codes = [str(item["code"]) for item in sent if item["kind"] == "mfa_code" and item["to"] == email]
+        for code in codes:
+            self.registry.add_code("binding_code", code)
+        return codes
 
     def advance_clock(self, seconds: int) -> None:
         self._auth0("POST", "/__emulator/clock", json={"advance_seconds": seconds})

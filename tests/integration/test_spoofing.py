@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pyotp
 import pytest
 
 from local.stack import DEFAULT_TENANT, OfflineStack, demo_client
@@ -202,3 +203,47 @@ def test_rotating_a_forged_address_does_not_dodge_brute_force_protection(
     records = users.token_requests()
     assert [r["attributed_ip"] for r in records] == [attacker] * 12 + [victim]
     assert all(r["forwarded_for"] == r["attributed_ip"] for r in records)
+
+
+# --- session routes (issue 9): MFA, refresh and logout forward the TCP peer too ---
+
+CAROL_TOTP_SECRET = "ROPGUARDDEMOCAROLTOTPSECRETKEY22"
+
+
+def _session_calls(client: StackClient, source: str, forged: Headers) -> None:
+    """carol's whole MFA conversation, then alice's refresh and logout, all with forged headers."""
+
+    def post(path: str, **fields: str) -> Any:
+        response = client.call("POST", path, source=source, json=fields, headers=forged)
+        assert response.status_code == 200, (path, response.text)
+        return response.json()
+
+    carol = client.call(
+        "POST", "/login", source=source, json={"username": "carol@example.com", "password": "carol-has-mfa-9"}
+    ).json()
+    mfa_token = carol["mfa_token"]
+    listed = client.call(
+        "GET",
+        "/login/mfa/authenticators",
+        source=source,
+        headers=(*forged, ("Authorization", f"Bearer {mfa_token}")),
+    )
+    assert listed.status_code == 200
+    post("/login/mfa/challenge", mfa_token=mfa_token, challenge_type="otp")
+    post("/login/mfa", mfa_token=mfa_token, otp=pyotp.TOTP(CAROL_TOTP_SECRET).now())
+    refresh_token = client.login(*ALICE, source=source).json()["refresh_token"]
+    refresh_token = post("/token/refresh", refresh_token=refresh_token)["refresh_token"]
+    assert post("/logout", refresh_token=refresh_token) == {}
+
+
+@pytest.mark.parametrize("case", ["xff-single", "auth0-forwarded-for", "forwarded-for", "all-at-once"])
+def test_session_routes_forward_the_tcp_peer_whatever_the_headers_say(users: StackClient, case: str) -> None:
+    source = f"127.0.26.{list(FORGED).index(case) + 1}"
+
+    _session_calls(users, source, FORGED[case])
+
+    records = users.token_requests()
+    endpoints = {record.get("endpoint") for record in records}
+    assert {"/oauth/token", "/mfa/challenge", "/oauth/revoke"} <= endpoints
+    assert {record["forwarded_for"] for record in records} == {source}
+    assert {record["attributed_ip"] for record in records} == {source}

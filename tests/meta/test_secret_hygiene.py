@@ -37,6 +37,14 @@ def test_logs_an_otp(secret_registry):
     secret_registry.add_otp("492817")
     logging.getLogger("x").warning('params {"otp": "492817", "grant_type": "mfa-otp"}')
 
+def test_logs_a_binding_code(secret_registry):
+    secret_registry.add_code("binding_code", "665544")
+    print("mfa-oob binding_code=665544")
+
+def test_logs_a_recovery_code(secret_registry):
+    secret_registry.add_tokens_from({"recovery_code": "NEWRECOVERYCODE0000000001"})
+    print("answered NEWRECOVERYCODE0000000001")
+
 def test_clean(secret_registry):
     secret_registry.add_otp("123456")
     print("timestamp 1795633123456 is not an otp")
@@ -58,11 +66,13 @@ def run_inner(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch):
 
 def test_scanner_fails_tests_that_print_or_log_a_registered_secret(run_inner):
     result = run_inner()
-    result.assert_outcomes(passed=2, failed=4)
+    result.assert_outcomes(passed=2, failed=6)
     result.stdout.fnmatch_lines(["*contains registered secret(s) of kind: password*"])
     result.stdout.fnmatch_lines(["*contains registered secret(s) of kind: token*"])
     result.stdout.fnmatch_lines(["*test_powertools_logger_created_earlier*contains registered*"])
     result.stdout.fnmatch_lines(["*contains registered secret(s) of kind: otp*"])
+    result.stdout.fnmatch_lines(["*contains registered secret(s) of kind: binding_code*"])
+    result.stdout.fnmatch_lines(["*test_logs_a_recovery_code*contains registered secret(s) of kind: token*"])
     # ...and caught in the test's own stdout, not through a "closed file" logging error on stderr.
     assert "Logging error" not in result.stdout.str()
     assert "hunter2-very-secret" not in "\n".join(

@@ -18,6 +18,7 @@ from ropguard.settings import (
     LoginSettings,
     ResetSettings,
     SecurityEventSettings,
+    SessionSettings,
     read_auth0_base_url,
     read_str,
 )
@@ -38,6 +39,7 @@ SETTINGS_OF: dict[str, list[Callable[[dict[str, str]], object]]] = {
     "LoginFunction": [LoginSettings.from_env, SecurityEventSettings.from_env],
     "PasswordResetFunction": [ResetSettings.from_env],
     "TenantCheckFunction": [tenant_check_settings],
+    "SessionFunction": [SessionSettings.from_env],
 }
 
 

@@ -19,6 +19,10 @@ from ropguard.settings import Auth0Settings
 
 PASSWORD_GRANT = "password"  # noqa: S105 - a grant type name
 PASSWORD_REALM_GRANT = "http://auth0.com/oauth/grant-type/password-realm"  # noqa: S105
+MFA_OTP_GRANT = "http://auth0.com/oauth/grant-type/mfa-otp"
+MFA_OOB_GRANT = "http://auth0.com/oauth/grant-type/mfa-oob"
+MFA_RECOVERY_CODE_GRANT = "http://auth0.com/oauth/grant-type/mfa-recovery-code"
+REFRESH_TOKEN_GRANT = "refresh_token"  # noqa: S105
 FORWARDED_FOR_HEADER = "auth0-forwarded-for"
 CONNECT_RETRIES = 1
 
@@ -80,8 +84,27 @@ def _token_request_body(grant: PasswordGrant, credentials: ClientCredentials) ->
     return body
 
 
+@dataclass(frozen=True, slots=True)
+class Auth0Call:
+    """One Authentication API request besides the password grant (MFA, refresh, revoke).
+
+    ``fields`` (JSON body) and ``bearer`` hold tokens and codes: never in a repr. With
+    ``client_auth`` the client id and secret are added to the body when it is sent.
+    """
+
+    method: str
+    path: str
+    fields: Mapping[str, str] = field(default_factory=dict, repr=False)
+    bearer: str | None = field(default=None, repr=False)
+    client_auth: bool = True
+
+
 class TokenEndpoint:
-    """POST /oauth/token for password grants, with the end user's IP in auth0-forwarded-for."""
+    """The tenant's Authentication API, always with the end user's IP in auth0-forwarded-for.
+
+    ``request_token`` sends password grants; ``send`` every other call. Both go through the one
+    pooled client and never retry once a byte may have reached Auth0.
+    """
 
     def __init__(self, http: httpx.Client) -> None:
         self._http = http
@@ -98,6 +121,26 @@ class TokenEndpoint:
                 json=_token_request_body(grant, credentials),
                 headers={FORWARDED_FOR_HEADER: forwarded_for},
             )
+        except httpx.TimeoutException as exc:
+            raise Auth0TimeoutError(type(exc).__name__) from None
+        except httpx.TransportError as exc:
+            raise Auth0UnreachableError(type(exc).__name__) from None
+        return Auth0Reply(status=response.status_code, body=json_body(response), headers=response.headers)
+
+    def send(
+        self, call: Auth0Call, credentials: ClientCredentials | None, *, forwarded_for: str
+    ) -> Auth0Reply:
+        headers = {FORWARDED_FOR_HEADER: forwarded_for}
+        if call.bearer is not None:
+            headers["Authorization"] = f"Bearer {call.bearer}"
+        body: dict[str, str] | None = None
+        if call.method == "POST":
+            body = dict(call.fields)
+            if call.client_auth and credentials is not None:
+                body["client_id"] = credentials.client_id
+                body["client_secret"] = credentials.client_secret
+        try:
+            response = self._http.request(call.method, call.path, json=body, headers=headers)
         except httpx.TimeoutException as exc:
             raise Auth0TimeoutError(type(exc).__name__) from None
         except httpx.TransportError as exc:

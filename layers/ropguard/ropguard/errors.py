@@ -5,7 +5,8 @@
     RopguardError                       base: catch this to catch anything of ours
     ├── RequestError                    the caller sent something we cannot use (a 4xx)
     │   ├── InvalidRequestError         body, size, type, encoding, fields -> 400 invalid_request
-    │   └── OriginNotVerifiedError      CloudFront mode: not proven to come through our distribution -> 403
+    │   ├── OriginNotVerifiedError      CloudFront mode: not proven to come through our distribution -> 403
+    │   └── RouteNotFoundError          a method and path this function does not serve -> 404
     ├── ClientAddressError              no usable end-user address: fail closed, Auth0 is never called
     ├── ConfigurationError              an environment variable is missing or invalid (names the variable)
     ├── SecretUnavailableError          Secrets Manager (or the extension) could not give usable credentials
@@ -41,6 +42,10 @@ class InvalidRequestError(RequestError, ValueError):
 
 class OriginNotVerifiedError(RequestError):
     """In CloudFront mode, the request lacks a valid origin secret or a usable viewer address."""
+
+
+class RouteNotFoundError(RequestError):
+    """The event names a route this function does not serve (a template wiring mistake or a probe)."""
 
 
 class ClientAddressError(RopguardError):

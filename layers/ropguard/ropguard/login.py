@@ -1,8 +1,10 @@
-"""POST /login orchestration: client address, body, credentials, token request, answer.
+"""POST /login: a typed ``LoginRequest`` in, a domain ``Answer`` out.
 
 ``LoginService`` holds the per-container clients (Secrets Manager cache, pooled httpx client) and
 is built once per container by the handler. Dependencies are injectable so tests and benchmarks
-drive the real code against loopback servers.
+drive the real code against loopback servers. ``LOGIN_ROUTES`` is what the handler serves through
+``ropguard.edge``; ``LoginService.login(event)`` runs the same edge path without metrics, for the
+tests and benchmarks that drive the service directly.
 """
 
 from __future__ import annotations
@@ -12,19 +14,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from ropguard.answers import Answer
+from ropguard.api_event import ApiEvent
 from ropguard.auth0_client import (
     Auth0Reply,
-    Auth0TimeoutError,
-    Auth0UnreachableError,
     PasswordGrant,
     TokenEndpoint,
     build_http_client,
 )
-from ropguard.client_address import source_ip
-from ropguard.credentials import ClientCredentials, CredentialsUnavailableError, SecretCredentials
-from ropguard.login_request import InvalidLoginRequestError, parse_login_request
-from ropguard.outcomes import TIMEOUT_BODY, UPSTREAM_BODY, Classified, Outcome, auth0_error_code, classify
-from ropguard.responses import error_response, json_response
+from ropguard.credentials import ClientCredentials, SecretCredentials
+from ropguard.edge import Caller, Route, answer_event
+from ropguard.login_request import LoginRequest, parse_login_body
+from ropguard.outcomes import Outcome, auth0_error_code, classify
+from ropguard.responses import render
+from ropguard.rotation import exchange
 from ropguard.settings import Environ, LoginSettings
 
 
@@ -109,27 +112,14 @@ class LoginService:
         self._token_endpoint.close()
 
     def login(self, event: dict[str, Any]) -> LoginResult:
-        context = event.get("requestContext")
-        request_id = str(context.get("requestId", "")) if isinstance(context, dict) else ""
-        client_ip = source_ip(event)
-        if client_ip is None:
-            # Fail closed: without the header Auth0 would count every user as this server.
-            return _result(
-                Outcome.SOURCE_IP_MISSING,
-                error_response(500, "server_error", "The client address is unavailable."),
-                source_ip=None,
-            )
-        try:
-            request = parse_login_request(
-                event, max_body_bytes=self.settings.max_body_bytes, scopes=self.settings.scopes
-            )
-        except InvalidLoginRequestError as exc:
-            return _result(
-                Outcome.BAD_REQUEST,
-                error_response(400, "invalid_request", str(exc)),
-                source_ip=client_ip,
-                reason=str(exc),
-            )
+        """The edge's answer to one event, rendered (what the handler returns, minus metrics and logs)."""
+        route, answer = answer_event(event, LOGIN_ROUTES, self)
+        outcome = Outcome(route.metric(answer.outcome))
+        fields = {"outcome": outcome.value, "status": answer.status, **answer.log_fields}
+        return LoginResult(outcome, render(answer), fields, answer.extra_metrics)
+
+    def authenticate(self, request: LoginRequest, caller: Caller) -> Answer:
+        """One password grant under the rotation rule; raises the ``ropguard.errors`` it cannot answer."""
         grant = PasswordGrant(
             username=request.username,
             password=request.password,
@@ -137,43 +127,31 @@ class LoginService:
             audience=self.settings.audience,
             realm=self.settings.realm,
         )
-        return self._exchange(grant, client_ip, request_id)
-
-    def _exchange(self, grant: PasswordGrant, client_ip: str, request_id: str) -> LoginResult:
-        attempts = 0
-        try:
-            credentials = self._credentials.get()
-            attempts += 1
-            classified, reply = self._send(grant, credentials, client_ip)
-            if classified.outcome is Outcome.CLIENT_REJECTED:
-                # Rotation: Auth0 refused the client before judging the user, so one more grant
-                # does not count toward brute-force protection; skip it if the secret is unchanged.
-                fresh = self._credentials.get(refresh=True)
-                if fresh != credentials:
-                    attempts += 1
-                    classified, reply = self._send(grant, fresh, client_ip)
-        except (CredentialsUnavailableError, Auth0TimeoutError, Auth0UnreachableError) as exc:
-            outcome, response = _failure_answer(exc)
-            return _result(outcome, response, source_ip=client_ip, attempts=attempts, reason=str(exc))
+        exchanged = exchange(
+            self._credentials,
+            lambda credentials: self._token_endpoint.request_token(
+                grant, credentials, forwarded_for=caller.source_ip
+            ),
+        )
+        reply = exchanged.reply
+        classified = classify(reply, now=self._clock())
         breach_report_error = None
         if classified.outcome is Outcome.PASSWORD_LEAKED:
-            breach_report_error = self._report_breach(grant, client_ip, request_id)
-        return _result(
-            classified.outcome,
-            json_response(classified.status, classified.body, classified.headers),
-            source_ip=client_ip,
-            attempts=attempts,
-            auth0_status=reply.status,
-            auth0_error=auth0_error_code(reply),
+            breach_report_error = self._report_breach(grant, caller.source_ip, caller.request_id)
+        return Answer(
+            classified.outcome.value,
+            classified.status,
+            classified.body,
+            classified.headers,
+            log_fields={
+                "source_ip": caller.source_ip,
+                "attempts": exchanged.attempts,
+                "auth0_status": reply.status,
+                "auth0_error": auth0_error_code(reply),
+                **({"breach_report_error": breach_report_error} if breach_report_error else {}),
+            },
             extra_metrics=(BREACH_REPORT_FAILED,) if breach_report_error else (),
-            **({"breach_report_error": breach_report_error} if breach_report_error else {}),
         )
-
-    def _send(
-        self, grant: PasswordGrant, credentials: ClientCredentials, client_ip: str
-    ) -> tuple[Classified, Auth0Reply]:
-        reply = self._token_endpoint.request_token(grant, credentials, forwarded_for=client_ip)
-        return classify(reply, now=self._clock()), reply
 
     def _report_breach(self, grant: PasswordGrant, client_ip: str, request_id: str) -> str | None:
         """Tell the reporter; returns the failure's type name (logged and counted), or None."""
@@ -188,24 +166,26 @@ class LoginService:
         return None
 
 
-def _result(
-    outcome: Outcome,
-    response: dict[str, Any],
-    *,
-    extra_metrics: tuple[str, ...] = (),
-    **log_fields: Any,
-) -> LoginResult:
-    fields = {"outcome": outcome.value, "status": response["statusCode"], **log_fields}
-    return LoginResult(outcome, response, fields, extra_metrics)
+def _login(service: LoginService, event: ApiEvent, caller: Caller) -> Answer:
+    settings = service.settings
+    request = parse_login_body(event, max_body_bytes=settings.max_body_bytes, scopes=settings.scopes)
+    return service.authenticate(request, caller)
 
 
-def _failure_answer(
-    exc: CredentialsUnavailableError | Auth0TimeoutError | Auth0UnreachableError,
-) -> tuple[Outcome, dict[str, Any]]:
-    """The design's answer when no reply from Auth0 can be classified."""
-    if isinstance(exc, CredentialsUnavailableError):
-        unavailable = "The login service is temporarily unavailable."
-        return Outcome.SECRET_UNAVAILABLE, error_response(503, "temporarily_unavailable", unavailable)
-    if isinstance(exc, Auth0TimeoutError):
-        return Outcome.UPSTREAM_TIMEOUT, json_response(504, TIMEOUT_BODY)
-    return Outcome.UPSTREAM_ERROR, json_response(502, UPSTREAM_BODY)
+#: POST /login. Its metric names predate the edge and stay as alarms and dashboards know them.
+LOGIN_ROUTE: Route[LoginService] = Route(
+    key="POST /login",
+    name="login",
+    metric_prefix="",
+    handle=_login,
+    metric_names={
+        "BadRequest": Outcome.BAD_REQUEST.value,
+        "SecretUnavailable": Outcome.SECRET_UNAVAILABLE.value,
+        "UpstreamTimeout": Outcome.UPSTREAM_TIMEOUT.value,
+        "UpstreamError": Outcome.UPSTREAM_ERROR.value,
+        "Misconfigured": Outcome.MISCONFIGURED.value,
+        "SourceIpMissing": Outcome.SOURCE_IP_MISSING.value,
+        "ConfigurationInvalid": Outcome.CONFIGURATION_INVALID.value,
+    },
+)
+LOGIN_ROUTES = {LOGIN_ROUTE.key: LOGIN_ROUTE}

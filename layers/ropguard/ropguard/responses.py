@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ropguard.answers import Answer
 
 BASE_HEADERS = {
     "Content-Type": "application/json",
@@ -17,9 +20,7 @@ BASE_HEADERS = {
 }
 
 
-def json_response(
-    status: int, body: Mapping[str, Any], headers: Mapping[str, str] | None = None
-) -> dict[str, Any]:
+def json_response(status: int, body: Any, headers: Mapping[str, str] | None = None) -> dict[str, Any]:
     return {
         "statusCode": status,
         "headers": {**BASE_HEADERS, **(headers or {})},
@@ -33,3 +34,8 @@ def error_response(
 ) -> dict[str, Any]:
     """An error in Auth0's dialect, so clients that understand /oauth/token understand us."""
     return json_response(status, {"error": error, "error_description": description}, headers)
+
+
+def render(answer: Answer) -> dict[str, Any]:
+    """The one renderer: every route's domain answer becomes a proxy response here."""
+    return json_response(answer.status, answer.body, answer.headers)

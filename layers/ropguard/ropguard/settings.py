@@ -160,6 +160,27 @@ class LoginSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class SessionSettings:
+    """Settings of the session function (MFA, refresh, logout).
+
+    ``scopes`` are those a refresh may narrow to (the same ``AUTH0_SCOPES`` as the login function).
+    """
+
+    auth0: Auth0Settings
+    scopes: tuple[str, ...]
+    max_body_bytes: int
+
+    @classmethod
+    def from_env(cls, env: Environ | None = None) -> SessionSettings:
+        env = os.environ if env is None else env
+        return cls(
+            auth0=Auth0Settings.from_env(env),
+            scopes=read_words(env, "AUTH0_SCOPES", DEFAULT_SCOPES),
+            max_body_bytes=read_int(env, "MAX_BODY_BYTES", 4096, minimum=256, maximum=1_048_576),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class SecurityEventSettings:
     """Where the login function stores ``password.breached`` events: the topic, else the reset queue."""
 

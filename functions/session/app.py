@@ -1,0 +1,39 @@
+"""The session routes after POST /login (MFA, refresh, logout): decorators plus one call.
+
+One function for the five routes: they share one configuration, one secret (read only) and one
+pooled connection to Auth0, so one warm container serves a whole MFA-and-refresh conversation.
+It may not publish security events: only the login function's role can. The event is never
+logged: it carries mfa_tokens, codes and refresh tokens.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from ropguard.edge import serve
+from ropguard.session import SESSION_ROUTES, SessionService
+from ropguard.tracing import traced
+
+logger = Logger()
+metrics = Metrics()
+
+_service: SessionService | None = None
+
+
+def session_service() -> SessionService:
+    """The container's service, created once (settings validated, clients built)."""
+    global _service  # noqa: PLW0603 - one per container, by design
+    if _service is None:
+        _service = SessionService.from_env()
+    return _service
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False)
+@traced
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return serve(event, SESSION_ROUTES, session_service, logger=logger, metrics=metrics)

@@ -1,0 +1,71 @@
+"""An API Gateway proxy event (payload 2.0 or 1.0) read once into a small typed view.
+
+Plain dict reads, no Powertools data classes: this runs on every API invocation and its imports
+count toward the cold start. Header names are lower-cased (both payload versions are
+case-insensitive). Nothing here decides the end user's address: that is ``client_address``'s job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class ApiEvent:
+    """What the edge needs from an event; ``body`` may hold secrets, so it is never in a repr."""
+
+    version: str
+    method: str
+    path: str
+    route_key: str
+    request_id: str
+    headers: Mapping[str, str] = field(repr=False)
+    body: object = field(repr=False)
+    is_base64_encoded: bool
+    raw: Mapping[str, Any] = field(repr=False)
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+
+def _headers(event: Mapping[str, Any]) -> dict[str, str]:
+    raw = event.get("headers")
+    if not isinstance(raw, Mapping):
+        return {}
+    return {str(key).lower(): value for key, value in raw.items() if isinstance(value, str)}
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def read_event(event: Mapping[str, Any]) -> ApiEvent:
+    """The typed view; missing or odd parts become empty strings (the route decides what it needs)."""
+    context = event.get("requestContext")
+    context = context if isinstance(context, Mapping) else {}
+    if event.get("version") == "2.0":
+        http = context.get("http")
+        http = http if isinstance(http, Mapping) else {}
+        method = _text(http.get("method")).upper()
+        path = _text(event.get("rawPath")) or _text(http.get("path"))
+        route_key = _text(event.get("routeKey")) or f"{method} {path}"
+        version = "2.0"
+    else:
+        method = _text(event.get("httpMethod")).upper()
+        path = _text(event.get("path"))
+        resource = _text(event.get("resource")) or path
+        route_key = f"{method} {resource}"
+        version = "1.0"
+    return ApiEvent(
+        version=version,
+        method=method,
+        path=path,
+        route_key=route_key,
+        request_id=_text(context.get("requestId")),
+        headers=_headers(event),
+        body=event.get("body"),
+        is_base64_encoded=event.get("isBase64Encoded") is True,
+        raw=event,
+    )

@@ -1,0 +1,203 @@
+"""HTTP at the edge: event -> typed request and caller, service call, answer -> response and metrics.
+
+A handler is decorators plus one call to ``serve``. Services never see API Gateway dicts and never
+emit metrics; they return an ``Answer`` or raise a ``ropguard.errors`` class, which ``ERROR_TABLE``
+maps to its answer (the one place an exception becomes HTTP). The end user's address comes from
+``client_address.source_ip`` (the request context only) and is checked before the body is read:
+without it nothing else happens (fail closed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, Protocol, TypeVar
+
+from ropguard.answers import Answer, error_body
+from ropguard.api_event import ApiEvent, read_event
+from ropguard.client_address import source_ip
+from ropguard.errors import (
+    ClientAddressError,
+    ConfigurationError,
+    InvalidRequestError,
+    OriginNotVerifiedError,
+    RopguardError,
+    RouteNotFoundError,
+    SecretUnavailableError,
+    UpstreamError,
+    UpstreamTimeoutError,
+)
+from ropguard.outcomes import MISCONFIGURED_BODY, TIMEOUT_BODY, UPSTREAM_BODY
+from ropguard.responses import render
+
+S = TypeVar("S")
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who asked: the end user's address (from the request context) and API Gateway's request id."""
+
+    source_ip: str
+    request_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Route(Generic[S]):
+    """One route of a function: ``handle`` parses the typed event and calls the service.
+
+    Metric names are ``metric_prefix`` + the answer's outcome; ``metric_names`` overrides some
+    (the login route keeps the names its alarms and dashboards already use).
+    """
+
+    key: str
+    name: str
+    metric_prefix: str
+    handle: Callable[[S, ApiEvent, Caller], Answer]
+    metric_names: Mapping[str, str] = field(default_factory=dict)
+
+    def metric(self, outcome: str) -> str:
+        return self.metric_names.get(outcome, f"{self.metric_prefix}{outcome}")
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorAnswer:
+    """``body`` None means ``invalid_request`` with the exception's own (safe) message."""
+
+    outcome: str
+    status: int
+    body: Mapping[str, str] | None
+
+
+#: Every ropguard exception class -> its answer; the first matching row wins (most specific first).
+ERROR_TABLE: tuple[tuple[type[RopguardError], ErrorAnswer], ...] = (
+    (InvalidRequestError, ErrorAnswer("BadRequest", 400, None)),
+    (
+        RouteNotFoundError,
+        ErrorAnswer(
+            "RouteNotFound", 404, error_body("not_found", "This function does not serve that route.")
+        ),
+    ),
+    (
+        OriginNotVerifiedError,
+        ErrorAnswer(
+            "OriginNotVerified",
+            403,
+            error_body("access_denied", "The request did not come through the API's front."),
+        ),
+    ),
+    (
+        ClientAddressError,
+        ErrorAnswer("SourceIpMissing", 500, error_body("server_error", "The client address is unavailable.")),
+    ),
+    (
+        ConfigurationError,
+        ErrorAnswer(
+            "ConfigurationInvalid", 500, error_body("server_error", "The login service is misconfigured.")
+        ),
+    ),
+    (
+        SecretUnavailableError,
+        ErrorAnswer(
+            "SecretUnavailable",
+            503,
+            error_body("temporarily_unavailable", "The login service is temporarily unavailable."),
+        ),
+    ),
+    (UpstreamTimeoutError, ErrorAnswer("UpstreamTimeout", 504, TIMEOUT_BODY)),
+    (UpstreamError, ErrorAnswer("UpstreamError", 502, UPSTREAM_BODY)),
+    (RopguardError, ErrorAnswer("Misconfigured", 502, MISCONFIGURED_BODY)),
+)
+
+
+def error_answer(exc: RopguardError, **log_fields: Any) -> Answer:
+    """The table's answer to ``exc``; the message is logged as ``reason`` (it never holds a secret)."""
+    for kind, row in ERROR_TABLE:
+        if isinstance(exc, kind):
+            body = row.body if row.body is not None else error_body("invalid_request", str(exc))
+            return Answer(row.outcome, row.status, dict(body), log_fields={**log_fields, "reason": str(exc)})
+    raise AssertionError("RopguardError is the table's last row")  # pragma: no cover
+
+
+def pick_route(event: ApiEvent, routes: Mapping[str, Route[S]]) -> Route[S]:
+    """The route for the event; a one-route function serves whatever API Gateway sends it."""
+    if len(routes) == 1:
+        return next(iter(routes.values()))
+    route = routes.get(event.route_key)
+    if route is None:
+        raise RouteNotFoundError(f"no route {event.route_key!r} in this function")
+    return route
+
+
+def _no_handler(service: Any, event: ApiEvent, caller: Caller) -> Answer:  # pragma: no cover
+    raise RouteNotFoundError("no route")
+
+
+#: Stands for a route the function does not serve, so its 404 is counted and logged like any answer.
+UNKNOWN_ROUTE: Route[Any] = Route("", "unknown route", "", _no_handler)
+
+
+def answer_event(
+    event: Mapping[str, Any], routes: Mapping[str, Route[S]], service: S
+) -> tuple[Route[S], Answer]:
+    """The domain answer to one event, errors included (no metric, no log: see ``serve``)."""
+    api = read_event(event)
+    try:
+        route = pick_route(api, routes)
+    except RouteNotFoundError as exc:
+        return UNKNOWN_ROUTE, error_answer(exc)
+    client_ip = source_ip(dict(event))
+    if client_ip is None:
+        # Fail closed: without the header Auth0 would count every user as this server.
+        return route, error_answer(ClientAddressError("no usable source address"), source_ip=None)
+    try:
+        return route, route.handle(service, api, Caller(client_ip, api.request_id))
+    except RopguardError as exc:
+        return route, error_answer(exc, source_ip=client_ip)
+
+
+class MetricsSink(Protocol):
+    def add_metric(self, *, name: str, unit: Any, value: float) -> None: ...
+
+
+class LogSink(Protocol):
+    def info(self, msg: object, *, extra: Mapping[str, object] | None = ...) -> None: ...
+
+    def error(self, msg: object, *, extra: Mapping[str, object] | None = ...) -> None: ...
+
+
+COUNT = "Count"
+
+
+def count(metrics: MetricsSink, name: str) -> None:
+    metrics.add_metric(name=name, unit=COUNT, value=1)
+
+
+def serve(
+    event: Mapping[str, Any],
+    routes: Mapping[str, Route[S]],
+    service: Callable[[], S],
+    *,
+    logger: LogSink,
+    metrics: MetricsSink,
+) -> dict[str, Any]:
+    """Answer one event: build (or reuse) the service, answer, count, log, render."""
+    try:
+        built = service()
+    except ConfigurationError as exc:
+        logger.error("invalid configuration", extra={"variable": exc.variable, "problem": str(exc)})
+        try:
+            route: Route[Any] = pick_route(read_event(event), routes)
+        except RouteNotFoundError:
+            route = UNKNOWN_ROUTE
+        count(metrics, route.metric("ConfigurationInvalid"))
+        return render(error_answer(exc))
+    route, answer = answer_event(event, routes, built)
+    name = route.metric(answer.outcome)
+    count(metrics, name)
+    for extra in answer.extra_metrics:
+        count(metrics, extra)
+    logger.info(
+        f"{route.name} answered",
+        extra={"route": route.key, "outcome": name, "status": answer.status, **answer.log_fields},
+    )
+    return render(answer)

@@ -1,0 +1,131 @@
+"""ropguard.edge: routing, fail-closed address, the error table, metrics and logs at the edge only."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from ropguard.answers import Answer
+from ropguard.api_event import ApiEvent
+from ropguard.edge import ERROR_TABLE, Caller, Route, error_answer, serve
+from ropguard.errors import (
+    ClientAddressError,
+    ConfigurationError,
+    InvalidRequestError,
+    OriginNotVerifiedError,
+    RopguardError,
+    RouteNotFoundError,
+    SecretUnavailableError,
+    UpstreamError,
+    UpstreamTimeoutError,
+    UpstreamUnreachableError,
+)
+from tests.fixtures.login import http_api_event
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.metrics: list[str] = []
+        self.logs: list[tuple[str, dict[str, Any]]] = []
+
+    def add_metric(self, *, name: str, unit: Any, value: float) -> None:
+        self.metrics.append(name)
+
+    def info(self, msg: object, *, extra: Any = None) -> None:
+        self.logs.append((str(msg), dict(extra or {})))
+
+    error = info
+
+
+def echo(service: str, event: ApiEvent, caller: Caller) -> Answer:
+    if event.body == "boom":
+        raise UpstreamTimeoutError("ReadTimeout")
+    return Answer("Succeeded", 200, {"service": service, "ip": caller.source_ip}, log_fields={"n": 1})
+
+
+ROUTES = {
+    "POST /a": Route("POST /a", "a", "RouteA", echo),
+    "POST /b": Route("POST /b", "b", "RouteB", echo),
+}
+
+
+def event(route_key: str = "POST /a", body: str = "{}", **options: Any) -> dict[str, Any]:
+    raw = http_api_event(body, **options)
+    raw["routeKey"] = route_key
+    return raw
+
+
+def test_a_route_is_answered_rendered_counted_and_logged() -> None:
+    seen = Recorder()
+    response = serve(event("POST /b"), ROUTES, lambda: "svc", logger=seen, metrics=seen)
+    assert response["statusCode"] == 200
+    assert json.loads(response["body"]) == {"service": "svc", "ip": "203.0.113.7"}
+    assert response["headers"]["Cache-Control"] == "no-store"
+    assert seen.metrics == ["RouteBSucceeded"]
+    ((message, fields),) = seen.logs
+    assert message == "b answered"
+    assert fields["outcome"] == "RouteBSucceeded"
+    assert fields["n"] == 1
+
+
+def test_no_source_address_fails_closed_before_the_route_runs() -> None:
+    seen = Recorder()
+    response = serve(event(body="boom", source_ip=None), ROUTES, lambda: "svc", logger=seen, metrics=seen)
+    assert response["statusCode"] == 500
+    assert seen.metrics == ["RouteASourceIpMissing"]
+
+
+def test_errors_map_through_the_table() -> None:
+    seen = Recorder()
+    response = serve(event(body="boom"), ROUTES, lambda: "svc", logger=seen, metrics=seen)
+    assert response["statusCode"] == 504
+    assert seen.metrics == ["RouteAUpstreamTimeout"]
+
+
+def test_an_unknown_route_is_a_404() -> None:
+    seen = Recorder()
+    response = serve(event("GET /nope"), ROUTES, lambda: "svc", logger=seen, metrics=seen)
+    assert response["statusCode"] == 404
+    assert seen.metrics == ["RouteNotFound"]
+
+
+def test_a_configuration_error_is_one_log_line_naming_the_variable() -> None:
+    seen = Recorder()
+
+    def broken() -> str:
+        raise ConfigurationError("AUTH0_DOMAIN", "is required")
+
+    response = serve(event(), ROUTES, broken, logger=seen, metrics=seen)
+    assert response["statusCode"] == 500
+    assert seen.metrics == ["RouteAConfigurationInvalid"]
+    assert seen.logs[0][1]["variable"] == "AUTH0_DOMAIN"
+
+
+@pytest.mark.parametrize(
+    ("exc", "status", "error"),
+    [
+        (InvalidRequestError("field 'x' is required"), 400, "invalid_request"),
+        (RouteNotFoundError("x"), 404, "not_found"),
+        (OriginNotVerifiedError("x"), 403, "access_denied"),
+        (ClientAddressError("x"), 500, "server_error"),
+        (ConfigurationError("X", "bad"), 500, "server_error"),
+        (SecretUnavailableError("x"), 503, "temporarily_unavailable"),
+        (UpstreamTimeoutError("x"), 504, "temporarily_unavailable"),
+        (UpstreamUnreachableError("x"), 502, "temporarily_unavailable"),
+        (UpstreamError("x"), 502, "temporarily_unavailable"),
+        (RopguardError("x"), 502, "server_error"),
+    ],
+)
+def test_every_exception_class_has_its_answer(exc: RopguardError, status: int, error: str) -> None:
+    answer = error_answer(exc)
+    assert (answer.status, answer.body["error"]) == (status, error)
+
+
+def test_only_invalid_request_returns_its_message() -> None:
+    assert error_answer(InvalidRequestError("field 'x' is required")).body["error_description"] == (
+        "field 'x' is required"
+    )
+    assert "internal detail" not in json.dumps(error_answer(SecretUnavailableError("internal detail")).body)
+    assert ERROR_TABLE[-1][0] is RopguardError

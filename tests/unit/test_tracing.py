@@ -1,0 +1,38 @@
+"""ropguard.tracing: off means the handler itself and nothing X-Ray imported."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from ropguard.tracing import traced, tracing_enabled
+
+
+def handler(event: dict[str, str], context: object) -> dict[str, str]:
+    return event
+
+
+def test_off_returns_the_handler_unchanged(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    assert not tracing_enabled()
+    assert traced(handler) is handler
+
+
+def test_off_imports_no_xray_sdk() -> None:
+    code = (
+        "import os, sys; os.environ['POWERTOOLS_TRACE_DISABLED'] = '1'\n"
+        "from ropguard.tracing import traced\n"
+        "traced(lambda e, c: e)\n"
+        "print(any(name.startswith('aws_xray_sdk') for name in sys.modules))"
+    )
+    command = [sys.executable, "-c", code]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout  # noqa: S603
+    assert out.strip() == "False"
+
+
+def test_on_wraps_the_handler(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "false")
+    assert tracing_enabled()
+    assert traced(handler) is not handler
