@@ -245,11 +245,12 @@ class CachedSecret:
         *,
         max_age_seconds: int,
         reader: SecretReader | None = None,
+        boto3_client: SecretsManagerClient | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.secret_id = secret_id
         self._max_age = max_age_seconds
-        self._reader = reader if reader is not None else secret_reader_from_env()
+        self._reader = reader if reader is not None else secret_reader_from_env(boto3_client=boto3_client)
         self._clock = clock
         self._cache: dict[str, _Cached] = {}
 
