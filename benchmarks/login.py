@@ -15,7 +15,8 @@ stand-in of the Parameters and Secrets extension (token checked, cache emptied b
 run, backed by moto's Secrets Manager); the naive handler calls moto's Secrets Manager with boto3.
 
 Warm = per-invocation wall time in this process after a first invocation, against a token endpoint
-that answers at once and counts TCP connections; AWS calls are counted at botocore's API-call layer
+that answers at once and counts TCP connections (in a process of its own, so that serving does not
+compete with the handler for this process's GIL); AWS calls are counted at botocore's API-call layer
 plus requests to the extension. The breach row: the first ``password_leaked`` answer in a container
 imports boto3 and builds the SNS client (``ropguard.security_events``); its duration is shown beside
 the next one's.
@@ -34,7 +35,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -196,10 +197,12 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     import boto3  # noqa: PLC0415 - the parent's (dev venv); children use their own
     from moto.server import ThreadedMotoServer  # noqa: PLC0415
 
-    from benchmarks.loopback_auth0 import CountingTokenServer  # noqa: PLC0415
+    from benchmarks.loopback_auth0 import TokenServerProcess  # noqa: PLC0415
     from benchmarks.loopback_extension import LoopbackExtension  # noqa: PLC0415
 
     pythons = {name: bench_python(name) for name in HANDLERS}
+    exits = ExitStack()
+    auth0 = exits.enter_context(TokenServerProcess())  # forked before any thread starts here
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's access log
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()
@@ -239,7 +242,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     breach: list[tuple[float, float]] = []
     rows: list[tuple[str, ...]] = []
     with (
-        CountingTokenServer() as auth0,
+        exits,
         LoopbackExtension(from_moto, token=SESSION_TOKEN) as extension,
         tempfile.TemporaryDirectory(prefix="ropguard-bench-") as scratch,
     ):
