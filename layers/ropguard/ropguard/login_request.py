@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
-from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent, APIGatewayProxyEventV2
-
 from ropguard.errors import InvalidRequestError
 
 JSON = "application/json"
@@ -38,13 +36,12 @@ class LoginRequest:
 
 
 def _raw_body(event: dict[str, Any], max_body_bytes: int) -> bytes:
-    proxy = APIGatewayProxyEventV2(event) if event.get("version") == "2.0" else APIGatewayProxyEvent(event)
-    body = proxy.body
+    body = event.get("body")  # the same key in payload 1.0 and 2.0
     if body is None or body == "":
         raise InvalidLoginRequestError("the request body is empty")
     if not isinstance(body, str):
         raise InvalidLoginRequestError("the request body is not text")
-    if proxy.is_base64_encoded is True:
+    if event.get("isBase64Encoded") is True:
         if len(body) > (max_body_bytes + 2) // 3 * 4 + 4:
             raise InvalidLoginRequestError(f"the request body exceeds {max_body_bytes} bytes")
         try:
@@ -63,9 +60,23 @@ def _raw_body(event: dict[str, Any], max_body_bytes: int) -> bytes:
     return raw
 
 
+def header(event: dict[str, Any], name: str) -> object:
+    """A header's value, names compared case-insensitively (the last of duplicates wins), or None.
+
+    Plain dict access rather than Powertools' event data classes: importing those loads every
+    event type Powertools knows, a measurable part of a cold start (docs/architecture.md).
+    """
+    headers = event.get("headers")
+    found: object = None
+    if isinstance(headers, dict):
+        for key, value in headers.items():
+            if isinstance(key, str) and key.lower() == name:
+                found = value
+    return found
+
+
 def _media_type(event: dict[str, Any]) -> str:
-    headers = APIGatewayProxyEvent(event).headers  # case-insensitive in both payload versions
-    content_type = headers.get("content-type")
+    content_type = header(event, "content-type")
     if not isinstance(content_type, str) or not content_type.strip():
         raise InvalidLoginRequestError(f"the Content-Type header is required ({JSON} or {FORM})")
     media_type, *params = (part.strip().lower() for part in content_type.split(";"))
