@@ -56,10 +56,10 @@ def reader(server: HTTPServer, *, token: str | None = SESSION_TOKEN, read_second
     env = {EXTENSION_PORT_VARIABLE: str(server.port)}
     if token is not None:
         env["AWS_SESSION_TOKEN"] = token
-    extension = ExtensionSecretReader.from_env(env)
-    assert extension is not None
-    extension._timeouts = ExtensionTimeouts(connect_seconds=0.5, read_seconds=read_seconds)
-    return extension
+    assert ExtensionSecretReader.from_env(env) is not None  # the variable is what selects this path
+    return ExtensionSecretReader(
+        server.port, environ=env, timeouts=ExtensionTimeouts(connect_seconds=0.5, read_seconds=read_seconds)
+    )
 
 
 def expect_current(server: HTTPServer, secret_string: str = CURRENT_STRING) -> None:
