@@ -26,9 +26,8 @@ from aws_lambda_powertools.metrics.provider import cold_start
 from benchmarks.loopback_extension import LoopbackExtension
 from functions.password_reset import app as reset_app
 from local.aws_resources import AwsEndpoint, create_resources
-from local.intrinsics import Resolver
 from local.queue_runner import sqs_event
-from local.template import Template, read_function
+from local.template import StackTemplate
 from ropguard.security_events import SecurityEventPublisher
 from tests.emf import metric_totals
 from tests.fixtures.emulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_USERS, EmulatorHandle
@@ -39,6 +38,7 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
 EXTENSION_TOKEN = "session-token-breach-flow-never-log-me"
+RESOURCES = ("SecurityEventsTopic", "PasswordResetQueue", "PasswordResetDeadLetterQueue", "IdempotencyTable")
 BOB_EMAIL, BOB_PASSWORD = DEMO_USERS["bob"]  # the demo tenant's breached user
 ALICE_EMAIL, ALICE_PASSWORD = DEMO_USERS["alice"]
 
@@ -156,11 +156,9 @@ def stack(
     secret_registry.add("password", BOB_PASSWORD, ALICE_PASSWORD)
     secret_registry.add("client secret", DEMO_CLIENT_SECRET)
     secret_registry.add("session token", EXTENSION_TOKEN)
-    template = Template.load(ROOT / "template.yaml")
-    resolver = Resolver(template.document, parameter_overrides={"Auth0Domain": auth0_emulator.base_url})
-    created = create_resources(
+    template = StackTemplate(ROOT / "template.yaml", {"Auth0Domain": auth0_emulator.base_url})
+    create_resources(
         template,
-        resolver,
         AwsEndpoint(aws, REGION),
         secret_strings={
             "Auth0ClientSecret": json.dumps(
@@ -168,8 +166,9 @@ def stack(
             )
         },
     )
-    login_env = dict(read_function(template, resolver, "LoginFunction").environment)
-    reset_env = dict(read_function(template, resolver, "PasswordResetFunction").environment)
+    functions = {spec.logical_id: spec for spec in template.functions()}
+    login_env = dict(functions["LoginFunction"].environment)
+    reset_env = dict(functions["PasswordResetFunction"].environment)
     # The template attaches the Parameters and Secrets extension (TEAM contract 2): a loopback
     # stand-in backed by moto serves it, with the token check, as Lambda's layer would.
     session = boto3.session.Session(region_name=REGION)
@@ -195,7 +194,7 @@ def stack(
     cold_start.reset_cold_start_flag()
     try:
         yield Stack(
-            resources={logical_id: physical.ref for logical_id, physical in created.items()},
+            resources={logical_id: template.physical(logical_id).ref for logical_id in RESOURCES},
             login_env=login_env,
             reset_env=reset_env,
             auth0=auth0_emulator,

@@ -11,17 +11,16 @@ import pytest
 
 from local.http_api import BoundRoute, LocalHttpApi
 from local.http_events import ApiStage
-from local.intrinsics import Resolver
 from local.lambda_runtime import LocalFunction
-from local.template import Template, read_functions
+from local.template import StackTemplate
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def api(fixture_template: Template, stand_in_resolver: Resolver) -> Iterator[str]:
+def api(fixture_template: StackTemplate) -> Iterator[str]:
     routes: list[BoundRoute] = []
-    for spec in read_functions(fixture_template, stand_in_resolver):
+    for spec in fixture_template.functions():
         function = LocalFunction(spec, dict(spec.environment), "us-east-1", "123456789012")
         routes.extend(
             BoundRoute(route, ApiStage(route.api_id, "123456789012", "us-east-1"), function)

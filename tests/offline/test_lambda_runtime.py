@@ -9,14 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from local.intrinsics import Resolver
 from local.lambda_runtime import (
     EnvironmentPatch,
     FunctionTimeoutError,
     LocalFunction,
     function_environments,
 )
-from local.template import FunctionSpec, Template, read_function
+from local.template import FunctionSpec, StackTemplate
+
+from .conftest import spec_of
 
 
 def spec_with(environment: dict[str, str], logical_id: str = "Fn") -> FunctionSpec:
@@ -69,15 +70,13 @@ def test_environment_patch_sets_unsets_and_restores(monkeypatch: pytest.MonkeyPa
     assert "OFFLINE_TEST_NEW" not in os.environ
 
 
-def load(fixture_template: Template, resolver: Resolver, logical_id: str, **changes: object) -> LocalFunction:
-    spec = replace(read_function(fixture_template, resolver, logical_id), **changes)  # type: ignore[arg-type]
+def load(fixture_template: StackTemplate, logical_id: str, **changes: object) -> LocalFunction:
+    spec = replace(spec_of(fixture_template, logical_id), **changes)  # type: ignore[arg-type]
     return LocalFunction(spec, dict(spec.environment), "us-east-1", "123456789012")
 
 
-def test_handler_sees_its_environment_only_while_it_runs(
-    fixture_template: Template, stand_in_resolver: Resolver
-) -> None:
-    echo = load(fixture_template, stand_in_resolver, "EchoFunction")
+def test_handler_sees_its_environment_only_while_it_runs(fixture_template: StackTemplate) -> None:
+    echo = load(fixture_template, "EchoFunction")
     assert "SERVICE_NAME" not in os.environ
     result = echo.invoke({"rawPath": "/echo"})
     body = json.loads(result["body"])
@@ -90,11 +89,9 @@ def test_handler_sees_its_environment_only_while_it_runs(
     assert "SERVICE_NAME" not in os.environ
 
 
-def test_two_functions_from_one_file_are_separate_modules(
-    fixture_template: Template, stand_in_resolver: Resolver
-) -> None:
-    echo = load(fixture_template, stand_in_resolver, "EchoFunction")
-    shapes = load(fixture_template, stand_in_resolver, "ShapesFunction")
+def test_two_functions_from_one_file_are_separate_modules(fixture_template: StackTemplate) -> None:
+    echo = load(fixture_template, "EchoFunction")
+    shapes = load(fixture_template, "ShapesFunction")
     assert echo.load() is not shapes.load()
     assert shapes.invoke({"pathParameters": {"shape": "plain-dict"}}) == {
         "hello": "world",
@@ -102,22 +99,20 @@ def test_two_functions_from_one_file_are_separate_modules(
     }
 
 
-def test_cold_start_imports_the_module_again(fixture_template: Template, stand_in_resolver: Resolver) -> None:
-    worker = load(fixture_template, stand_in_resolver, "WorkerFunction")
+def test_cold_start_imports_the_module_again(fixture_template: StackTemplate) -> None:
+    worker = load(fixture_template, "WorkerFunction")
     first = worker.load()
     worker.cold_start()
     assert worker.load() is not first
 
 
-def test_a_handler_running_past_its_timeout_is_an_error(
-    fixture_template: Template, stand_in_resolver: Resolver
-) -> None:
-    shapes = load(fixture_template, stand_in_resolver, "ShapesFunction", timeout_seconds=-1)
+def test_a_handler_running_past_its_timeout_is_an_error(fixture_template: StackTemplate) -> None:
+    shapes = load(fixture_template, "ShapesFunction", timeout_seconds=-1)
     with pytest.raises(FunctionTimeoutError, match="ran past its Timeout"):
         shapes.invoke({"pathParameters": {"shape": "plain-dict"}})
 
 
-def test_handler_exceptions_propagate(fixture_template: Template, stand_in_resolver: Resolver) -> None:
-    echo = load(fixture_template, stand_in_resolver, "EchoFunction")
+def test_handler_exceptions_propagate(fixture_template: StackTemplate) -> None:
+    echo = load(fixture_template, "EchoFunction")
     with pytest.raises(RuntimeError, match="on purpose"):
         echo.invoke({"rawPath": "/files/boom"})

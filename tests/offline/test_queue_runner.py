@@ -12,12 +12,11 @@ from typing import Any
 import pytest
 
 from local.aws_resources import AwsEndpoint, create_resources
-from local.intrinsics import Resolver
 from local.lambda_runtime import LocalFunction
 from local.queue_runner import BoundSource, QueueRunner, sqs_event, succeeded_ids
-from local.template import Template, read_function
+from local.template import StackTemplate
 
-from .conftest import FIXTURE_PARAMETERS
+from .conftest import FIXTURE_PARAMETERS, FIXTURE_TEMPLATE, spec_of
 
 MESSAGE = {
     "MessageId": "m-1",
@@ -78,11 +77,11 @@ def test_only_reported_failures_stay(result: Any, reports: bool, expected: list[
 
 
 @pytest.fixture
-def running(aws: str, fixture_template: Template) -> Iterator[tuple[Resolver, AwsEndpoint, QueueRunner, Any]]:
-    resolver = Resolver(fixture_template.document, FIXTURE_PARAMETERS)
+def running(aws: str) -> Iterator[tuple[StackTemplate, AwsEndpoint, QueueRunner, Any]]:
+    resolver = StackTemplate(FIXTURE_TEMPLATE, FIXTURE_PARAMETERS)
     endpoint = AwsEndpoint(aws, "us-east-1")
-    create_resources(fixture_template, resolver, endpoint)
-    spec = read_function(fixture_template, resolver, "WorkerFunction")
+    create_resources(resolver, endpoint)
+    spec = spec_of(resolver, "WorkerFunction")
     worker = LocalFunction(spec, dict(spec.environment), "us-east-1", "123456789012")
     worker.load()
     module = sys.modules[worker.module_name]  # the loaded handler module, to read what it received
@@ -94,7 +93,7 @@ def running(aws: str, fixture_template: Template) -> Iterator[tuple[Resolver, Aw
         runner.stop()
 
 
-def send(aws: AwsEndpoint, resolver: Resolver, *jobs: dict[str, Any]) -> None:
+def send(aws: AwsEndpoint, resolver: StackTemplate, *jobs: dict[str, Any]) -> None:
     sns = aws.client("sns")
     for job in jobs:
         sns.publish(
@@ -104,12 +103,12 @@ def send(aws: AwsEndpoint, resolver: Resolver, *jobs: dict[str, Any]) -> None:
         )
 
 
-def attempts(aws: AwsEndpoint, resolver: Resolver) -> dict[str, int]:
+def attempts(aws: AwsEndpoint, resolver: StackTemplate) -> dict[str, int]:
     items = aws.client("dynamodb").scan(TableName=resolver.physical("ProcessedTable").ref)["Items"]
     return {item["id"]["S"]: int(item["attempts"]["N"]) for item in items}
 
 
-def dead_letters(aws: AwsEndpoint, resolver: Resolver) -> list[dict[str, Any]]:
+def dead_letters(aws: AwsEndpoint, resolver: StackTemplate) -> list[dict[str, Any]]:
     url = resolver.physical("JobsDeadLetterQueue").ref
     return [
         json.loads(m["Body"])
@@ -118,7 +117,7 @@ def dead_letters(aws: AwsEndpoint, resolver: Resolver) -> list[dict[str, Any]]:
 
 
 @pytest.mark.integration
-def test_successful_batches_are_deleted(running: tuple[Resolver, AwsEndpoint, QueueRunner, Any]) -> None:
+def test_successful_batches_are_deleted(running: tuple[StackTemplate, AwsEndpoint, QueueRunner, Any]) -> None:
     resolver, aws, runner, worker = running
     send(aws, resolver, {"id": "a"}, {"id": "b"})
     assert runner.drain(timeout=30)
@@ -132,7 +131,7 @@ def test_successful_batches_are_deleted(running: tuple[Resolver, AwsEndpoint, Qu
 
 @pytest.mark.integration
 def test_a_reported_failure_is_retried_then_dead_lettered_by_moto(
-    running: tuple[Resolver, AwsEndpoint, QueueRunner, Any],
+    running: tuple[StackTemplate, AwsEndpoint, QueueRunner, Any],
 ) -> None:
     resolver, aws, runner, worker = running
     send(aws, resolver, {"id": "good"}, {"id": "bad", "fail": True})
@@ -151,7 +150,7 @@ def test_a_reported_failure_is_retried_then_dead_lettered_by_moto(
 
 @pytest.mark.integration
 def test_a_raising_handler_leaves_the_whole_batch(
-    running: tuple[Resolver, AwsEndpoint, QueueRunner, Any], caplog: pytest.LogCaptureFixture
+    running: tuple[StackTemplate, AwsEndpoint, QueueRunner, Any], caplog: pytest.LogCaptureFixture
 ) -> None:
     resolver, aws, runner, _ = running
     runner.stop()  # send both first, so that they arrive in one batch
@@ -168,7 +167,7 @@ def test_a_raising_handler_leaves_the_whole_batch(
 
 
 @pytest.mark.integration
-def test_stop_returns_promptly(aws: str, fixture_template: Template) -> None:
+def test_stop_returns_promptly(aws: str) -> None:
     runner = QueueRunner([], AwsEndpoint(aws, "us-east-1")).start()
     runner.stop()  # returning at all is the assertion: no thread is left polling
     assert runner.drain(timeout=0)
