@@ -381,10 +381,13 @@ class SecurityEventPublisher:
         from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415 - see _boto
 
         policy = self.policy
+        # The client first: on a container's first breach this imports boto3, which must not eat
+        # the retry budget (it is time that no SNS attempt can use).
+        sns = self._sns
         deadline = self._clock() + policy.sns_budget_seconds
         for attempt in range(1, policy.sns_attempts + 1):
             try:
-                self._sns.publish(
+                sns.publish(
                     TopicArn=self.topic_arn,
                     Message=body,
                     MessageAttributes={TYPE_ATTRIBUTE: {"DataType": "String", "StringValue": event.type}},
