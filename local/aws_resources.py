@@ -235,6 +235,12 @@ def stand_in(template: StackTemplate, logical_id: str) -> Physical:
     if kind == "AWS::Lambda::Function":
         name = template.resolve(own.get("FunctionName", name), f"Resources.{logical_id}.FunctionName")
         return Physical(name, {"Arn": f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{name}"})
+    if kind in ("AWS::Lambda::Alias", "AWS::Lambda::Version"):  # offline: the function ($LATEST)
+        target = own.get("FunctionName")
+        if not (isinstance(target, dict) and isinstance(target.get("Ref"), str)):
+            raise TemplateError(f"Resources.{logical_id}.FunctionName must be a !Ref to a function offline")
+        function = stand_in(template, target["Ref"])
+        return Physical(function.attributes["Arn"], {"Version": "$LATEST"})
     if kind == "AWS::Lambda::LayerVersion":
         layer = template.resolve(own.get("LayerName", name), f"Resources.{logical_id}.LayerName")
         return Physical(f"arn:aws:lambda:{region}:{ACCOUNT_ID}:layer:{layer}:1")

@@ -54,6 +54,10 @@ LOCAL_PROPERTIES: Mapping[str, frozenset[str]] = {
         "EventSourceArn FunctionName BatchSize FunctionResponseTypes Enabled ScalingConfig"
     ),
     "AWS::ApiGatewayV2::Api": frozenset({"Body"}),  # its routes; served by the local HTTP API
+    # SnapStart's published version and alias (AutoPublishAlias, issue 10): offline both are the
+    # function itself, so an API that invokes the alias invokes the function.
+    "AWS::Lambda::Version": names("FunctionName Description"),
+    "AWS::Lambda::Alias": names("FunctionName FunctionVersion Name Description"),
     # throttling and access logs have no offline meaning
     "AWS::ApiGatewayV2::Stage": names(
         "ApiId StageName AutoDeploy DefaultRouteSettings AccessLogSettings Tags"

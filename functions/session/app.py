@@ -8,15 +8,16 @@ logged: it carries mfa_tokens, codes and refresh tokens.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
+from ropguard import snapstart
 from ropguard.edge import serve
+from ropguard.observability import Logger, Metrics, correlation_paths
 from ropguard.session import SESSION_ROUTES, SessionService
 from ropguard.tracing import traced
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger()
 metrics = Metrics()
@@ -30,6 +31,21 @@ def session_service() -> SessionService:
     if _service is None:
         _service = SessionService.from_env()
     return _service
+
+
+@snapstart.before_snapshot
+def _before_snapshot() -> None:
+    """SnapStart: import what the first invocation needs, so restores skip it (no secret is read)."""
+    snapstart.import_for_first_call()
+
+
+@snapstart.after_restore
+def _after_restore() -> None:
+    """SnapStart: pooled sockets do not survive a restore; the next invocation builds a new service."""
+    global _service  # noqa: PLW0603 - see session_service
+    if _service is not None:
+        _service.close()
+        _service = None
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False)

@@ -15,6 +15,7 @@ import boto3
 import pytest
 from aws_lambda_powertools.metrics.provider import cold_start
 
+from benchmarks.loopback_extension import Fetch, LoopbackExtension
 from local.aws_resources import bind_stand_ins
 from local.template import StackTemplate
 from tests.fixtures.emulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_USERS, EmulatorHandle
@@ -66,6 +67,22 @@ class _Collect(logging.Handler):
         self.sink.write(f"{record.name} {record.getMessage()} {record.__dict__}\n")
 
 
+EXTENSION_TOKEN = "session-token-fuzz-never-log-me"
+
+
+def moto_secrets(client: Any) -> Fetch:
+    """The extension stand-in's source: GetSecretValue on moto's server (None when not found)."""
+
+    def fetch(secret_id: str, stage: str) -> dict[str, Any] | None:
+        try:
+            answer = client.get_secret_value(SecretId=secret_id, VersionStage=stage)
+        except client.exceptions.ResourceNotFoundException:
+            return None
+        return {"Name": answer["Name"], "SecretString": answer["SecretString"], "VersionStages": [stage]}
+
+    return fetch
+
+
 def template_login_environment(auth0_url: str) -> dict[str, str]:
     """LoginFunction's variables as template.yaml sets them, for a stack whose Auth0 is ``auth0_url``."""
     template = StackTemplate(ROOT / "template.yaml", {"Auth0Domain": auth0_url})
@@ -101,6 +118,16 @@ def fuzz_login(
         ],
         "POWERTOOLS_TRACE_DISABLED": "1",
     }
+    # template.yaml attaches the Parameters and Secrets extension (TEAM contract 2): a loopback
+    # stand-in backed by moto serves it with its token check, so the fuzzed handler takes that path.
+    extension = contextlib.ExitStack()
+    if "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT" in env:
+        secret_registry.add("session token", EXTENSION_TOKEN)
+        stand_in = extension.enter_context(
+            LoopbackExtension(moto_secrets(boto_session.client("secretsmanager")), token=EXTENSION_TOKEN)
+        )
+        env["PARAMETERS_SECRETS_EXTENSION_HTTP_PORT"] = str(stand_in.port)
+        env["AWS_SESSION_TOKEN"] = EXTENSION_TOKEN
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     app = load_login_app()
@@ -132,3 +159,4 @@ def fuzz_login(
         if service is not None:
             service.close()
         app.__dict__["_service"] = None
+        extension.close()

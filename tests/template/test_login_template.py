@@ -47,9 +47,17 @@ def test_runtime_handler_and_layer(template, resources, login) -> None:
     layer = resources["RopguardLayer"]
     assert layer["Type"] == "AWS::Serverless::LayerVersion"
     assert layer["Properties"]["ContentUri"] == "layers/ropguard/"
-    assert layer["Metadata"]["BuildMethod"] == "python3.13"
+    # layers/ropguard/Makefile: the python3.13 builder's arm64 wheels plus our bytecode (issue 10).
+    assert layer["Metadata"]["BuildMethod"] == "makefile"
+    assert layer["Metadata"]["BuildArchitecture"] == "arm64"
+    makefile = (ROOT / "layers/ropguard/Makefile").read_text()
+    assert "build-RopguardLayer:" in makefile
+    assert "--platform manylinux2014_aarch64" in makefile
+    assert "--python-version 3.13" in makefile
+    assert "compileall -q --invalidation-mode unchecked-hash" in makefile
     assert (ROOT / "layers/ropguard/requirements.txt").is_file()
-    assert function_globals["Tracing"] == "Active"
+    # Tracing is a parameter (issue 10), off by default: see test_cold_start_template.py.
+    assert function_globals["Tracing"] == {"Fn::If": ["TracingOn", "Active", "PassThrough"]}
 
 
 def test_environment_names_every_setting(template, login) -> None:
@@ -123,9 +131,13 @@ def test_login_iam_reads_exactly_that_one_secret(resources, login) -> None:
             "Resource": SECRET_ARN,
         }
     ]
-    assert role["ManagedPolicyArns"] == [
-        {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/AWSXrayWriteOnlyAccess"}
-    ], "no broad managed policy beyond X-Ray's, which has no resource-level permissions"
+    assert role["ManagedPolicyArns"] == {
+        "Fn::If": [
+            "TracingOn",
+            [{"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/AWSXrayWriteOnlyAccess"}],
+            {"Ref": "AWS::NoValue"},
+        ]
+    }, "no broad managed policy beyond X-Ray's (no resource-level permissions), and that only when tracing"
 
 
 def policy_statements(resources: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:

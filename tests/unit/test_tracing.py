@@ -34,5 +34,18 @@ def test_off_imports_no_xray_sdk() -> None:
 
 def test_on_wraps_the_handler(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "false")
+    monkeypatch.setenv("LAMBDA_TASK_ROOT", "/var/task")
+    monkeypatch.delenv("AWS_SAM_LOCAL", raising=False)
     assert tracing_enabled()
     assert traced(handler) is not handler
+
+
+def test_outside_lambda_or_under_sam_local_it_is_off() -> None:
+    """Where Powertools would disable the Tracer anyway, the X-Ray SDK is not imported."""
+    assert not tracing_enabled({"POWERTOOLS_TRACE_DISABLED": "false"})
+    sam_local = {
+        "POWERTOOLS_TRACE_DISABLED": "false",
+        "LAMBDA_TASK_ROOT": "/var/task",
+        "AWS_SAM_LOCAL": "true",
+    }
+    assert not tracing_enabled(sam_local)

@@ -16,6 +16,7 @@
     ├── ResetFailedError                the password-reset email could not be requested
     │   ├── PermanentResetError         retrying cannot help: dead-letter with the reason
     │   └── TransientResetError         worth another delivery
+    ├── InvalidEventError               a security event that does not fit its schema (never echoes input)
     └── DoctorError                     ropguard-doctor could not check the tenant (exit status 2)
         ├── TenantFileError             auth0/tenant.yaml unreadable, invalid, or a ${VAR} unset
         └── ManagementApiError          the Management API refused or failed a call
@@ -26,6 +27,8 @@ table at the edge, never here: this module knows nothing of HTTP.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class RopguardError(Exception):
@@ -90,6 +93,23 @@ class PermanentResetError(ResetFailedError):
 
 class TransientResetError(ResetFailedError):
     """Worth retrying on a later delivery (timeouts, 5xx, rate limits)."""
+
+
+class InvalidEventError(RopguardError, ValueError):
+    """A security event that does not fit its schema; ``errors()`` lists each problem, never a value.
+
+    Each problem is ``{"loc": (field,), "msg": ..., "type": ...}`` with pydantic's error type names,
+    so the reset function's dead-letter reasons (``invalid_event:<field>:<type>``) stay as documented.
+    """
+
+    def __init__(self, problems: list[dict[str, Any]]) -> None:
+        described = (f"{'.'.join(map(str, p['loc'])) or 'event'}: {p['msg']}" for p in problems)
+        super().__init__("; ".join(described))
+        self._problems = problems
+
+    def errors(self, *, include_input: bool = False) -> list[dict[str, Any]]:
+        """The problems (``include_input`` is accepted for pydantic's signature; input is never kept)."""
+        return [dict(problem) for problem in self._problems]
 
 
 class DoctorError(RopguardError):
