@@ -28,7 +28,7 @@ SAM := $(TOOLS)/sam/bin/sam
 CHECKOV := $(TOOLS)/checkov/bin/checkov
 
 .PHONY: help install tools run demo test lint typecheck unit integration fuzz template sam-validate \
-	sam-build checkov bench clean
+	sam-build checkov bench clean build deploy invoke doctor tenant-check
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -54,18 +54,35 @@ install: $(BIN)/.installed ## create .venv and install the app and test dependen
 
 tools: $(SAM) $(CHECKOV) ## install the SAM CLI and checkov into .tools/
 
-run: install ## run the offline stack on 127.0.0.1 (Ctrl-C stops it)
-	$(BIN)/python -m local.stack
+# Template parameters as `sam deploy --parameter-overrides` takes them, e.g.
+#   make run PARAMS="Auth0Scopes='openid offline_access' Auth0Audience=https://api.example.com"
+PARAMS ?=
+ARGS ?=
 
-demo: install ## start the offline stack, play the story, stop; non-zero if a step differs
-	$(BIN)/python -m local.demo
+run: install ## run the offline stack on 127.0.0.1 (Ctrl-C stops it); PARAMS="Key=Value ..." overrides
+	$(BIN)/python -m local.stack $(if $(PARAMS),--parameter-overrides $(PARAMS)) $(ARGS)
+
+demo: install ## start the offline stack, play the story, stop; ARGS=--verbose shows every exchange
+	$(BIN)/python -m local.demo $(ARGS)
+
+# --- tenant doctor (issue 13) ---
+# Against the offline stack (`make run` in another shell) unless AUTH0_DOMAIN (or --domain in
+# DOCTOR_ARGS) names a real tenant, with its credentials: see README "Is Auth0 really using the
+# forwarded address?". Both commands run; the target fails when either does.
+DOCTOR_ARGS ?=
+doctor: install ## ropguard-doctor check and prove (default: the offline stack's tenant)
+	rc=0; $(BIN)/ropguard-doctor check $(DOCTOR_ARGS) || rc=$$?; \
+	$(BIN)/ropguard-doctor prove $(DOCTOR_ARGS) || rc=$$((rc > $$? ? rc : $$?)); exit $$rc
+
+tenant-check: install ## run the scheduled TenantCheckFunction's check once, here (same code as its handler)
+	$(BIN)/python -m ropguard_doctor.scheduled
 
 lint: install ## ruff (lint + format check)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
 typecheck: install ## mypy --strict on the layer, handlers and local stack
-	$(BIN)/mypy layers/ropguard/ropguard functions local auth0_emulator
+	$(BIN)/mypy layers/ropguard/ropguard functions local auth0_emulator ropguard_doctor
 
 template: sam-validate sam-build checkov ## every check on template.yaml
 
@@ -74,6 +91,17 @@ sam-validate: $(SAM) ## sam validate --lint
 
 sam-build: $(SAM) ## sam build (needs python3.13 on PATH)
 	$(SAM) build --cached --parallel
+
+# The SAM CLI lives in .tools/sam/bin (not on PATH): these targets run it for you.
+build: sam-build ## sam build (the same as sam-build)
+
+deploy: sam-build ## sam deploy --guided (real AWS: your credentials, your account); PARAMS as for run
+	$(SAM) deploy --guided $(if $(PARAMS),--parameter-overrides $(PARAMS))
+
+FUNCTION ?= LoginFunction
+EVENT ?= events/login-http-api-v2.json
+invoke: sam-build ## sam local invoke FUNCTION=LoginFunction EVENT=events/login-http-api-v2.json (needs Docker)
+	$(SAM) local invoke $(FUNCTION) --event $(EVENT) --env-vars env.json
 
 checkov: $(CHECKOV) install ## checkov on template.yaml and on its SAM translation; skips justified in place
 	$(CHECKOV) --quiet --compact --skip-download --framework cloudformation --file template.yaml

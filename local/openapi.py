@@ -1,6 +1,6 @@
 """The API's OpenAPI 3.1 description, generated from the code so it cannot drift from it.
 
-Routes and the body size limit come from template.yaml (through ``local.template``), the field
+Routes and the body size limit come from template.yaml (SAM-translated by ``local.template``), the field
 names, lengths and content types from ``ropguard.login_request``, the error bodies from
 ``ropguard.outcomes``/``ropguard.responses``. ``docs/openapi.json`` is this module's output,
 committed; a test fails when the two differ. Regenerate with ``python -m local.openapi --write``.
@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from local.aws_resources import bind_stand_ins
-from local.intrinsics import Resolver, TemplateError
-from local.template import FunctionSpec, HttpRoute, Template, read_functions
+from local.template import FunctionSpec, HttpRoute, StackTemplate, TemplateError
 from ropguard import login_request, outcomes, responses
 from ropguard.settings import LoginSettings
 
@@ -193,10 +192,9 @@ OPERATIONS: Mapping[str, Describe] = {"LoginFunction": login_operation}
 
 
 def _routes(template_path: Path) -> list[tuple[HttpRoute, FunctionSpec]]:
-    template = Template.load(template_path)
-    resolver = Resolver(template.document, _PLACEHOLDER_PARAMETERS)
-    bind_stand_ins(template, resolver, exclude=set())
-    return [(route, spec) for spec in read_functions(template, resolver) for route in spec.http_routes]
+    template = StackTemplate(template_path, local_values=_PLACEHOLDER_PARAMETERS)
+    bind_stand_ins(template)
+    return [(route, spec) for spec in template.functions() for route in spec.http_routes]
 
 
 def _version() -> str:

@@ -1,9 +1,10 @@
-"""The offline stack (``make run``): moto's server as AWS, the Auth0 emulator as Auth0, the
+"""The offline stack (``make run``): moto's server as AWS, the Auth0 emulator as Auth0, and the
 template's resources, functions, HTTP routes and queue consumers, all on loopback.
 
 ``OfflineStack`` is the in-process API (tests and ``make demo`` start it on free ports);
-``python -m local.stack`` runs it until Ctrl-C. Everything comes from template.yaml; the only
-local values are below: ports, endpoint URLs, and the demo client's credentials for the secret.
+``python -m local.stack`` runs it until Ctrl-C. Everything comes from template.yaml (through
+``local.template``); the only local values are ports, endpoint URLs, the emulator's URL as
+``Auth0Domain`` and the demo client's credentials in the template's secret.
 """
 
 from __future__ import annotations
@@ -14,16 +15,17 @@ import dataclasses
 import json
 import logging
 import os
+import re
 import secrets
 import signal
 import socket
 import sys
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType, TracebackType
 from typing import Any
 
 import httpx
@@ -33,12 +35,11 @@ from auth0_emulator.tenant import load_tenant_file
 from local.aws_resources import FAKE_CREDENTIALS, AwsEndpoint, create_resources
 from local.http_api import BoundRoute, LocalHttpApi
 from local.http_events import ApiStage
-from local.intrinsics import Physical, PseudoParameters, Resolver, TemplateError
 from local.lambda_runtime import DEFAULT_MAX_WORKERS, LocalFunction
 from local.moto_process import MotoProcess
 from local.queue_runner import BoundSource, QueueRunner
 from local.secrets_extension import SecretsExtension, is_extension_layer
-from local.template import QUEUE, SECRET, TABLE, FunctionSpec, Template, read_functions
+from local.template import ACCOUNT_ID, FunctionSpec, Physical, StackTemplate, TemplateError
 
 LOG = logging.getLogger(__name__)
 
@@ -63,11 +64,11 @@ class Ports:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Ports:
-        defaults = cls()
         return cls(
-            api=int(env.get("ROPGUARD_API_PORT", defaults.api)),
-            auth0=int(env.get("ROPGUARD_AUTH0_PORT", defaults.auth0)),
-            aws=int(env.get("ROPGUARD_AWS_PORT", defaults.aws)),
+            *(
+                int(env.get(f"ROPGUARD_{name.upper()}_PORT", port))
+                for name, port in dataclasses.asdict(cls()).items()
+            )
         )
 
 
@@ -94,34 +95,27 @@ class DemoClient:
 
 def demo_client(tenant_path: Path) -> DemoClient:
     """The tenant's confidential client that trusts ``auth0-forwarded-for``: the one ropguard is."""
-    tenant = load_tenant_file(tenant_path)
-    for client in tenant.clients:
+    for client in load_tenant_file(tenant_path).clients:
         if client.is_confidential and client.is_token_endpoint_ip_header_trusted and client.client_secret:
             return DemoClient(client.client_id, client.client_secret)
     raise TemplateError(f"{tenant_path} has no confidential client that trusts auth0-forwarded-for")
 
 
-class OfflineStack:
+class OfflineStack(contextlib.AbstractContextManager["OfflineStack"]):
     """A running offline stack; use ``with OfflineStack.start(...) as stack:`` to stop it surely."""
 
     def __init__(self, config: StackConfig) -> None:
         self.config = config
-        self.template = Template.load(config.template_path)
-        self.aws_url = ""
-        self.auth0_url = ""
-        self.api_url = ""
+        self.aws_url = self.auth0_url = self.api_url = ""
         self.functions: dict[str, LocalFunction] = {}
-        self.resources: dict[str, Physical] = {}
-        self._resolver: Resolver | None = None
+        self._template: StackTemplate | None = None
         self._exit = contextlib.ExitStack()
         self._runner: QueueRunner | None = None
 
     @classmethod
     def start(cls, config: StackConfig | None = None, *, ports: Ports | None = None) -> OfflineStack:
         config = config or StackConfig()
-        if ports is not None:
-            config = dataclasses.replace(config, ports=ports)
-        stack = cls(config)
+        stack = cls(dataclasses.replace(config, ports=ports) if ports is not None else config)
         try:
             stack._start()
         except BaseException:
@@ -129,19 +123,12 @@ class OfflineStack:
             raise
         return stack
 
-    def __enter__(self) -> OfflineStack:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
     def stop(self) -> None:
         """Stop the consumers, the API, the emulator and moto."""
         self._exit.close()
-
-    # -- start ------------------------------------------------------------------------------
 
     def _start(self) -> None:
         config = self.config
@@ -150,11 +137,10 @@ class OfflineStack:
         moto = MotoProcess(config.host, config.ports.aws)
         self._exit.callback(moto.stop)
         self.aws_url = moto.start().url
-        aws = AwsEndpoint(self.aws_url, config.region)
-
-        secret_strings = dict(config.secret_strings)
-        environment = {**self._aws_environment(), **config.environment_overrides}
-        parameters = dict(config.parameter_overrides)
+        # moto imports its CloudFormation models (every service's) on the first call: start that now.
+        warm = threading.Thread(target=self.aws.client("cloudformation").list_stacks, daemon=True)
+        warm.start()
+        environment = {**FAKE_CREDENTIALS, **self._aws_environment(), **config.environment_overrides}
         if config.tenant_path is not None:
             emulator = EmulatorServer.from_tenant_file(
                 config.tenant_path, host=config.host, port=config.ports.auth0
@@ -163,39 +149,28 @@ class OfflineStack:
             self._exit.callback(emulator.stop)
             self.auth0_url = emulator.base_url.rstrip("/")
             environment.setdefault("AUTH0_DOMAIN", self.auth0_url)
-            parameters = {**self._declared(local_parameters(self.auth0_url)), **parameters}
-            secret_strings.update(self._auth0_secret(config.tenant_path, parameters, secret_strings))
-
-        self._resolver = Resolver(self.template.document, parameters, PseudoParameters(region=config.region))
-        self.resources = create_resources(self.template, self._resolver, aws, secret_strings)
-        specs = read_functions(self.template, self._resolver)
+        local = {"Auth0Domain": self.auth0_url} if self.auth0_url else None
+        self._template = StackTemplate(
+            config.template_path, config.parameter_overrides, config.region, local_values=local
+        )
+        secret_strings = dict(config.secret_strings)
+        if config.tenant_path is not None:
+            secret_strings = {**self._auth0_secret(config.tenant_path, secret_strings), **secret_strings}
+        warm.join()
+        create_resources(self._template, self.aws, secret_strings)
+        specs = self._template.functions()
         self._start_functions(specs, environment)
         self._start_http_api(specs)
-        self._runner = self._start_queue_runner(specs, aws)
+        self._runner = self._start_queue_runner(specs, self.aws)
 
     def _aws_environment(self) -> dict[str, str]:
-        return {
-            **FAKE_CREDENTIALS,
-            "AWS_ENDPOINT_URL": self.aws_url,
-            "AWS_REGION": self.config.region,
-            "AWS_DEFAULT_REGION": self.config.region,
-            "POWERTOOLS_TRACE_DISABLED": "true",
-        }
+        region = self.config.region
+        return {"AWS_ENDPOINT_URL": self.aws_url, "AWS_REGION": region, "AWS_DEFAULT_REGION": region,
+                "POWERTOOLS_TRACE_DISABLED": "true"}  # fmt: skip
 
-    def _declared(self, parameters: Mapping[str, str]) -> dict[str, str]:
-        declared = self.template.document.get("Parameters", {})
-        return {name: value for name, value in parameters.items() if name in declared}
-
-    def _auth0_secret(
-        self, tenant_path: Path, parameters: Mapping[str, str], given: Mapping[str, str]
-    ) -> dict[str, str]:
+    def _auth0_secret(self, tenant_path: Path, given: Mapping[str, str]) -> dict[str, str]:
         """The demo client's credentials go into the template's one secret."""
-        probe = Resolver(self.template.document, parameters)
-        secrets = [
-            logical_id for logical_id in self.template.of_type(SECRET, probe) if logical_id not in given
-        ]
-        if not secrets:
-            return {}
+        secrets = [name for name in self.template.of_type("AWS::SecretsManager::Secret") if name not in given]
         if len(secrets) > 1:
             raise TemplateError(
                 f"the template creates several secrets ({', '.join(secrets)}); "
@@ -203,19 +178,18 @@ class OfflineStack:
             )
         client = demo_client(tenant_path)
         value = json.dumps({"client_id": client.client_id, "client_secret": client.client_secret})
-        return {secrets[0]: value}
+        return dict.fromkeys(secrets, value)
 
     def _start_functions(self, specs: Sequence[FunctionSpec], overrides: Mapping[str, str]) -> None:
         """Each function's worker pool, with its first worker initialised (all in parallel)."""
         token = secrets.token_urlsafe(32)  # the workers' AWS_SESSION_TOKEN, which the extension checks
         extension = self._start_secrets_extension(specs, token)
-        pseudo = self.resolver.pseudo
         for spec in specs:
             environment = {**overrides, "AWS_SESSION_TOKEN": token}
             if extension is not None and uses_secrets_extension(spec):
                 environment["PARAMETERS_SECRETS_EXTENSION_HTTP_PORT"] = str(extension.port)
             function = LocalFunction(
-                spec, environment, pseudo.region, pseudo.account_id, self.config.workers_per_function
+                spec, environment, self.config.region, ACCOUNT_ID, self.config.workers_per_function
             )
             self._exit.callback(function.stop)
             self.functions[spec.logical_id] = function
@@ -232,11 +206,10 @@ class OfflineStack:
         return extension
 
     def _start_http_api(self, specs: Sequence[FunctionSpec]) -> None:
-        pseudo = self.resolver.pseudo
         routes = [
             BoundRoute(
                 route=route,
-                stage=ApiStage(route.api_id, pseudo.account_id, pseudo.region),
+                stage=ApiStage(route.api_id, ACCOUNT_ID, self.config.region),
                 function=self.functions[spec.logical_id],
             )
             for spec in specs
@@ -249,15 +222,12 @@ class OfflineStack:
         self.api_url = api.url
 
     def _start_queue_runner(self, specs: Sequence[FunctionSpec], aws: AwsEndpoint) -> QueueRunner:
-        urls = {physical.attributes.get("Arn"): physical.ref for physical in self.resources.values()}
-        sources = []
-        for spec in specs:
-            for source in spec.sqs_sources:
-                if source.queue_arn not in urls:
-                    raise TemplateError(
-                        f"{spec.logical_id}.{source.name}: no local queue has ARN {source.queue_arn}"
-                    )
-                sources.append(BoundSource(source, urls[source.queue_arn], self.functions[spec.logical_id]))
+        urls = {self.physical(queue).attributes["Arn"]: url for queue, url in self.queue_urls.items()}
+        sources = [
+            BoundSource(source, urls[source.queue_arn], self.functions[spec.logical_id])
+            for spec in specs
+            for source in spec.sqs_sources
+        ]
         runner = QueueRunner(sources, aws).start()
         self._exit.callback(runner.stop)
         return runner
@@ -265,22 +235,19 @@ class OfflineStack:
     # -- for tests and the demo -------------------------------------------------------------
 
     @property
-    def resolver(self) -> Resolver:
-        """The template's values in this stack (physical ids, parameters, conditions)."""
-        if self._resolver is None:
-            raise RuntimeError("the stack has not created its resources yet")
-        return self._resolver
+    def template(self) -> StackTemplate:
+        """The translated template with this stack's parameters and physical ids."""
+        if self._template is None:
+            raise RuntimeError("the stack has not read its template yet")
+        return self._template
 
     def physical(self, logical_id: str) -> Physical:
         """The created resource behind a logical id (queue URL, table name, secret ARN…)."""
-        return self.resolver.physical(logical_id)
+        return self.template.physical(logical_id)
 
     @property
     def queue_urls(self) -> dict[str, str]:
-        return {
-            logical_id: self.physical(logical_id).ref
-            for logical_id in self.template.of_type(QUEUE, self.resolver)
-        }
+        return {queue: self.physical(queue).ref for queue in self.template.of_type("AWS::SQS::Queue")}
 
     @property
     def aws(self) -> AwsEndpoint:
@@ -296,8 +263,8 @@ class OfflineStack:
             function.cold_start()  # waits for an invocation in flight
         for url in self.queue_urls.values():
             sqs.purge_queue(QueueUrl=url)  # whatever that invocation left behind
-        for logical_id in self.template.of_type(TABLE, self.resolver):
-            empty_table(self.aws.client("dynamodb"), self.physical(logical_id).ref)
+        for table in self.template.of_type("AWS::DynamoDB::Table"):
+            empty_table(self.aws.client("dynamodb"), self.physical(table).ref)
         if self.auth0_url:
             httpx.post(f"{self.auth0_url}/__emulator/reset", timeout=10).raise_for_status()
 
@@ -341,10 +308,8 @@ def uses_secrets_extension(spec: FunctionSpec) -> bool:
 
 def empty_table(dynamodb: Any, table_name: str) -> None:
     """Delete every item (DynamoDB has no truncate)."""
-    keys = [
-        item["AttributeName"] for item in dynamodb.describe_table(TableName=table_name)["Table"]["KeySchema"]
-    ]
-    names = {f"#k{index}": key for index, key in enumerate(keys)}
+    schema = dynamodb.describe_table(TableName=table_name)["Table"]["KeySchema"]
+    names = {f"#k{index}": key["AttributeName"] for index, key in enumerate(schema)}
     pages = dynamodb.get_paginator("scan").paginate(
         TableName=table_name, ProjectionExpression=", ".join(names), ExpressionAttributeNames=names
     )
@@ -353,95 +318,72 @@ def empty_table(dynamodb: Any, table_name: str) -> None:
             dynamodb.delete_item(TableName=table_name, Key=item)
 
 
-def local_parameters(auth0_url: str) -> dict[str, str]:
-    """Values for template parameters without a default, as ``sam deploy --parameter-overrides``
-    gives a real stack (applied only to parameters the template declares)."""
-    return {"Auth0Domain": auth0_url}
-
-
 # -- python -m local.stack ----------------------------------------------------------------------
 
 
-def banner(stack: OfflineStack) -> str:
-    """Where everything is, and a few things to try."""
-    api, auth0 = stack.api_url, stack.auth0_url
-    routes = sorted(
-        {f"{route.route_key}" for fn in stack.functions.values() for route in fn.spec.http_routes}
+def banner(stack: OfflineStack, seconds: float) -> str:
+    """Where everything is and how long it took to start (the README has things to try)."""
+    routes = sorted({route.route_key for fn in stack.functions.values() for route in fn.spec.http_routes})
+    return "\n".join(
+        [
+            f"ropguard offline stack ready in {seconds:.1f} s (Ctrl-C stops it); try the README's curl lines",
+            f"  local HTTP API  {stack.api_url}   routes: {', '.join(routes)}",
+            f"  Auth0 emulator  {stack.auth0_url or '(not started)'}   (/__emulator/token-requests, /outbox)",
+            f"  moto (AWS)      {stack.aws_url}",
+        ]
     )
-    lines = [
-        "ropguard offline stack is running (Ctrl-C stops it)",
-        f"  local HTTP API  {api}   routes: {', '.join(routes)}",
-        f"  Auth0 emulator  {auth0 or '(not started)'}",
-        f"  moto (AWS)      {stack.aws_url}",
-        "",
-        "Try:",
-        "  # alice logs in",
-        f"  curl -s -X POST {api}/login -H 'content-type: application/json' \\",
-        """    -d '{"username":"alice@example.com","password":"correct-horse-battery-staple"}'""",
-        "  # bob's password is breached: 401 password_leaked, then a reset email (see the outbox)",
-        f"  curl -s -X POST {api}/login -H 'content-type: application/json' \\",
-        """    -d '{"username":"bob@example.com","password":"AUTH0-TEST-bob-breached-1"}'""",
-        "  # a forged X-Forwarded-For changes nothing: Auth0 still sees the TCP peer (127.0.0.1)",
-        f"  curl -s -X POST {api}/login -H 'x-forwarded-for: 203.0.113.7' \\",
-        "    -H 'content-type: application/json' \\",
-        """    -d '{"username":"alice@example.com","password":"wrong"}'""",
-        f"  curl -s {auth0}/__emulator/token-requests   # what Auth0 saw (forwarded_for, attributed_ip)",
-        f"  curl -s {auth0}/__emulator/outbox           # emails Auth0 sent",
-    ]
-    return "\n".join(lines)
+
+
+def parameter_overrides(items: Sequence[str]) -> dict[str, str]:
+    """sam's ``--parameter-overrides`` syntax: ``Key=Value`` or ``ParameterKey=K,ParameterValue=V``."""
+    overrides = {}
+    for item in items:
+        match = re.fullmatch(r"ParameterKey=([^,=]+),ParameterValue=(.*)|([^=\s]+)=(.*)", item, re.DOTALL)
+        if match is None:
+            raise TemplateError(f"parameter override {item!r} is not Key=Value")
+        key, value = (match[1], match[2]) if match[1] else (match[3], match[4])
+        overrides[key] = value
+    return overrides
 
 
 def parse_args(argv: Sequence[str], env: Mapping[str, str]) -> argparse.Namespace:
     ports = Ports.from_env(env)
     parser = argparse.ArgumentParser(prog="python -m local.stack", description=__doc__)
     parser.add_argument("--host", default=LOOPBACK, help="address to listen on (default %(default)s)")
-    parser.add_argument(
-        "--api-port", type=int, default=ports.api, help="local HTTP API (env ROPGUARD_API_PORT)"
-    )
-    parser.add_argument(
-        "--auth0-port", type=int, default=ports.auth0, help="Auth0 emulator (env ROPGUARD_AUTH0_PORT)"
-    )
-    parser.add_argument("--aws-port", type=int, default=ports.aws, help="moto server (env ROPGUARD_AWS_PORT)")
+    for name, port in dataclasses.asdict(ports).items():
+        parser.add_argument(
+            f"--{name}-port", type=int, default=port, help=f"env ROPGUARD_{name.upper()}_PORT"
+        )
     parser.add_argument("--template", type=Path, default=DEFAULT_TEMPLATE)
     parser.add_argument("--tenant", type=Path, default=DEFAULT_TENANT)
+    parser.add_argument("--parameter-overrides", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="template parameters, as sam deploy takes them")  # fmt: skip
     return parser.parse_args(argv)
 
 
-@contextlib.contextmanager
-def stop_signals() -> Iterator[threading.Event]:
-    """An event set by SIGINT or SIGTERM (previous handlers restored afterwards)."""
-    stopping = threading.Event()
-
-    def on_signal(number: int, frame: FrameType | None) -> None:
-        stopping.set()
-
-    previous = {number: signal.signal(number, on_signal) for number in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield stopping
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
+    started = time.monotonic()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = parse_args(sys.argv[1:] if argv is None else argv, os.environ)
-    config = StackConfig(
-        template_path=args.template,
-        tenant_path=args.tenant,
-        ports=Ports(api=args.api_port, auth0=args.auth0_port, aws=args.aws_port),
-        host=args.host,
-    )
-    with stop_signals() as stopping:
-        try:
-            stack = OfflineStack.start(config)
-        except (TemplateError, OSError) as exc:
-            LOG.error("the offline stack did not start: %s", exc)
-            return 1
-        with stack:
-            print(banner(stack), flush=True)
-            stopping.wait()
-            print("stopping…", flush=True)
+    stopping = threading.Event()
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda *_: stopping.set())
+    try:
+        config = StackConfig(
+            template_path=args.template,
+            tenant_path=args.tenant,
+            ports=Ports(api=args.api_port, auth0=args.auth0_port, aws=args.aws_port),
+            host=args.host,
+            parameter_overrides=parameter_overrides(args.parameter_overrides),
+        )
+        stack = OfflineStack.start(config)
+    except (TemplateError, OSError) as exc:
+        LOG.error("the offline stack did not start: %s", exc)
+        return 1
+    with stack:
+        print(banner(stack, time.monotonic() - started), flush=True)
+        stopping.wait()
+        print("stopping…", flush=True)
     print("stopped", flush=True)
     return 0
 

@@ -16,8 +16,7 @@ import pytest
 from aws_lambda_powertools.metrics.provider import cold_start
 
 from local.aws_resources import bind_stand_ins
-from local.intrinsics import Resolver
-from local.template import Template, read_functions
+from local.template import StackTemplate
 from tests.fixtures.emulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_USERS, EmulatorHandle
 from tests.fixtures.login import ROOT, FakeLambdaContext, load_login_app
 from tests.fuzz.support import CASES, CI_TARGET, PASSWORD_CANARY, PROFILE, STATUSES, Answer, Invoke
@@ -69,10 +68,9 @@ class _Collect(logging.Handler):
 
 def template_login_environment(auth0_url: str) -> dict[str, str]:
     """LoginFunction's variables as template.yaml sets them, for a stack whose Auth0 is ``auth0_url``."""
-    template = Template.load(ROOT / "template.yaml")
-    resolver = Resolver(template.document, {"Auth0Domain": auth0_url})
-    bind_stand_ins(template, resolver, exclude=set())
-    (login,) = [spec for spec in read_functions(template, resolver) if spec.logical_id == "LoginFunction"]
+    template = StackTemplate(ROOT / "template.yaml", {"Auth0Domain": auth0_url})
+    bind_stand_ins(template)
+    (login,) = [spec for spec in template.functions() if spec.logical_id == "LoginFunction"]
     return dict(login.environment)
 
 

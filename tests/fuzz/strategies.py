@@ -16,14 +16,14 @@ from urllib.parse import quote, quote_plus
 
 from hypothesis import strategies as st
 
-from local.template import Template
+from local.template import load_yaml
 from tests.fixtures.emulator import DEMO_USERS
 from tests.fixtures.login import ROOT
 from tests.fuzz.support import PASSWORD_CANARY
 
 JSON_TYPE = "application/json"
 FORM_TYPE = "application/x-www-form-urlencoded"
-SCOPES = tuple(Template.load(ROOT / "template.yaml").document["Parameters"]["Auth0Scopes"]["Default"].split())
+SCOPES = tuple(load_yaml(ROOT / "template.yaml")["Parameters"]["Auth0Scopes"]["Default"].split())
 
 
 @dataclass(frozen=True)

@@ -25,9 +25,8 @@ from aws_lambda_powertools.metrics.provider import cold_start
 
 from functions.password_reset import app as reset_app
 from local.aws_resources import AwsEndpoint, create_resources
-from local.intrinsics import Resolver
 from local.queue_runner import sqs_event
-from local.template import Template, read_function
+from local.template import StackTemplate
 from ropguard.security_events import SecurityEventPublisher
 from tests.emf import metric_totals
 from tests.fixtures.emulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_USERS, EmulatorHandle
@@ -37,6 +36,7 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
+RESOURCES = ("SecurityEventsTopic", "PasswordResetQueue", "PasswordResetDeadLetterQueue", "IdempotencyTable")
 BOB_EMAIL, BOB_PASSWORD = DEMO_USERS["bob"]  # the demo tenant's breached user
 ALICE_EMAIL, ALICE_PASSWORD = DEMO_USERS["alice"]
 
@@ -153,11 +153,9 @@ def stack(
 ) -> Iterator[Stack]:
     secret_registry.add("password", BOB_PASSWORD, ALICE_PASSWORD)
     secret_registry.add("client secret", DEMO_CLIENT_SECRET)
-    template = Template.load(ROOT / "template.yaml")
-    resolver = Resolver(template.document, parameter_overrides={"Auth0Domain": auth0_emulator.base_url})
-    created = create_resources(
+    template = StackTemplate(ROOT / "template.yaml", {"Auth0Domain": auth0_emulator.base_url})
+    create_resources(
         template,
-        resolver,
         AwsEndpoint(aws, REGION),
         secret_strings={
             "Auth0ClientSecret": json.dumps(
@@ -165,8 +163,9 @@ def stack(
             )
         },
     )
-    login_env = dict(read_function(template, resolver, "LoginFunction").environment)
-    reset_env = dict(read_function(template, resolver, "PasswordResetFunction").environment)
+    functions = {spec.logical_id: spec for spec in template.functions()}
+    login_env = dict(functions["LoginFunction"].environment)
+    reset_env = dict(functions["PasswordResetFunction"].environment)
     with pytest.MonkeyPatch.context() as patch:  # the login module reads its namespace at import
         patch.setenv("POWERTOOLS_METRICS_NAMESPACE", login_env["POWERTOOLS_METRICS_NAMESPACE"])
         login_app = load_login_app()
@@ -179,7 +178,7 @@ def stack(
     session = boto3.session.Session(region_name=REGION)
     try:
         yield Stack(
-            resources={logical_id: physical.ref for logical_id, physical in created.items()},
+            resources={logical_id: template.physical(logical_id).ref for logical_id in RESOURCES},
             login_env=login_env,
             reset_env=reset_env,
             auth0=auth0_emulator,

@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
+from local.aws_resources import create_subscription
 from local.stack import DEFAULT_TENANT, OfflineStack, Ports, StackConfig, demo_client
-from local.template import read_subscription, read_topic
 from tests.fixtures.offline_stack import DEMO_PASSWORDS
 from tests.integration.stack_client import RESET_QUEUE, StackClient, breached_event, type_attribute
 
@@ -189,26 +189,16 @@ def topic_deleted(stack: OfflineStack) -> Iterator[None]:
     """SNS answers NotFound for the security-events topic; afterwards the topic and its
     subscription are created again as the template says (same name, so the same ARN)."""
     sns = stack.aws.client("sns")
-    topic = read_topic(stack.template, stack.resolver, "SecurityEventsTopic")
     topic_arn = stack.physical("SecurityEventsTopic").ref
-    subscription = read_subscription(stack.template, stack.resolver, "PasswordResetSubscription")
+    attributes = sns.get_topic_attributes(TopicArn=topic_arn)["Attributes"]
     sns.delete_topic(TopicArn=topic_arn)
     try:
         yield
     finally:
         name = topic_arn.rsplit(":", 1)[1]
-        assert sns.create_topic(Name=name, Attributes=dict(topic.attributes))["TopicArn"] == topic_arn
-        attributes = {"RawMessageDelivery": "true"} if subscription.raw_message_delivery else {}
-        if subscription.filter_policy_scope:
-            attributes["FilterPolicyScope"] = subscription.filter_policy_scope
-        if subscription.filter_policy is not None:
-            attributes["FilterPolicy"] = json.dumps(subscription.filter_policy)
-        sns.subscribe(
-            TopicArn=topic_arn,
-            Protocol=subscription.protocol,
-            Endpoint=subscription.endpoint,
-            Attributes=attributes,
-        )
+        kept = {key: attributes[key] for key in ("KmsMasterKeyId", "DisplayName") if key in attributes}
+        assert sns.create_topic(Name=name, Attributes=kept)["TopicArn"] == topic_arn
+        create_subscription(stack.template, stack.aws, "PasswordResetSubscription")
 
 
 def test_sns_unavailable_still_answers_401_and_the_email_arrives_through_the_fallback(

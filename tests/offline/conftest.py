@@ -7,21 +7,20 @@ from pathlib import Path
 import pytest
 
 from local.aws_resources import bind_stand_ins
-from local.intrinsics import Resolver
-from local.template import Template
+from local.template import FunctionSpec, StackTemplate
 
 FIXTURE_TEMPLATE = Path(__file__).parent / "fixture_app" / "template.yaml"
 FIXTURE_PARAMETERS = {"RequiredDomain": "example.test"}
 
 
-@pytest.fixture(scope="session")
-def fixture_template() -> Template:
-    return Template.load(FIXTURE_TEMPLATE)
-
-
 @pytest.fixture
-def stand_in_resolver(fixture_template: Template) -> Resolver:
-    """A resolver where every resource has a stand-in id (nothing created): for reading only."""
-    resolver = Resolver(fixture_template.document, FIXTURE_PARAMETERS)
-    bind_stand_ins(fixture_template, resolver, exclude=set())
-    return resolver
+def fixture_template() -> StackTemplate:
+    """The translated fixture template, every resource with a stand-in id (nothing created)."""
+    template = StackTemplate(FIXTURE_TEMPLATE, FIXTURE_PARAMETERS)
+    bind_stand_ins(template)
+    return template
+
+
+def spec_of(template: StackTemplate, logical_id: str) -> FunctionSpec:
+    (spec,) = (spec for spec in template.functions() if spec.logical_id == logical_id)
+    return spec

@@ -13,11 +13,13 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from local.aws_resources import bind_stand_ins
 from local.http_api import BoundRoute, LocalHttpApi
 from local.http_events import ApiStage
-from local.intrinsics import Resolver
 from local.lambda_runtime import LocalFunction
-from local.template import HttpRoute, Template, read_functions
+from local.template import HttpRoute, StackTemplate
+
+from .conftest import FIXTURE_PARAMETERS, FIXTURE_TEMPLATE
 
 pytestmark = pytest.mark.integration
 
@@ -27,14 +29,11 @@ def viewer_headers(host: str, port: int) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def api(fixture_template: Template, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The fixture app's routes, plus one whose function cannot even import its module."""
-    from local.aws_resources import bind_stand_ins  # noqa: PLC0415 - a stand-in resolver, module-wide
-    from tests.offline.conftest import FIXTURE_PARAMETERS  # noqa: PLC0415
-
-    resolver = Resolver(fixture_template.document, FIXTURE_PARAMETERS)
-    bind_stand_ins(fixture_template, resolver, exclude=set())
-    specs = read_functions(fixture_template, resolver)
+    template = StackTemplate(FIXTURE_TEMPLATE, FIXTURE_PARAMETERS)
+    bind_stand_ins(template)
+    specs = template.functions()
     runtime = next(spec for spec in specs if spec.logical_id == "RuntimeFunction")
     broken = replace(
         runtime, handler="broken.handler", http_routes=(HttpRoute("api", "GET", "/broken", "2.0"),)

@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
-from local.intrinsics import Resolver
 from local.lambda_runtime import FunctionError, LocalFunction
-from local.template import Template, read_function
+from local.template import StackTemplate
+
+from .conftest import spec_of
 
 pytestmark = pytest.mark.integration
 
@@ -23,12 +24,12 @@ LOCAL = {"AWS_ENDPOINT_URL": "http://127.0.0.1:9", "SHARED_GREETING": "overridde
 
 
 @pytest.fixture
-def functions(fixture_template: Template, stand_in_resolver: Resolver) -> Iterator[Any]:
+def functions(fixture_template: StackTemplate) -> Iterator[Any]:
     started: list[LocalFunction] = []
 
     def start(logical_id: str = "RuntimeFunction", **changes: Any) -> LocalFunction:
         max_workers = changes.pop("max_workers", 4)
-        spec = replace(read_function(fixture_template, stand_in_resolver, logical_id), **changes)
+        spec = replace(spec_of(fixture_template, logical_id), **changes)
         function = LocalFunction(spec, LOCAL, "eu-west-1", "123456789012", max_workers=max_workers)
         started.append(function)
         function.load()

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from local.stack import OfflineStack, Ports
+from local.stack import OfflineStack, Ports, StackConfig
 from tests.fixtures.offline_stack import client_from
 
 pytestmark = pytest.mark.integration
@@ -116,3 +116,15 @@ def server_closes_first(url: str) -> None:
         connection.sendall(b"GET / HTTP/1.1\r\nHost: local\r\nConnection: close\r\n\r\n")
         while connection.recv(65536):
             pass
+
+
+def test_parameter_overrides_reach_the_functions_and_the_token_request() -> None:
+    overrides = {"Auth0Scopes": "openid offline_access", "Auth0Audience": "https://api.example.test"}
+    with OfflineStack.start(StackConfig(parameter_overrides=overrides), ports=Ports.free()) as stack:
+        environment = stack.functions["LoginFunction"].spec.environment
+        assert (environment["AUTH0_SCOPES"], environment["AUTH0_AUDIENCE"]) == tuple(overrides.values())
+        assert "AUTH0_SCOPES" not in stack.functions["PasswordResetFunction"].spec.environment
+        response = httpx.post(f"{stack.api_url}/login", json=ALICE)
+    # The demo tenant has no such API: Auth0 (the emulator) names the audience it was sent.
+    assert (response.status_code, response.json()["error"]) == (403, "access_denied")
+    assert "https://api.example.test" in response.json()["error_description"]

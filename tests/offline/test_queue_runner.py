@@ -11,13 +11,12 @@ from typing import Any
 import pytest
 
 from local.aws_resources import AwsEndpoint, create_resources
-from local.intrinsics import Resolver
 from local.lambda_runtime import LocalFunction
 from local.queue_runner import BoundSource, QueueRunner, sqs_event, succeeded_ids
-from local.template import Template, read_function
+from local.template import StackTemplate
 from tests.fixtures.aws import FAKE_AWS_ENV
 
-from .conftest import FIXTURE_PARAMETERS
+from .conftest import FIXTURE_PARAMETERS, FIXTURE_TEMPLATE, spec_of
 
 MESSAGE = {
     "MessageId": "m-1",
@@ -78,11 +77,11 @@ def test_only_reported_failures_stay(result: Any, reports: bool, expected: list[
 
 
 @pytest.fixture
-def running(aws: str, fixture_template: Template) -> Iterator[tuple[Resolver, AwsEndpoint, QueueRunner]]:
-    resolver = Resolver(fixture_template.document, FIXTURE_PARAMETERS)
+def running(aws: str) -> Iterator[tuple[StackTemplate, AwsEndpoint, QueueRunner]]:
+    resolver = StackTemplate(FIXTURE_TEMPLATE, FIXTURE_PARAMETERS)
     endpoint = AwsEndpoint(aws, "us-east-1")
-    create_resources(fixture_template, resolver, endpoint)
-    spec = read_function(fixture_template, resolver, "WorkerFunction")
+    create_resources(resolver, endpoint)
+    spec = spec_of(resolver, "WorkerFunction")
     worker = LocalFunction(spec, {**FAKE_AWS_ENV, "AWS_ENDPOINT_URL": aws}, "us-east-1", "123456789012")
     (source,) = spec.sqs_sources
     runner = QueueRunner([BoundSource(source, resolver.physical("JobsQueue").ref, worker)], endpoint).start()
@@ -93,7 +92,7 @@ def running(aws: str, fixture_template: Template) -> Iterator[tuple[Resolver, Aw
         worker.stop()
 
 
-def send(aws: AwsEndpoint, resolver: Resolver, *jobs: dict[str, Any]) -> None:
+def send(aws: AwsEndpoint, resolver: StackTemplate, *jobs: dict[str, Any]) -> None:
     sns = aws.client("sns")
     for job in jobs:
         sns.publish(
@@ -103,17 +102,17 @@ def send(aws: AwsEndpoint, resolver: Resolver, *jobs: dict[str, Any]) -> None:
         )
 
 
-def attempts(aws: AwsEndpoint, resolver: Resolver) -> dict[str, int]:
+def attempts(aws: AwsEndpoint, resolver: StackTemplate) -> dict[str, int]:
     return {job: len(receives) for job, receives in deliveries(aws, resolver).items()}
 
 
-def deliveries(aws: AwsEndpoint, resolver: Resolver) -> dict[str, list[str]]:
+def deliveries(aws: AwsEndpoint, resolver: StackTemplate) -> dict[str, list[str]]:
     """Per job, the ``eventSourceARN`` and ``ApproximateReceiveCount`` of each record the worker handled."""
     items = aws.client("dynamodb").scan(TableName=resolver.physical("ProcessedTable").ref)["Items"]
     return {item["id"]["S"]: [entry["S"] for entry in item["receives"]["L"]] for item in items}
 
 
-def dead_letters(aws: AwsEndpoint, resolver: Resolver) -> list[dict[str, Any]]:
+def dead_letters(aws: AwsEndpoint, resolver: StackTemplate) -> list[dict[str, Any]]:
     url = resolver.physical("JobsDeadLetterQueue").ref
     return [
         json.loads(m["Body"])
@@ -122,7 +121,7 @@ def dead_letters(aws: AwsEndpoint, resolver: Resolver) -> list[dict[str, Any]]:
 
 
 @pytest.mark.integration
-def test_successful_batches_are_deleted(running: tuple[Resolver, AwsEndpoint, QueueRunner]) -> None:
+def test_successful_batches_are_deleted(running: tuple[StackTemplate, AwsEndpoint, QueueRunner]) -> None:
     resolver, aws, runner = running
     send(aws, resolver, {"id": "a"}, {"id": "b"})
     assert runner.drain(timeout=30)
@@ -133,7 +132,7 @@ def test_successful_batches_are_deleted(running: tuple[Resolver, AwsEndpoint, Qu
 
 @pytest.mark.integration
 def test_a_reported_failure_is_retried_then_dead_lettered_by_moto(
-    running: tuple[Resolver, AwsEndpoint, QueueRunner],
+    running: tuple[StackTemplate, AwsEndpoint, QueueRunner],
 ) -> None:
     resolver, aws, runner = running
     send(aws, resolver, {"id": "good"}, {"id": "bad", "fail": True})
@@ -146,7 +145,7 @@ def test_a_reported_failure_is_retried_then_dead_lettered_by_moto(
 
 @pytest.mark.integration
 def test_a_raising_handler_leaves_the_whole_batch(
-    running: tuple[Resolver, AwsEndpoint, QueueRunner], caplog: pytest.LogCaptureFixture
+    running: tuple[StackTemplate, AwsEndpoint, QueueRunner], caplog: pytest.LogCaptureFixture
 ) -> None:
     resolver, aws, runner = running
     runner.stop()  # send both first, so that they arrive in one batch
@@ -166,7 +165,7 @@ def test_a_raising_handler_leaves_the_whole_batch(
 
 
 @pytest.mark.integration
-def test_stop_returns_promptly(aws: str, fixture_template: Template) -> None:
+def test_stop_returns_promptly(aws: str) -> None:
     runner = QueueRunner([], AwsEndpoint(aws, "us-east-1")).start()
     runner.stop()  # returning at all is the assertion: no thread is left polling
     assert runner.drain(timeout=0)

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from local.intrinsics import TemplateError
 from local.lambda_runtime import LocalFunction
 from local.stack import OfflineStack, Ports, StackConfig, uses_secrets_extension
+from local.template import TemplateError
 from tests.fixtures.secret_hygiene import SecretRegistry
 
 from .conftest import FIXTURE_PARAMETERS, FIXTURE_TEMPLATE

@@ -14,7 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from local.stack import DEFAULT_TENANT, Ports, demo_client, ensure_free, parse_args
+from local.stack import DEFAULT_TENANT, Ports, demo_client, ensure_free, parameter_overrides, parse_args
+from local.template import TemplateError
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -24,6 +25,21 @@ def test_ports_come_from_flags_then_environment_then_defaults() -> None:
     env = {"ROPGUARD_API_PORT": "3100", "ROPGUARD_AUTH0_PORT": "4100", "ROPGUARD_AWS_PORT": "5100"}
     args = parse_args(["--api-port", "3200"], env)
     assert (args.api_port, args.auth0_port, args.aws_port) == (3200, 4100, 5100)
+
+
+def test_parameter_overrides_take_sams_syntax() -> None:
+    # make run PARAMS="Auth0Scopes='openid offline_access' Auth0Audience=a=b" after the shell's quoting:
+    args = parse_args(["--parameter-overrides", "Auth0Scopes=openid offline_access", "Auth0Audience=a=b"], {})
+    assert parameter_overrides(args.parameter_overrides) == {
+        "Auth0Scopes": "openid offline_access",
+        "Auth0Audience": "a=b",
+    }
+    assert parameter_overrides(["ParameterKey=Auth0Realm,ParameterValue=customers"]) == {
+        "Auth0Realm": "customers"
+    }
+    assert parameter_overrides(["Auth0Realm="]) == {"Auth0Realm": ""}
+    with pytest.raises(TemplateError, match="'novalue' is not Key=Value"):
+        parameter_overrides(["novalue"])
 
 
 @pytest.mark.integration

@@ -1,4 +1,4 @@
-"""template.yaml is read as SAM reads it: short-form tags, Globals, conditions, typed views."""
+"""local.template: template.yaml through the SAM translator, and the reader of its output."""
 
 from __future__ import annotations
 
@@ -7,143 +7,148 @@ from pathlib import Path
 import pytest
 
 from local.aws_resources import bind_stand_ins
-from local.intrinsics import Resolver, TemplateError
-from local.template import (
-    FUNCTION,
-    SECRET,
-    Template,
-    merge_globals,
-    read_function,
-    read_functions,
-    read_queue,
-    read_secret,
-    read_subscription,
-    read_table,
-    read_topic,
-)
+from local.template import StackTemplate, TemplateError
 
-from .conftest import FIXTURE_TEMPLATE
+from .conftest import FIXTURE_PARAMETERS, FIXTURE_TEMPLATE, spec_of
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_short_form_tags_become_long_form(fixture_template: Template) -> None:
-    queue = fixture_template.resources["JobsQueue"]["Properties"]
-    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["JobsDeadLetterQueue", "Arn"]}
-    assert fixture_template.resources["ClientSecret"]["Condition"] == "CreateSecret"
-    assert "Globals" not in fixture_template.document
+def read(path: Path, overrides: dict[str, str] | None = None) -> StackTemplate:
+    template = StackTemplate(path, overrides)
+    bind_stand_ins(template)
+    return template
 
 
-def test_globals_merge_like_sam() -> None:
-    document = {
-        "Globals": {
-            "Function": {"Timeout": 5, "Layers": ["L1"], "Environment": {"Variables": {"A": "g", "B": "g"}}}
-        },
-        "Resources": {
-            "Fn": {
-                "Type": FUNCTION,
-                "Properties": {"Timeout": 9, "Layers": ["L2"], "Environment": {"Variables": {"B": "own"}}},
-            },
-            "Other": {"Type": "AWS::SQS::Queue", "Properties": {"VisibilityTimeout": 1}},
-        },
-    }
-    merged = merge_globals(document)["Resources"]
-    assert merged["Fn"]["Properties"] == {
-        "Timeout": 9,
-        "Layers": ["L1", "L2"],
-        "Environment": {"Variables": {"A": "g", "B": "own"}},
-    }
-    assert merged["Other"]["Properties"] == {"VisibilityTimeout": 1}
-
-
-def test_reads_functions_with_their_settings(fixture_template: Template, stand_in_resolver: Resolver) -> None:
-    functions = {spec.logical_id: spec for spec in read_functions(fixture_template, stand_in_resolver)}
+def test_functions_come_from_the_translation(fixture_template: StackTemplate) -> None:
+    functions = {spec.logical_id: spec for spec in fixture_template.functions()}
     assert set(functions) == {"EchoFunction", "ShapesFunction", "WorkerFunction", "RuntimeFunction"}
     echo = functions["EchoFunction"]
     app_dir = FIXTURE_TEMPLATE.parent
     assert echo.handler_file == app_dir / "functions" / "echo" / "app.py"
-    assert echo.handler_name == "lambda_handler"
+    assert (echo.handler_name, echo.code_dir) == ("lambda_handler", app_dir / "functions" / "echo")
     assert echo.layer_dirs == (app_dir / "layer",)
-    assert (echo.timeout_seconds, echo.memory_mb) == (7, 256)
-    assert functions["WorkerFunction"].timeout_seconds == 5  # from Globals
-    assert functions["WorkerFunction"].memory_mb == 128
-    assert echo.environment["SERVICE_NAME"] == "echo"
-    assert echo.environment["SHARED_GREETING"] == "hello"
+    assert (echo.timeout_seconds, echo.memory_mb) == (7, 256)  # MemorySize through !FindInMap
+    assert (functions["WorkerFunction"].timeout_seconds, functions["WorkerFunction"].memory_mb) == (5, 128)
+    assert echo.environment["SHARED_GREETING"] == "hello"  # Globals, merged by the translator
     assert echo.environment["DOMAIN"] == "example.test"
-    assert echo.environment["FIRST_ZONE"] == "a"
-    assert echo.environment["ESCAPED"] == "${Literal}"
-    assert echo.environment["SECRET_ID"] == stand_in_resolver.physical("ClientSecret").ref
-    assert "TABLE_NAME" not in echo.environment
+    assert echo.environment["SECRET_ID"] == fixture_template.physical("ClientSecret").ref  # !If
+    api = fixture_template.physical("EchoApi").ref
+    assert echo.environment["API_URL"] == f"https://{api}.execute-api.us-east-1.amazonaws.com"  # !Sub
 
 
-def test_reads_http_routes_with_their_api(fixture_template: Template, stand_in_resolver: Resolver) -> None:
-    echo = read_function(fixture_template, stand_in_resolver, "EchoFunction")
-    api_id = stand_in_resolver.physical("EchoApi").ref
-    assert {(r.route_key, r.api_id, r.payload_format_version) for r in echo.http_routes} == {
-        ("POST /echo", api_id, "2.0"),
-        ("GET /items/{id}", api_id, "2.0"),
-        ("ANY /files/{proxy+}", api_id, "2.0"),
+def test_a_variable_set_on_one_function_is_in_that_functions_spec_only() -> None:
+    functions = {
+        spec.logical_id: spec for spec in read(ROOT / "template.yaml", {"Auth0Domain": "x"}).functions()
     }
-    shapes = read_function(fixture_template, stand_in_resolver, "ShapesFunction")
-    assert [r.api_id for r in shapes.http_routes] == [stand_in_resolver.physical("ServerlessHttpApi").ref]
+    assert functions["LoginFunction"].environment["POWERTOOLS_SERVICE_NAME"] == "ropguard-login"
+    assert (
+        functions["PasswordResetFunction"].environment["POWERTOOLS_SERVICE_NAME"] == "ropguard-password-reset"
+    )
+    assert "PASSWORD_RESET_QUEUE_URL" in functions["LoginFunction"].environment
+    assert "PASSWORD_RESET_QUEUE_URL" not in functions["PasswordResetFunction"].environment
+    assert "IDEMPOTENCY_TABLE_NAME" not in functions["LoginFunction"].environment
 
 
-def test_reads_sqs_sources(fixture_template: Template, stand_in_resolver: Resolver) -> None:
-    worker = read_function(fixture_template, stand_in_resolver, "WorkerFunction")
-    (source,) = worker.sqs_sources
+def test_routes_come_from_each_apis_openapi_body(fixture_template: StackTemplate) -> None:
+    echo = spec_of(fixture_template, "EchoFunction")
+    api = fixture_template.physical("EchoApi").ref
+    assert {(r.route_key, r.api_id, r.payload_format_version) for r in echo.http_routes} == {
+        ("POST /echo", api, "2.0"),
+        ("GET /items/{id}", api, "2.0"),
+        ("ANY /files/{proxy+}", api, "2.0"),
+    }
+    (shapes,) = spec_of(fixture_template, "ShapesFunction").http_routes
+    assert (shapes.route_key, shapes.api_id) == (
+        "GET /shapes/{shape}",
+        fixture_template.physical("ServerlessHttpApi").ref,
+    )
+
+
+def test_sqs_sources_come_from_the_event_source_mappings(fixture_template: StackTemplate) -> None:
+    (source,) = spec_of(fixture_template, "WorkerFunction").sqs_sources
     assert source.name == "Jobs"
-    assert source.queue_arn == stand_in_resolver.physical("JobsQueue").attributes["Arn"]
+    assert source.queue_arn == fixture_template.physical("JobsQueue").attributes["Arn"]
     assert (source.batch_size, source.report_batch_item_failures, source.enabled) == (5, True, True)
 
 
-def test_reads_resources(fixture_template: Template, stand_in_resolver: Resolver) -> None:
-    queue = read_queue(fixture_template, stand_in_resolver, "JobsQueue")
-    assert queue.name is None
-    assert queue.attributes["VisibilityTimeout"] == "1"
-    assert queue.max_receive_count == 2
-    assert queue.redrive_target_arn == stand_in_resolver.physical("JobsDeadLetterQueue").attributes["Arn"]
-    assert (
-        read_queue(fixture_template, stand_in_resolver, "JobsDeadLetterQueue").name
-        == "ropguard-local-jobs-dlq"
-    )
-
-    topic = read_topic(fixture_template, stand_in_resolver, "EventsTopic")
-    assert topic.name == "ropguard-local-events"
-    assert topic.attributes == {"KmsMasterKeyId": stand_in_resolver.physical("EventsKey").ref}
-
-    subscription = read_subscription(fixture_template, stand_in_resolver, "JobsSubscription")
-    assert subscription.protocol == "sqs"
-    assert subscription.raw_message_delivery
-    assert subscription.filter_policy == {"type": ["job.requested"]}
-
-    table = read_table(fixture_template, stand_in_resolver, "ProcessedTable")
-    assert table.key_schema == ({"AttributeName": "id", "KeyType": "HASH"},)
-    assert table.ttl_attribute == "expires_at"
-    assert table.billing_mode == "PAY_PER_REQUEST"
-
-    secret = read_secret(fixture_template, stand_in_resolver, "ClientSecret")
-    assert secret.name == "ropguard-local/client"
+def test_parameter_overrides_reach_values_and_conditions() -> None:
+    default = read(FIXTURE_TEMPLATE, FIXTURE_PARAMETERS)
+    assert default.of_type("AWS::SecretsManager::Secret") == ["ClientSecret"]
+    given = read(FIXTURE_TEMPLATE, {**FIXTURE_PARAMETERS, "ExistingSecretArn": "arn:given", "Greeting": "hi"})
+    assert given.of_type("AWS::SecretsManager::Secret") == ["NeverCreatedSecret"]
+    echo = spec_of(given, "EchoFunction")
+    assert (echo.environment["SECRET_ID"], echo.environment["SHARED_GREETING"]) == ("arn:given", "hi")
 
 
-def test_conditions_decide_which_resources_exist(fixture_template: Template) -> None:
-    default = Resolver(fixture_template.document, {"RequiredDomain": "x"})
-    assert list(fixture_template.of_type(SECRET, default)) == ["ClientSecret"]
-    existing = Resolver(fixture_template.document, {"RequiredDomain": "x", "ExistingSecretArn": "arn:given"})
-    assert list(fixture_template.of_type(SECRET, existing)) == ["NeverCreatedSecret"]
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"Nope": "x"}, "undeclared parameters: Nope"),
+        ({"LogRetentionDays": "2"}, "LogRetentionDays='2' is not one of"),
+    ],
+)
+def test_bad_parameter_overrides_are_refused(overrides: dict[str, str], message: str) -> None:
+    with pytest.raises(TemplateError, match=message):
+        StackTemplate(ROOT / "template.yaml", {"Auth0Domain": "x", **overrides})
 
 
-def test_a_missing_handler_module_is_reported(tmp_path: Path) -> None:
+def test_a_parameter_without_a_value_is_named_when_used() -> None:
+    with pytest.raises(TemplateError, match="parameter RequiredDomain has no Default"):
+        read(FIXTURE_TEMPLATE).functions()
+
+
+def write(tmp_path: Path, resources: str) -> Path:
     (tmp_path / "fn").mkdir()
-    (tmp_path / "template.yaml").write_text(
-        "Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n"
-        "    Properties: {CodeUri: fn/, Handler: missing.handler}\n"
-    )
-    template = Template.load(tmp_path / "template.yaml")
-    resolver = Resolver(template.document)
-    bind_stand_ins(template, resolver, exclude=set())
-    with pytest.raises(TemplateError, match="no module missing"):
-        read_functions(template, resolver)
+    (tmp_path / "fn" / "app.py").write_text("def handler(event, context):\n    return event\n")
+    path = tmp_path / "template.yaml"
+    path.write_text("Transform: AWS::Serverless-2016-10-31\nResources:\n" + resources)
+    return path
 
 
-def test_not_a_template_is_refused(tmp_path: Path) -> None:
-    (tmp_path / "x.yaml").write_text("just: a mapping\n")
-    with pytest.raises(TemplateError, match="no Resources"):
-        Template.load(tmp_path / "x.yaml")
+FUNCTION = (
+    "  Fn:\n    Type: AWS::Serverless::Function\n"
+    "    Properties:\n      CodeUri: fn/\n      Runtime: python3.13\n      Handler: app.handler\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            "      Environment: {Variables: {A: 'plain ${NotSub}'}}\n",
+            r"Resources.Fn.Environment.Variables.A: .* \$\{...\}",
+        ),
+        ("      Environment: {Variables: {A: !Select [0, [a]]}}\n", "Fn::Select is not supported offline"),
+        (
+            "      ReservedConcurrentExecutions: 1\n",
+            "Resources.Fn.ReservedConcurrentExecutions: AWS::Lambda::Function",
+        ),
+        (
+            "      Layers: [arn:aws:lambda:us-east-1:1:layer:other:1]\n",
+            "Resources.Fn.Layers: layer arn:aws:lambda:",
+        ),
+        ("      Handler: missing.handler\n", "no module missing"),
+        (
+            "      Environment: {Variables: {R: !GetAtt Role.Arn}}\n"
+            "  Role:\n    Type: AWS::IAM::Role\n    Properties: {AssumeRolePolicyDocument: {}}\n",
+            r"Resources.Fn.Environment.Variables.R: Role \(AWS::IAM::Role\) does not exist offline",
+        ),
+    ],
+)
+def test_what_cannot_run_offline_is_an_error_naming_it(tmp_path: Path, extra: str, message: str) -> None:
+    source = FUNCTION.replace("      Handler: app.handler\n", "") if "Handler:" in extra else FUNCTION
+    template = read(write(tmp_path, source + extra))
+    with pytest.raises(TemplateError, match=message):
+        template.functions()
+
+
+def test_the_extension_layer_is_passed_on_by_arn(tmp_path: Path) -> None:
+    arn = "arn:aws:lambda:us-east-1:177933569100:layer:AWS-Parameters-and-Secrets-Lambda-Extension-Arm64:12"
+    (spec,) = read(write(tmp_path, FUNCTION + f"      Layers: [{arn}]\n")).functions()
+    assert (spec.layer_arns, spec.layer_dirs) == ((arn,), ())
+
+
+def test_a_translator_error_is_a_template_error(tmp_path: Path) -> None:
+    with pytest.raises(TemplateError, match="Fn"):
+        StackTemplate(write(tmp_path, FUNCTION + "      Events: {E: {Type: Nonsense}}\n"))

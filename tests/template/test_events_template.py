@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 
 from local.aws_resources import bind_stand_ins
-from local.intrinsics import Resolver
-from local.template import Template, read_function
+from local.template import FunctionSpec, StackTemplate
 from ropguard.security_events import (
     FALLBACK_METRIC,
     LOST_METRIC,
@@ -25,16 +24,25 @@ from ropguard.settings import ResetSettings, SecurityEventSettings
 ROOT = Path(__file__).resolve().parents[2]
 KEY = {"Ref": "SecurityEventsKey"}
 KEY_ARN = {"Fn::GetAtt": ["SecurityEventsKey", "Arn"]}
+DOMAIN = {"Auth0Domain": "tenant.example.auth0.com"}
 
 
 @pytest.fixture(scope="module")
-def template() -> Template:
-    return Template.load(ROOT / "template.yaml")
+def template() -> StackTemplate:
+    """The SAM translation (functions are AWS::Lambda::Function with Globals merged in)."""
+    return StackTemplate(ROOT / "template.yaml", DOMAIN)
 
 
 @pytest.fixture(scope="module")
-def resources(template: Template) -> Any:
+def resources(template: StackTemplate) -> Any:
     return template.resources
+
+
+def function(overrides: dict[str, str], logical_id: str) -> FunctionSpec:
+    template = StackTemplate(ROOT / "template.yaml", {**DOMAIN, **overrides})
+    bind_stand_ins(template)
+    (spec,) = (spec for spec in template.functions() if spec.logical_id == logical_id)
+    return spec
 
 
 def props(resources: Any, logical_id: str) -> dict[str, Any]:
@@ -92,13 +100,13 @@ def test_visibility_timeout_is_six_times_the_function_timeout(resources: Any) ->
     assert props(resources, "PasswordResetQueue")["VisibilityTimeout"] >= 6 * timeout
 
 
-def test_a_full_batch_fits_in_the_function_timeout(template: Template, resources: Any) -> None:
+def test_a_full_batch_fits_in_the_function_timeout(resources: Any) -> None:
     function = props(resources, "PasswordResetFunction")
     variables = function["Environment"]["Variables"]  # Globals merged in
     per_call = float(variables["AUTH0_CONNECT_TIMEOUT_SECONDS"]) + float(
         variables["AUTH0_READ_TIMEOUT_SECONDS"]
     )
-    batch = function["Events"]["BreachedPasswords"]["Properties"]["BatchSize"]
+    batch = props(resources, "PasswordResetFunctionBreachedPasswords")["BatchSize"]
     assert batch * per_call < function["Timeout"]
 
 
@@ -115,13 +123,13 @@ def test_dead_letter_queue_and_the_function_agree_on_max_receives(resources: Any
 
 def test_reset_function_consumes_its_queue_with_partial_batch_failures(resources: Any) -> None:
     function = props(resources, "PasswordResetFunction")
-    assert function["CodeUri"] == "functions/password_reset/"
+    assert function["Code"]["S3Key"] == "functions/password_reset/"
     assert function["Handler"] == "app.lambda_handler"
     assert (ROOT / "functions/password_reset/app.py").is_file()
-    [event] = function["Events"].values()
-    assert event["Type"] == "SQS"
-    assert event["Properties"]["Queue"] == {"Fn::GetAtt": ["PasswordResetQueue", "Arn"]}
-    assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    mapping = props(resources, "PasswordResetFunctionBreachedPasswords")
+    assert mapping["FunctionName"] == {"Ref": "PasswordResetFunction"}
+    assert mapping["EventSourceArn"] == {"Fn::GetAtt": ["PasswordResetQueue", "Arn"]}
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
 
 
 def test_idempotency_table_matches_the_powertools_persistence_layer(resources: Any) -> None:
@@ -133,26 +141,19 @@ def test_idempotency_table_matches_the_powertools_persistence_layer(resources: A
     assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
 
 
-def test_environments_satisfy_the_settings_the_code_reads(template: Template) -> None:
-    resolver = Resolver(template.document, parameter_overrides={"Auth0Domain": "tenant.example.auth0.com"})
-    bind_stand_ins(template, resolver, exclude=set())
-    reset = ResetSettings.from_env(read_function(template, resolver, "PasswordResetFunction").environment)
+def test_environments_satisfy_the_settings_the_code_reads() -> None:
+    reset = ResetSettings.from_env(function({}, "PasswordResetFunction").environment)
     assert reset.connection == "Username-Password-Authentication"
     assert reset.window_seconds == 3600
     assert reset.max_receive_count == 5
-    login_env = read_function(template, resolver, "LoginFunction").environment
+    login_env = function({}, "LoginFunction").environment
     events = SecurityEventSettings.from_env(login_env)
     assert events.topic_arn.endswith("SecurityEventsTopic")
     assert events.fallback_queue_url.endswith("PasswordResetQueue")
 
 
-def test_reset_connection_is_the_realm_when_one_is_set(template: Template) -> None:
-    resolver = Resolver(
-        template.document,
-        parameter_overrides={"Auth0Domain": "tenant.example.auth0.com", "Auth0Realm": "customers"},
-    )
-    bind_stand_ins(template, resolver, exclude=set())
-    env = read_function(template, resolver, "PasswordResetFunction").environment
+def test_reset_connection_is_the_realm_when_one_is_set() -> None:
+    env = function({"Auth0Realm": "customers"}, "PasswordResetFunction").environment
     assert env["AUTH0_CONNECTION"] == "customers"
 
 
@@ -219,7 +220,7 @@ def test_alarms_watch_the_dlq_and_the_metrics_the_code_emits(resources: Any) -> 
         assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (0, "GreaterThanThreshold")
 
 
-def test_outputs_name_the_event_resources(template: Template) -> None:
+def test_outputs_name_the_event_resources(template: StackTemplate) -> None:
     outputs = template.document["Outputs"]
     assert outputs["SecurityEventsTopicArn"]["Value"] == {"Ref": "SecurityEventsTopic"}
     assert outputs["PasswordResetQueueUrl"]["Value"] == {"Ref": "PasswordResetQueue"}

@@ -7,15 +7,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cfnlint.decode import cfn_yaml  # type: ignore[import-untyped]
+
+from local.template import load_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def template() -> dict[str, Any]:
-    loaded: dict[str, Any] = cfn_yaml.load(str(ROOT / "template.yaml"))
-    return loaded
+    return load_yaml(ROOT / "template.yaml")
 
 
 @pytest.fixture(scope="module")

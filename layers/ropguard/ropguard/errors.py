@@ -12,9 +12,12 @@
     ├── UpstreamError                   Auth0 gave no answer we can classify
     │   ├── UpstreamTimeoutError        no answer in time; the request may have been counted
     │   └── UpstreamUnreachableError    no connection, or the exchange broke off
-    └── ResetFailedError                the password-reset email could not be requested
-        ├── PermanentResetError         retrying cannot help: dead-letter with the reason
-        └── TransientResetError         worth another delivery
+    ├── ResetFailedError                the password-reset email could not be requested
+    │   ├── PermanentResetError         retrying cannot help: dead-letter with the reason
+    │   └── TransientResetError         worth another delivery
+    └── DoctorError                     ropguard-doctor could not check the tenant (exit status 2)
+        ├── TenantFileError             auth0/tenant.yaml unreadable, invalid, or a ${VAR} unset
+        └── ManagementApiError          the Management API refused or failed a call
 
 Messages are safe to log and, for ``RequestError``, to return to the caller: none ever holds a
 password, secret, token, code or other credential. The HTTP answer for each class is chosen in one
@@ -82,3 +85,23 @@ class PermanentResetError(ResetFailedError):
 
 class TransientResetError(ResetFailedError):
     """Worth retrying on a later delivery (timeouts, 5xx, rate limits)."""
+
+
+class DoctorError(RopguardError):
+    """ropguard-doctor could not do what it was asked (not a finding: the tenant was not judged)."""
+
+
+class TenantFileError(DoctorError, ValueError):
+    """The desired-state file is unreadable or invalid, or a ``${VAR}`` in it is not set."""
+
+
+class ManagementApiError(DoctorError):
+    """A Management API (or its token) call failed; ``status`` is the HTTP status, 0 without one.
+
+    The message carries Auth0's own ``message``/``error_description`` (which name a missing scope,
+    for instance) and never a token or secret.
+    """
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status

@@ -32,9 +32,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
                 "TABLE_NAME",
                 "SECRET_ID",
                 "DOMAIN",
-                "FIRST_ZONE",
                 "API_URL",
-                "ESCAPED",
                 "AWS_ENDPOINT_URL",
                 "AWS_LAMBDA_FUNCTION_NAME",
             )
