@@ -1,7 +1,8 @@
 """Concurrent logins from many end-user addresses through the offline stack (`python -m benchmarks.load`).
 
-Starts the offline stack in this process on free ports, then runs N clients at once, each bound
-to its own loopback source address (127.0.1.x), sending M logins in total with mixed outcomes
+Starts the offline stack in this process on free ports, then runs N clients at once in a process
+of their own (end users never share the stack's interpreter), each bound to its own loopback
+source address (127.0.1.x), sending M logins in total with mixed outcomes
 (``benchmarks.load_plan`` fixes every request's answer in advance). Checks every answer, the
 emulator's token-request records (per attributed IP, username and outcome, exactly) and the
 emails, then prints one table. Exit status 1 on any mismatch.
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import multiprocessing
 import os
 import platform
 import sys
@@ -216,7 +218,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=50, help="concurrent end users (default %(default)s)")
     parser.add_argument("--logins", type=int, default=5000, help="logins in total (default %(default)s)")
     parser.add_argument("--seed", type=int, default=7, help="seed of the outcome mix")
-    parser.add_argument("--function-output", default=os.devnull, help="file for the functions' stdout")
+    parser.add_argument("--function-output", default=os.devnull, help="file for the functions' output")
+    parser.add_argument("--workers", type=int, default=4, help="workers per function (default %(default)s)")
     args = parser.parse_args(argv)
     if not 1 <= args.clients <= 2500 or args.logins < args.clients:
         parser.error("need 1..2500 clients and at least one login per client")
@@ -232,14 +235,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         contextlib.redirect_stdout(sink),  # Powertools binds the stdout it finds at import
         _logging_to(sink),
         tenant_for(args.logins) as tenant,
-        OfflineStack.start(StackConfig(tenant_path=tenant, ports=Ports.free())) as stack,
+        OfflineStack.start(
+            StackConfig(tenant_path=tenant, ports=Ports.free(), workers_per_function=args.workers)
+        ) as stack,
     ):
-        result = run_load(stack.api_url, plans)
+        with multiprocessing.get_context("spawn").Pool(1) as clients:
+            result = clients.apply(run_load, (stack.api_url, plans))
         result.mismatches.extend(verify(stack, plans))
     outcomes = Counter((a.status, a.error or "-") for plan in plans for a in plan.attempts)
     print(
         f"python {platform.python_version()}, {os.cpu_count()} cpus, "
-        f"{args.clients} clients x {args.logins} logins, seed {args.seed}",
+        f"{args.clients} clients x {args.logins} logins, seed {args.seed}, "
+        f"{args.workers} workers per function, load average {os.getloadavg()[0]:.1f}",
         file=real_stdout,
     )
     print(

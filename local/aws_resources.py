@@ -9,8 +9,10 @@ Every resource type falls in exactly one of four groups, and any other type is a
   a table's TimeToLiveSpecification, which moto's table model drops.
 - ``template.LOCAL_PROPERTIES``: functions, layers, event source mappings and HTTP APIs, run by the
   stack itself; nothing of them is created in moto (so moto never runs a function in Docker).
-- ``NO_OFFLINE_MEANING``: IAM, alarms, dashboards, schedules, CloudFront: nothing on a laptop
-  behaves differently with them, so they are skipped, by this list and nothing else.
+- ``NO_OFFLINE_MEANING``: IAM, alarms, dashboards, schedules, CloudFront, published versions and
+  aliases: nothing on a laptop behaves differently with them, so they are skipped, by this list and
+  nothing else (functions run $LATEST offline: a Ref to a version or alias is its function's ARN,
+  see ``template.RUN_AS_LATEST``).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import boto3
 from local.template import (
     ACCOUNT_ID,
     LOCAL_PROPERTIES,
+    RUN_AS_LATEST,
     STACK_NAME,
     Physical,
     StackTemplate,
@@ -77,6 +80,7 @@ EXPLICIT: Mapping[str, frozenset[str]] = {
 NO_OFFLINE_MEANING = tuple(
     names("AWS::IAM::Role AWS::IAM::Policy AWS::IAM::ManagedPolicy AWS::Lambda::Permission AWS::CloudFront::")
     | names("AWS::CloudWatch::Alarm AWS::CloudWatch::Dashboard AWS::Scheduler::Schedule")
+    | frozenset(RUN_AS_LATEST)
 )
 _SUB_NAMES = re.compile(r"\$\{([^}!]*)\}")
 

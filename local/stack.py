@@ -22,8 +22,10 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from secrets import token_urlsafe
 from typing import Any
 
 import httpx
@@ -33,10 +35,18 @@ from auth0_emulator.tenant import load_tenant_file
 from local.aws_resources import FAKE_CREDENTIALS, AwsEndpoint, create_resources
 from local.http_api import BoundRoute, LocalHttpApi
 from local.http_events import ApiStage
-from local.lambda_runtime import LocalFunction, function_environments
+from local.lambda_runtime import DEFAULT_MAX_WORKERS, LocalFunction
 from local.moto_process import MotoProcess
 from local.queue_runner import BoundSource, QueueRunner
-from local.template import ACCOUNT_ID, FunctionSpec, Physical, StackTemplate, TemplateError
+from local.secrets_extension import SecretsExtension
+from local.template import (
+    ACCOUNT_ID,
+    FunctionSpec,
+    Physical,
+    StackTemplate,
+    TemplateError,
+    is_extension_layer,
+)
 
 LOG = logging.getLogger(__name__)
 
@@ -81,6 +91,7 @@ class StackConfig:
     parameter_overrides: Mapping[str, str] = field(default_factory=dict)
     environment_overrides: Mapping[str, str] = field(default_factory=dict)
     secret_strings: Mapping[str, str] = field(default_factory=dict)
+    workers_per_function: int = DEFAULT_MAX_WORKERS  # each function's pool grows up to this
 
 
 @dataclass(frozen=True)
@@ -177,12 +188,28 @@ class OfflineStack(contextlib.AbstractContextManager["OfflineStack"]):
         return dict.fromkeys(secrets, value)
 
     def _start_functions(self, specs: Sequence[FunctionSpec], overrides: Mapping[str, str]) -> None:
-        with_runtime = [_with_lambda_variables(spec) for spec in specs]
-        environments = function_environments(with_runtime, overrides)
-        for spec in with_runtime:
-            function = LocalFunction(spec, environments[spec.logical_id], self.config.region, ACCOUNT_ID)
-            function.load()
+        """Each function's worker pool, with its first worker initialised (all in parallel)."""
+        token = token_urlsafe(32)  # the workers' AWS_SESSION_TOKEN, which the extension checks
+        extension = self._start_secrets_extension(specs, token)
+        for spec in specs:
+            environment = {**overrides, "AWS_SESSION_TOKEN": token}
+            if extension is not None and uses_secrets_extension(spec):
+                environment["PARAMETERS_SECRETS_EXTENSION_HTTP_PORT"] = str(extension.port)
+            function = LocalFunction(
+                spec, environment, self.config.region, ACCOUNT_ID, self.config.workers_per_function
+            )
+            self._exit.callback(function.stop)
             self.functions[spec.logical_id] = function
+        with ThreadPoolExecutor() as pool:
+            list(pool.map(LocalFunction.load, self.functions.values()))
+
+    def _start_secrets_extension(self, specs: Sequence[FunctionSpec], token: str) -> SecretsExtension | None:
+        """The Parameters and Secrets extension's stand-in, when a function attaches its layer."""
+        if not any(uses_secrets_extension(spec) for spec in specs):
+            return None
+        extension = SecretsExtension(self.aws.client("secretsmanager"), token, host=LOOPBACK).start()
+        self._exit.callback(extension.stop)
+        return extension
 
     def _start_http_api(self, specs: Sequence[FunctionSpec]) -> None:
         routes = [
@@ -263,12 +290,20 @@ def ensure_free(host: str, port: int) -> None:
     if port == 0:
         return
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        # as the servers bind: a previous run's connections in TIME_WAIT do not make a port taken
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as exc:
             raise OSError(
                 exc.errno, f"{host}:{port} is in use ({exc.strerror}); choose another port"
             ) from None
+
+
+def uses_secrets_extension(spec: FunctionSpec) -> bool:
+    """Whether the function attaches AWS's Parameters and Secrets extension (the reader lets no
+    other layer given by ARN through)."""
+    return any(is_extension_layer(arn) for arn in spec.layer_arns)
 
 
 def empty_table(dynamodb: Any, table_name: str) -> None:
@@ -281,22 +316,6 @@ def empty_table(dynamodb: Any, table_name: str) -> None:
     for page in pages:
         for item in page["Items"]:
             dynamodb.delete_item(TableName=table_name, Key=item)
-
-
-def _with_lambda_variables(spec: FunctionSpec) -> FunctionSpec:
-    """Add the variables Lambda's runtime sets for every function (reserved names)."""
-    reserved = {
-        "AWS_LAMBDA_FUNCTION_NAME": spec.function_name,
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
-        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.function_name}",
-        "_HANDLER": spec.handler,
-    }
-    environment = {**spec.environment, **reserved}
-    # No stand-in for the Parameters and Secrets extension here yet (stack-runtime brings one,
-    # TEAM contract 2): without the variable the functions read the secret from moto with boto3.
-    environment.pop("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT", None)
-    return dataclasses.replace(spec, environment=environment)
 
 
 # -- python -m local.stack ----------------------------------------------------------------------

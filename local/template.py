@@ -30,6 +30,11 @@ ACCOUNT_ID = "123456789012"  # moto's default account
 EXTENSION_LAYER = "AWS-Parameters-and-Secrets-Lambda-Extension"  # served by the stack (issue 10)
 
 
+def is_extension_layer(arn: str) -> bool:
+    """Whether a layer ARN is AWS's Parameters and Secrets extension (its name in every region)."""
+    return f":layer:{EXTENSION_LAYER}" in arn  # -Arm64 for arm64
+
+
 def names(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
@@ -63,6 +68,11 @@ LOCAL_PROPERTIES: Mapping[str, frozenset[str]] = {
         "ApiId StageName AutoDeploy DefaultRouteSettings AccessLogSettings Tags"
     ),
 }
+#: A published version and its alias (SAM's AutoPublishAlias output, which SnapStart needs) have
+#: no offline meaning: functions run $LATEST offline, so nothing is created for them and a Ref to
+#: either is its function's unqualified ARN (the HTTP API's integration and the event source
+#: mapping then reach the function itself).
+RUN_AS_LATEST = ("AWS::Lambda::Version", "AWS::Lambda::Alias")
 DEFAULT_TIMEOUT_SECONDS = 3
 DEFAULT_MEMORY_MB = 128
 DEFAULT_SQS_BATCH_SIZE = 10
@@ -283,9 +293,23 @@ class StackTemplate:
             if self.parameters[name] is None:
                 raise TemplateError(f"{where}: parameter {name} has no Default; give it an override")
             return self.parameters[name]
+        if name in self.resources and self.resources[name]["Type"] in RUN_AS_LATEST:
+            return self._latest(name, where)
         if name in self.resources:
             return self.physical(name, where).ref
         raise TemplateError(f"{where}: !Ref {name} names nothing in the template")
+
+    def _latest(self, logical_id: str, where: str) -> str:
+        """A version's or alias's function, unqualified: $LATEST is what runs offline."""
+        function = self.resolve(
+            self.resources[logical_id].get("Properties", {}).get("FunctionName"),
+            f"Resources.{logical_id}.FunctionName",
+        )
+        if not isinstance(function, str) or not function:
+            raise TemplateError(f"{where}: {logical_id} names no function")
+        if function.startswith("arn:"):
+            return function
+        return f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:{function}"
 
     def _get_att(self, logical_id: str, attribute: str, *, where: str) -> str:
         attributes = self.physical(logical_id, where).attributes
@@ -333,7 +357,7 @@ class StackTemplate:
         for layer in props.get("Layers", []):
             if layer in own_layers:
                 layer_dirs.append(own_layers[layer])
-            elif EXTENSION_LAYER in str(layer):
+            elif is_extension_layer(str(layer)):
                 layer_arns.append(str(layer))
             else:
                 raise TemplateError(f"{where}.Layers: layer {layer} cannot run offline")
@@ -402,7 +426,11 @@ class StackTemplate:
         return {function: tuple(items) for function, items in routes.items()}
 
     def _sqs_sources(self) -> dict[str, tuple[SqsSource, ...]]:
-        by_name = {self.physical(fid).ref: fid for fid in self.of_type("AWS::Lambda::Function")}
+        by_name = {
+            key: fid
+            for fid in self.of_type("AWS::Lambda::Function")
+            for key in (self.physical(fid).ref, self.physical(fid).attributes["Arn"])
+        }  # FunctionName takes a name or an ARN
         sources: dict[str, list[SqsSource]] = {}
         for mapping_id in self.of_type("AWS::Lambda::EventSourceMapping"):
             props = self.properties(mapping_id, LOCAL_PROPERTIES["AWS::Lambda::EventSourceMapping"])

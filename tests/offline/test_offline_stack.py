@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import socket
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -93,3 +95,36 @@ def test_parameter_overrides_reach_the_functions_and_the_token_request() -> None
     # The demo tenant has no such API: Auth0 (the emulator) names the audience it was sent.
     assert (response.status_code, response.json()["error"]) == (403, "access_denied")
     assert "https://api.example.test" in response.json()["error_description"]
+
+
+def test_the_functions_logs_and_metrics_reach_the_captured_log(
+    offline_stack: OfflineStack, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The secret-hygiene scan reads these records: the workers' output must be in them."""
+    assert httpx.post(f"{offline_stack.api_url}/login", json=ALICE).status_code == 200
+    lines = [
+        record.getMessage() for record in caplog.records if record.name == "local.functions.LoginFunction"
+    ]
+    assert any('"LoginSucceeded"' in line for line in lines)
+
+
+def test_a_stopped_stack_starts_again_at_once_on_the_same_ports() -> None:
+    """Connections each server closed first leave its port in TIME_WAIT for a minute; that must
+    not make the port look taken (``ensure_free`` and the servers bind with SO_REUSEADDR)."""
+    with OfflineStack.start(ports=Ports.free()) as first:
+        urls = (first.api_url, first.auth0_url, first.aws_url)
+        for url in urls:
+            server_closes_first(url)
+    ports = Ports(*(int(url.rpartition(":")[2]) for url in urls))
+    with OfflineStack.start(ports=ports) as second:
+        assert (second.api_url, second.auth0_url, second.aws_url) == urls
+        assert httpx.post(f"{second.api_url}/login", json=ALICE).status_code == 200
+
+
+def server_closes_first(url: str) -> None:
+    """One request with ``Connection: close``, read to the end before the client closes."""
+    address = urlsplit(url)
+    with socket.create_connection((address.hostname or "127.0.0.1", address.port or 80)) as connection:
+        connection.sendall(b"GET / HTTP/1.1\r\nHost: local\r\nConnection: close\r\n\r\n")
+        while connection.recv(65536):
+            pass

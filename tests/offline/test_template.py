@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from local.aws_resources import bind_stand_ins
-from local.template import StackTemplate, TemplateError
+from local.aws_resources import bind_stand_ins, check_types
+from local.template import RUN_AS_LATEST, StackTemplate, TemplateError
 
 from .conftest import FIXTURE_PARAMETERS, FIXTURE_TEMPLATE, spec_of
 
@@ -22,7 +22,7 @@ def read(path: Path, overrides: dict[str, str] | None = None) -> StackTemplate:
 
 def test_functions_come_from_the_translation(fixture_template: StackTemplate) -> None:
     functions = {spec.logical_id: spec for spec in fixture_template.functions()}
-    assert set(functions) == {"EchoFunction", "ShapesFunction", "WorkerFunction"}
+    assert set(functions) == {"EchoFunction", "ShapesFunction", "WorkerFunction", "RuntimeFunction"}
     echo = functions["EchoFunction"]
     app_dir = FIXTURE_TEMPLATE.parent
     assert echo.handler_file == app_dir / "functions" / "echo" / "app.py"
@@ -147,6 +147,29 @@ def test_the_extension_layer_is_passed_on_by_arn(tmp_path: Path) -> None:
     arn = "arn:aws:lambda:us-east-1:177933569100:layer:AWS-Parameters-and-Secrets-Lambda-Extension-Arm64:12"
     (spec,) = read(write(tmp_path, FUNCTION + f"      Layers: [{arn}]\n")).functions()
     assert (spec.layer_arns, spec.layer_dirs) == ((arn,), ())
+
+
+def test_versions_and_aliases_have_no_offline_meaning_functions_run_latest(tmp_path: Path) -> None:
+    """SAM's AutoPublishAlias (which SnapStart needs) adds a version and an alias, and points the
+    route and the event source mapping at the alias: offline they reach the function itself."""
+    events = (
+        "      AutoPublishAlias: live\n      SnapStart: {ApplyOn: PublishedVersions}\n"
+        "      Events:\n"
+        "        Api: {Type: HttpApi, Properties: {Path: /x, Method: post}}\n"
+        "        Jobs: {Type: SQS, Properties: {Queue: !GetAtt Q.Arn}}\n"
+        "  Q:\n    Type: AWS::SQS::Queue\n"
+    )
+    template = read(write(tmp_path, FUNCTION + events))
+    check_types(template)  # skipped by name, nothing created
+    assert {template.resources[name]["Type"] for name in template.of_type(*RUN_AS_LATEST)} == set(
+        RUN_AS_LATEST
+    )
+    (spec,) = template.functions()
+    assert [route.route_key for route in spec.http_routes] == ["POST /x"]
+    (source,) = spec.sqs_sources
+    assert source.queue_arn == template.physical("Q").attributes["Arn"]
+    with pytest.raises(TemplateError, match=r"FnAliaslive \(AWS::Lambda::Alias\) does not exist offline"):
+        template.physical("FnAliaslive")
 
 
 def test_a_translator_error_is_a_template_error(tmp_path: Path) -> None:

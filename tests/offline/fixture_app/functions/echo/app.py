@@ -35,6 +35,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
                 "API_URL",
                 "AWS_ENDPOINT_URL",
                 "AWS_LAMBDA_FUNCTION_NAME",
+                "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT",
             )
         },
         "seen_at_import": SEEN_AT_IMPORT,
