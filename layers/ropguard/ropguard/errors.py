@@ -6,6 +6,8 @@
     ├── RequestError                    the caller sent something we cannot use (a 4xx)
     │   ├── InvalidRequestError         body, size, type, encoding, fields -> 400 invalid_request
     │   └── OriginNotVerifiedError      CloudFront mode: not proven to come through our distribution -> 403
+    │       ├── OriginSecretMismatchError   X-Origin-Verify missing or wrong (current and previous tried)
+    │       └── ViewerAddressError          verified, but CloudFront-Viewer-Address missing or unparsable
     ├── ClientAddressError              no usable end-user address: fail closed, Auth0 is never called
     ├── ConfigurationError              an environment variable is missing or invalid (names the variable)
     ├── SecretUnavailableError          Secrets Manager (or the extension) could not give usable credentials
@@ -38,6 +40,14 @@ class InvalidRequestError(RequestError, ValueError):
 
 class OriginNotVerifiedError(RequestError):
     """In CloudFront mode, the request lacks a valid origin secret or a usable viewer address."""
+
+
+class OriginSecretMismatchError(OriginNotVerifiedError):
+    """CloudFront mode: ``X-Origin-Verify`` is missing or matches neither the current nor previous secret."""
+
+
+class ViewerAddressError(OriginNotVerifiedError):
+    """CloudFront mode: the request is verified but ``CloudFront-Viewer-Address`` is missing or unparsable."""
 
 
 class ClientAddressError(RopguardError):

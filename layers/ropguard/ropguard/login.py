@@ -20,8 +20,9 @@ from ropguard.auth0_client import (
     TokenEndpoint,
     build_http_client,
 )
-from ropguard.client_address import source_ip
+from ropguard.client_address import ClientAddressResolver, ClientAddressSettings
 from ropguard.credentials import ClientCredentials, CredentialsUnavailableError, SecretCredentials
+from ropguard.errors import ClientAddressError, OriginNotVerifiedError, ViewerAddressError
 from ropguard.login_request import InvalidLoginRequestError, parse_login_request
 from ropguard.outcomes import TIMEOUT_BODY, UPSTREAM_BODY, Classified, Outcome, auth0_error_code, classify
 from ropguard.responses import error_response, json_response
@@ -63,6 +64,8 @@ class LoginResult:
 
 
 BREACH_REPORT_FAILED = "BreachReportFailed"
+#: One fixed text for every CloudFront-mode refusal: it never echoes or hints at the header sent.
+ORIGIN_NOT_VERIFIED_DESCRIPTION = "The request was not received through the login service's front door."
 
 
 class LoginService:
@@ -74,8 +77,10 @@ class LoginService:
         token_endpoint: TokenRequester,
         breach_reporter: BreachReporter | None = None,
         clock: Callable[[], float] = time.time,
+        client_address: ClientAddressResolver | None = None,
     ) -> None:
         self.settings = settings
+        self._client_address = client_address or ClientAddressResolver(ClientAddressSettings())
         self._credentials = credentials
         self._token_endpoint = token_endpoint
         self._breach_reporter = breach_reporter
@@ -102,6 +107,7 @@ class LoginService:
             token_endpoint=TokenEndpoint(build_http_client(settings.auth0)),
             breach_reporter=breach_reporter,
             clock=clock,
+            client_address=ClientAddressResolver.from_env(env),
         )
 
     def close(self) -> None:
@@ -111,14 +117,31 @@ class LoginService:
     def login(self, event: dict[str, Any]) -> LoginResult:
         context = event.get("requestContext")
         request_id = str(context.get("requestId", "")) if isinstance(context, dict) else ""
-        client_ip = source_ip(event)
-        if client_ip is None:
+        try:
+            client_ip = self._client_address.resolve(event)
+        except OriginNotVerifiedError as exc:
+            # CloudFront mode: not proven to come through our distribution; Auth0 is never called.
+            outcome = (
+                Outcome.VIEWER_ADDRESS_INVALID
+                if isinstance(exc, ViewerAddressError)
+                else Outcome.ORIGIN_NOT_VERIFIED
+            )
+            return _result(
+                outcome,
+                error_response(403, "access_denied", ORIGIN_NOT_VERIFIED_DESCRIPTION),
+                source_ip=None,
+                reason=str(exc),
+            )
+        except ClientAddressError:
             # Fail closed: without the header Auth0 would count every user as this server.
             return _result(
                 Outcome.SOURCE_IP_MISSING,
                 error_response(500, "server_error", "The client address is unavailable."),
                 source_ip=None,
             )
+        except CredentialsUnavailableError as exc:  # the origin secret could not be read
+            outcome, response = _failure_answer(exc)
+            return _result(outcome, response, source_ip=None, reason=str(exc))
         try:
             request = parse_login_request(
                 event, max_body_bytes=self.settings.max_body_bytes, scopes=self.settings.scopes
