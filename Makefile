@@ -80,6 +80,14 @@ checkov: $(CHECKOV) install ## checkov on template.yaml and on its SAM translati
 	$(BIN)/python -m tests.template.sam_translation .aws-sam/translated-template.json
 	$(CHECKOV) --quiet --compact --skip-download --framework cloudformation \
 		--file .aws-sam/translated-template.json
+	@# CloudFront mode (issue 12): checkov drops resources whose condition is false with the defaults.
+	$(BIN)/python -m tests.template.sam_translation --untranslated --parameter ClientAddressSource=cloudfront \
+		.aws-sam/template-cloudfront.json
+	$(CHECKOV) --quiet --compact --skip-download --framework cloudformation --file .aws-sam/template-cloudfront.json
+	$(BIN)/python -m tests.template.sam_translation --parameter ClientAddressSource=cloudfront \
+		.aws-sam/translated-template-cloudfront.json
+	$(CHECKOV) --quiet --compact --skip-download --framework cloudformation \
+		--file .aws-sam/translated-template-cloudfront.json
 
 # pytest exits 5 when it collects nothing: that is a broken suite, never a pass.
 define run_pytest
