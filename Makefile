@@ -54,8 +54,8 @@ install: $(BIN)/.installed ## create .venv and install the app and test dependen
 
 tools: $(SAM) $(CHECKOV) ## install the SAM CLI and checkov into .tools/
 
-run: install ## run the offline stack on 127.0.0.1 (Ctrl-C stops it)
-	$(BIN)/python -m local.stack
+run: install ## run the offline stack on 127.0.0.1 (Ctrl-C stops it); PARAMS="Key=Value ..." sets template parameters
+	$(BIN)/python -m local.stack $(if $(PARAMS),--parameter-overrides $(PARAMS))
 
 demo: install ## start the offline stack, play the story, stop; non-zero if a step differs
 	$(BIN)/python -m local.demo

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -54,6 +54,17 @@ class BoundRoute:
     function: LocalFunction
 
 
+#: Called with the TCP peer's host and port; the headers it returns replace any the client sent
+#: under those names (case-insensitive) before the event is built (TEAM contract 7).
+ViewerHeaders = Callable[[str, int], Mapping[str, str]]
+
+
+def with_viewer_headers(headers: list[tuple[str, str]], added: Mapping[str, str]) -> list[tuple[str, str]]:
+    """``headers`` without any line named like one of ``added``, then ``added``."""
+    names = {name.lower() for name in added}
+    return [(name, value) for name, value in headers if name.lower() not in names] + list(added.items())
+
+
 class LocalHttpApi:
     """A ThreadingHTTPServer on loopback that serves every bound route; ``port=0`` picks one."""
 
@@ -63,10 +74,12 @@ class LocalHttpApi:
         host: str = "127.0.0.1",
         port: int = 0,
         openapi_document: Path | None = None,
+        viewer_headers: ViewerHeaders | None = None,
     ) -> None:
         _refuse_duplicates(routes)
         self.routes = list(routes)
         self.openapi_document = openapi_document
+        self.viewer_headers = viewer_headers
         self._server = _Server((host, port), _handler_class(self))
         self._thread: threading.Thread | None = None
 
@@ -158,11 +171,15 @@ def _handler_class(api: LocalHttpApi) -> type[BaseHTTPRequestHandler]:
             except ValueError:  # a Content-Length or chunk size that is not a number
                 self._write(json_response(400, {"message": "Bad Request"}, new_request_id()))
                 return
+            headers = list(self.headers.items())
+            if api.viewer_headers is not None:
+                host, port = self.client_address[:2]
+                headers = with_viewer_headers(headers, api.viewer_headers(str(host), int(port)))
             request = HttpRequest(
                 method=self.command,
                 target=self.path,
                 protocol=self.request_version,
-                headers=list(self.headers.items()),
+                headers=headers,
                 body=body,
                 source_ip=str(self.client_address[0]),
             )

@@ -29,9 +29,10 @@ import httpx
 from auth0_emulator import EmulatorServer
 from auth0_emulator.tenant import load_tenant_file
 from local.aws_resources import FAKE_CREDENTIALS, AwsEndpoint, create_resources
+from local.cloudfront import DISTRIBUTION, DistributionFront, origin_headers
 from local.http_api import BoundRoute, LocalHttpApi
 from local.http_events import ApiStage
-from local.intrinsics import Physical, PseudoParameters, Resolver, TemplateError
+from local.intrinsics import Physical, PseudoParameters, Resolver, TemplateError, references
 from local.lambda_runtime import LocalFunction, function_environments
 from local.moto_process import MotoProcess
 from local.queue_runner import BoundSource, QueueRunner
@@ -53,10 +54,12 @@ class Ports:
     api: int = 3000
     auth0: int = 4000
     aws: int = 5000
+    #: The API's own endpoint when a CloudFront distribution plays in front of it on ``api``.
+    direct_api: int = 3001
 
     @classmethod
     def free(cls) -> Ports:
-        return cls(api=0, auth0=0, aws=0)
+        return cls(api=0, auth0=0, aws=0, direct_api=0)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Ports:
@@ -65,6 +68,7 @@ class Ports:
             api=int(env.get("ROPGUARD_API_PORT", defaults.api)),
             auth0=int(env.get("ROPGUARD_AUTH0_PORT", defaults.auth0)),
             aws=int(env.get("ROPGUARD_AWS_PORT", defaults.aws)),
+            direct_api=int(env.get("ROPGUARD_DIRECT_API_PORT", defaults.direct_api)),
         )
 
 
@@ -106,6 +110,8 @@ class OfflineStack:
         self.aws_url = ""
         self.auth0_url = ""
         self.api_url = ""
+        #: The API's own endpoint: ``api_url`` itself unless a distribution plays in front of it.
+        self.direct_api_url = ""
         self.functions: dict[str, LocalFunction] = {}
         self.resources: dict[str, Physical] = {}
         self._resolver: Resolver | None = None
@@ -141,7 +147,7 @@ class OfflineStack:
 
     def _start(self) -> None:
         config = self.config
-        for port in (config.ports.aws, config.ports.auth0, config.ports.api):
+        for port in (config.ports.aws, config.ports.auth0, config.ports.api, config.ports.direct_api):
             ensure_free(config.host, port)  # fail first and clearly (moto's start() would hang)
         moto = MotoProcess(config.host, config.ports.aws)
         self._exit.callback(moto.stop)
@@ -166,7 +172,7 @@ class OfflineStack:
         self.resources = create_resources(self.template, self._resolver, aws, secret_strings)
         specs = read_functions(self.template, self._resolver)
         self._start_functions(specs, environment)
-        self._start_http_api(specs)
+        self._start_http_api(specs, aws)
         self._runner = self._start_queue_runner(specs, aws)
 
     def _aws_environment(self) -> dict[str, str]:
@@ -187,8 +193,16 @@ class OfflineStack:
     ) -> dict[str, str]:
         """The demo client's credentials go into the template's one secret."""
         probe = Resolver(self.template.document, parameters)
+        # A distribution's origin secret (CloudFront mode) is generated, never the Auth0 client's.
+        origin_secrets = {
+            logical_id
+            for distribution in self.template.of_type(DISTRIBUTION, probe)
+            for logical_id in references(self.template.resources[distribution].get("Properties", {}))
+        }
         secrets = [
-            logical_id for logical_id in self.template.of_type(SECRET, probe) if logical_id not in given
+            logical_id
+            for logical_id in self.template.of_type(SECRET, probe)
+            if logical_id not in given and logical_id not in origin_secrets
         ]
         if not secrets:
             return {}
@@ -210,7 +224,10 @@ class OfflineStack:
             function.load()
             self.functions[spec.logical_id] = function
 
-    def _start_http_api(self, specs: Sequence[FunctionSpec]) -> None:
+    def _start_http_api(self, specs: Sequence[FunctionSpec], aws: AwsEndpoint) -> None:
+        """The API on ``ports.api``; with a CloudFront distribution in the template, that port plays
+        the distribution (``local/cloudfront.py``) and ``ports.direct_api`` serves the API's own
+        endpoint, client headers as they come."""
         pseudo = self.resolver.pseudo
         routes = [
             BoundRoute(
@@ -221,11 +238,31 @@ class OfflineStack:
             for spec in specs
             for route in spec.http_routes
         ]
+        distributions = list(self.template.of_type(DISTRIBUTION, self.resolver))
+        if len(distributions) > 1:
+            raise TemplateError(f"the offline stack plays one CloudFront distribution, got {distributions}")
+        front = None
+        if distributions:
+            origin = origin_headers(self.template.properties(distributions[0], self.resolver))
+            front = DistributionFront(origin, lambda: aws.client("secretsmanager"))
+            direct = LocalHttpApi(
+                routes,
+                host=self.config.host,
+                port=self.config.ports.direct_api,
+                openapi_document=OPENAPI_DOCUMENT,
+            ).start()
+            self._exit.callback(direct.stop)
+            self.direct_api_url = direct.url
         api = LocalHttpApi(
-            routes, host=self.config.host, port=self.config.ports.api, openapi_document=OPENAPI_DOCUMENT
+            routes,
+            host=self.config.host,
+            port=self.config.ports.api,
+            openapi_document=OPENAPI_DOCUMENT,
+            viewer_headers=front,
         ).start()
         self._exit.callback(api.stop)
         self.api_url = api.url
+        self.direct_api_url = self.direct_api_url or api.url
 
     def _start_queue_runner(self, specs: Sequence[FunctionSpec], aws: AwsEndpoint) -> QueueRunner:
         urls = {physical.attributes.get("Arn"): physical.ref for physical in self.resources.values()}
@@ -345,9 +382,15 @@ def banner(stack: OfflineStack) -> str:
     routes = sorted(
         {f"{route.route_key}" for fn in stack.functions.values() for route in fn.spec.http_routes}
     )
+    api_line = f"  local HTTP API  {api}   routes: {', '.join(routes)}"
+    if stack.direct_api_url != api:
+        api_line = (
+            f"  CloudFront      {api}   (plays the distribution: adds the viewer address and origin secret)\n"
+            f"  local HTTP API  {stack.direct_api_url}   (the API's own endpoint) routes: {', '.join(routes)}"
+        )
     lines = [
         "ropguard offline stack is running (Ctrl-C stops it)",
-        f"  local HTTP API  {api}   routes: {', '.join(routes)}",
+        api_line,
         f"  Auth0 emulator  {auth0 or '(not started)'}",
         f"  moto (AWS)      {stack.aws_url}",
         "",
@@ -381,6 +424,15 @@ def parse_args(argv: Sequence[str], env: Mapping[str, str]) -> argparse.Namespac
     parser.add_argument("--aws-port", type=int, default=ports.aws, help="moto server (env ROPGUARD_AWS_PORT)")
     parser.add_argument("--template", type=Path, default=DEFAULT_TEMPLATE)
     parser.add_argument("--tenant", type=Path, default=DEFAULT_TENANT)
+    parser.add_argument(
+        "--direct-api-port",
+        type=int,
+        default=ports.direct_api,
+        help="the API's own endpoint in CloudFront mode (env ROPGUARD_DIRECT_API_PORT)",
+    )
+    parser.add_argument(
+        "--parameter-overrides", nargs="*", default=[], metavar="KEY=VALUE", help="template parameters"
+    )
     return parser.parse_args(argv)
 
 
@@ -406,8 +458,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = StackConfig(
         template_path=args.template,
         tenant_path=args.tenant,
-        ports=Ports(api=args.api_port, auth0=args.auth0_port, aws=args.aws_port),
+        ports=Ports(
+            api=args.api_port, auth0=args.auth0_port, aws=args.aws_port, direct_api=args.direct_api_port
+        ),
         host=args.host,
+        parameter_overrides=dict(item.split("=", 1) for item in args.parameter_overrides),
     )
     with stop_signals() as stopping:
         try:
