@@ -119,3 +119,59 @@ class DistributionFront:
         for name, reference in self._references.items():
             headers[name] = reference.read(self._secretsmanager())
         return headers
+
+
+# -- python -m local.cloudfront secret | rotate --------------------------------------------------
+
+
+def find_origin_secret(secretsmanager: Any, logical_id: str = "OriginVerifySecret") -> str:
+    """The ARN of the offline stack's origin secret in moto (its name holds the logical id)."""
+    found = [
+        str(entry["ARN"])
+        for page in secretsmanager.get_paginator("list_secrets").paginate()
+        for entry in page["SecretList"]
+        if logical_id in str(entry.get("Name", ""))
+    ]
+    if len(found) != 1:
+        raise SystemExit(
+            f"expected one secret named like {logical_id} in moto, found {len(found)}: "
+            'is the offline stack running with PARAMS="ClientAddressSource=cloudfront"?'
+        )
+    return found[0]
+
+
+def rotate(secretsmanager: Any, secret_id: str) -> str:
+    """Put a new random value: it becomes AWSCURRENT and the old one AWSPREVIOUS. Returns the VersionId."""
+    import secrets  # noqa: PLC0415
+
+    answer = secretsmanager.put_secret_value(SecretId=secret_id, SecretString=secrets.token_urlsafe(48))
+    return str(answer["VersionId"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse  # noqa: PLC0415
+    import os  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    from local.aws_resources import AwsEndpoint  # noqa: PLC0415
+
+    parser = argparse.ArgumentParser(
+        prog="python -m local.cloudfront",
+        description="The offline stack's CloudFront origin secret (ClientAddressSource=cloudfront).",
+    )
+    parser.add_argument("command", choices=("secret", "rotate"), help="print the current value, or rotate it")
+    port = os.environ.get("ROPGUARD_AWS_PORT", "5000")
+    parser.add_argument("--aws-url", default=f"http://127.0.0.1:{port}", help="moto server (%(default)s)")
+    parser.add_argument("--region", default=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    client = AwsEndpoint(args.aws_url, args.region).client("secretsmanager")
+    secret_id = find_origin_secret(client)
+    if args.command == "secret":
+        print(client.get_secret_value(SecretId=secret_id)["SecretString"])
+    else:
+        print(f"rotated {secret_id}: new AWSCURRENT VersionId {rotate(client, secret_id)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
