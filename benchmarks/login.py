@@ -1,9 +1,24 @@
 """ropguard's login handler vs a naive auth0-python handler, measured in one run (`make bench`).
 
-Both run against the same loopback servers: moto's server for Secrets Manager and a token
-endpoint that answers at once and counts TCP connections. Cold start = a fresh Python process
-importing the handler, initialising and serving its first invocation. Warm = per-invocation wall
-time in one process after a first invocation. AWS calls are counted at botocore's API-call layer.
+Cold start runs where the deployed function runs: a venv holding only what it ships.
+
+* ``.bench/ropguard``: ``layers/ropguard/requirements.txt`` plus boto3 (the Lambda runtime's), with
+  the handler in a task directory and the ``ropguard`` package in a layer directory, as Lambda lays
+  them out (/var/task, /opt/python). Our sources carry no bytecode, like a Lambda deployment (whose
+  read-only file system gets no ``__pycache__``), so they are compiled at each cold start.
+* ``.bench/naive``: auth0-python plus boto3.
+
+Both venvs are built on first use (gitignored, from pip's cache). Cold start = a fresh interpreter,
+from process spawn to the first answer of the handler, median of ``COLD_RUNS``, the two handlers
+alternating so load on this machine hits both alike. ropguard reads its secret through a loopback
+stand-in of the Parameters and Secrets extension (token checked, cache emptied before every cold
+run, backed by moto's Secrets Manager); the naive handler calls moto's Secrets Manager with boto3.
+
+Warm = per-invocation wall time in this process after a first invocation, against a token endpoint
+that answers at once and counts TCP connections; AWS calls are counted at botocore's API-call layer
+plus requests to the extension. The breach row: the first ``password_leaked`` answer in a container
+imports boto3 and builds the SNS client (``ropguard.security_events``); its duration is shown beside
+the next one's.
 """
 
 from __future__ import annotations
@@ -12,9 +27,11 @@ import importlib.util
 import json
 import logging
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,10 +40,14 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+BENCH_DIR = ROOT / ".bench"
 HANDLERS = {"ropguard": ROOT / "functions/login/app.py", "naive": ROOT / "benchmarks/naive_login.py"}
-COLD_RUNS = 5
+COLD_RUNS = 15
+BREACH_RUNS = 5
 WARM_RUNS = 2000
 COUNT_RUNS = 100
+MARK = "@@bench "
+SESSION_TOKEN = "bench-session-token"
 EVENT: dict[str, Any] = {
     "version": "2.0",
     "routeKey": "POST /login",
@@ -35,6 +56,52 @@ EVENT: dict[str, Any] = {
     "body": json.dumps({"username": "alice@example.com", "password": "correct horse battery staple"}),
     "isBase64Encoded": False,
 }
+
+
+def _pinned(requirement: str) -> str:
+    """The version of ``requirement`` that requirements/dev.txt pins (the dev venv is the reference)."""
+    for line in (ROOT / "requirements/dev.txt").read_text().splitlines():
+        if line.split("==")[0].strip().lower() == requirement:
+            return line.strip()
+    raise SystemExit(f"requirements/dev.txt pins no {requirement}")
+
+
+VENVS: dict[str, list[str]] = {
+    "ropguard": ["-r", str(ROOT / "layers/ropguard/requirements.txt"), _pinned("boto3")],
+    "naive": [_pinned("auth0-python"), _pinned("boto3")],
+}
+
+
+def bench_python(name: str) -> Path:
+    """The venv's interpreter, building the venv first when its requirements changed."""
+    venv = BENCH_DIR / name
+    python = venv / "bin/python"
+    stamp = venv / ".requirements"
+    wanted = json.dumps(VENVS[name] + [(ROOT / "layers/ropguard/requirements.txt").read_text()])
+    if not python.exists() or not stamp.exists() or stamp.read_text() != wanted:
+        print(f"building {venv.relative_to(ROOT)} (once) ...", file=sys.stderr)
+        shutil.rmtree(venv, ignore_errors=True)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)  # noqa: S603
+        subprocess.run(  # noqa: S603 - our own venv's pip
+            [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *VENVS[name]],
+            check=True,
+        )
+        stamp.write_text(wanted)
+    return python
+
+
+def lay_out_task(name: str, into: Path) -> Path:
+    """/var/task and /opt/python as Lambda sees them, without any __pycache__."""
+    task = into / name / "task"
+    task.mkdir(parents=True)
+    shutil.copy(HANDLERS[name], task / "app.py")
+    if name == "ropguard":
+        shutil.copytree(
+            ROOT / "layers/ropguard/ropguard",
+            into / name / "opt/python/ropguard",
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )
+    return task
 
 
 @dataclass
@@ -61,7 +128,7 @@ class AwsCallCounter:
     """Counts API calls made by any botocore client in this process."""
 
     def __init__(self) -> None:
-        import botocore.client  # noqa: PLC0415 - cold-start children must not pay for it
+        import botocore.client  # noqa: PLC0415
 
         self.calls = 0
         original = botocore.client.BaseClient._make_api_call  # type: ignore[attr-defined]
@@ -74,14 +141,28 @@ class AwsCallCounter:
         botocore.client.BaseClient._make_api_call = counting  # type: ignore[attr-defined]
 
 
-def cold_child(name: str) -> None:
-    """Runs in a fresh interpreter: import + init + first invocation, printed as milliseconds."""
+def run_child(python: Path, task: Path, env: dict[str, str], mode: str) -> tuple[float, list[dict[str, Any]]]:
+    """Spawn a fresh interpreter; (ms from spawn to its first answer, every line it marked)."""
     started = time.perf_counter()
-    handler = load_handler(name)
-    response = handler(EVENT, BenchContext())
-    elapsed_ms = (time.perf_counter() - started) * 1000
-    assert response["statusCode"] == 200, response
-    print(json.dumps({"cold_ms": elapsed_ms}))
+    child = subprocess.Popen(  # noqa: S603 - our own venv's interpreter and script
+        [str(python), str(ROOT / "benchmarks/cold_child.py"), str(task), mode],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout is not None
+    elapsed = None
+    marked = []
+    for line in child.stdout:
+        if line.startswith(MARK):
+            if elapsed is None:
+                elapsed = (time.perf_counter() - started) * 1000
+            marked.append(json.loads(line[len(MARK) :]))
+    stderr = child.stderr.read() if child.stderr else ""
+    if child.wait() != 0 or elapsed is None:
+        raise SystemExit(f"{task.parent.name} child failed:\n{stderr}")
+    return elapsed, marked
 
 
 def percentile(samples: list[float], fraction: float) -> float:
@@ -103,16 +184,30 @@ def quiet_stdout() -> Iterator[None]:
             os.close(saved)
 
 
-def main() -> None:
-    from moto.server import ThreadedMotoServer  # noqa: PLC0415 - not in cold-start children
+def table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(header[i]), *(len(row[i]) for row in rows)) for i in range(len(header))]
+    lines = ["| " + " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + " |"]
+    lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    lines += ["| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |" for row in rows]
+    return lines
+
+
+def main() -> None:  # noqa: PLR0915 - one linear script
+    import boto3  # noqa: PLC0415 - the parent's (dev venv); children use their own
+    from moto.server import ThreadedMotoServer  # noqa: PLC0415
 
     from benchmarks.loopback_auth0 import CountingTokenServer  # noqa: PLC0415
+    from benchmarks.loopback_extension import LoopbackExtension  # noqa: PLC0415
 
+    pythons = {name: bench_python(name) for name in HANDLERS}
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's access log
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()
     host, port = moto.get_host_and_port()
-    env = {
+    base_env = {
+        "PATH": os.environ.get("PATH", ""),
+        "LANG": "C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE": "1",
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
@@ -121,46 +216,78 @@ def main() -> None:
         "AUTH0_SCOPES": "openid",
         "POWERTOOLS_SERVICE_NAME": "ropguard-bench",
         "POWERTOOLS_METRICS_NAMESPACE": "RopguardBench",
-        "POWERTOOLS_TRACE_DISABLED": "1",
+        "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_LOG_LEVEL": "INFO",
-        "PYTHONPATH": os.pathsep.join([str(ROOT / "layers/ropguard"), str(ROOT)]),
     }
-    os.environ.update(env)
-    import boto3  # noqa: PLC0415 - after AWS_ENDPOINT_URL is set
-
-    os.environ["SECURITY_EVENTS_TOPIC_ARN"] = boto3.client("sns").create_topic(Name="events")["TopicArn"]
-    os.environ["PASSWORD_RESET_QUEUE_URL"] = boto3.client("sqs").create_queue(QueueName="reset")["QueueUrl"]
-    boto3.client("secretsmanager").create_secret(
+    os.environ.update(base_env)
+    secrets = boto3.client("secretsmanager")
+    base_env["SECURITY_EVENTS_TOPIC_ARN"] = boto3.client("sns").create_topic(Name="events")["TopicArn"]
+    base_env["PASSWORD_RESET_QUEUE_URL"] = boto3.client("sqs").create_queue(QueueName="reset")["QueueUrl"]
+    secrets.create_secret(
         Name="ropguard/bench",
         SecretString=json.dumps({"client_id": "bench", "client_secret": "bench-secret"}),
     )
+
+    def from_moto(secret_id: str, stage: str) -> dict[str, Any] | None:
+        answer = secrets.get_secret_value(SecretId=secret_id, VersionStage=stage)
+        return {k: v for k, v in answer.items() if k != "ResponseMetadata"} | {
+            "CreatedDate": answer["CreatedDate"].isoformat()
+        }
+
     counter = AwsCallCounter()
+    cold: dict[str, list[float]] = {name: [] for name in HANDLERS}
+    breach: list[tuple[float, float]] = []
     rows: list[tuple[str, ...]] = []
-    with CountingTokenServer() as auth0:
-        os.environ["AUTH0_DOMAIN"] = auth0.base_url
+    with (
+        CountingTokenServer() as auth0,
+        LoopbackExtension(from_moto, token=SESSION_TOKEN) as extension,
+        tempfile.TemporaryDirectory(prefix="ropguard-bench-") as scratch,
+    ):
+        base_env["AUTH0_DOMAIN"] = auth0.base_url
+        extension_env = {
+            "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT": str(extension.port),
+            "AWS_SESSION_TOKEN": SESSION_TOKEN,
+        }
+        tasks = {name: lay_out_task(name, Path(scratch)) for name in HANDLERS}
+        envs = {
+            "ropguard": {
+                **base_env,
+                **extension_env,
+                "PYTHONPATH": str(tasks["ropguard"].parent / "opt/python"),
+            },
+            "naive": dict(base_env),
+        }
+        for _ in range(COLD_RUNS):
+            for name in HANDLERS:
+                extension.clear_cache()  # a new execution environment starts with an empty extension
+                elapsed, [answer] = run_child(pythons[name], tasks[name], envs[name], "cold")
+                assert answer["status"] == 200, (name, answer)
+                cold[name].append(elapsed)
+        for _ in range(BREACH_RUNS):
+            extension.clear_cache()
+            _, [_, timings] = run_child(pythons["ropguard"], tasks["ropguard"], envs["ropguard"], "breach")
+            first, second = timings["breach_ms"]
+            breach.append((first, second))
+
+        # Warm: both handlers in this process (the dev venv), ropguard through the extension.
+        os.environ.update(base_env)
         for name in HANDLERS:
-            cold = []
-            for _ in range(COLD_RUNS):
-                child = subprocess.run(  # noqa: S603 - our own interpreter and module
-                    [sys.executable, "-m", "benchmarks.login", "--cold", name],
-                    cwd=ROOT,
-                    env={**os.environ},
-                    capture_output=True,
-                    text=True,
-                    check=False,
-                )
-                if child.returncode:
-                    raise SystemExit(f"cold start of {name} failed:\n{child.stderr}")
-                cold.append(json.loads(child.stdout.strip().splitlines()[-1])["cold_ms"])
+            if name == "ropguard":
+                os.environ.update(extension_env)
+            else:
+                for key in extension_env:
+                    os.environ.pop(key, None)
             handler = load_handler(name)
             context = BenchContext()
             with quiet_stdout():
                 handler(EVENT, context)  # first invocation: the container is now warm
                 counter.calls = 0
+                extension.requests = 0
                 auth0.reset_counts()
                 for _ in range(COUNT_RUNS):
                     handler(EVENT, context)
-                aws_calls, connections, requests = counter.calls, auth0.connections, auth0.requests
+                aws_calls = counter.calls + extension.requests
+                connections, requests = auth0.connections, auth0.requests
                 samples = []
                 for _ in range(WARM_RUNS):
                     started = time.perf_counter_ns()
@@ -170,7 +297,7 @@ def main() -> None:
             rows.append(
                 (
                     name,
-                    f"{statistics.median(cold):.0f}",
+                    f"{statistics.median(cold[name]):.0f}",
                     f"{statistics.median(samples):.2f}",
                     f"{percentile(samples, 0.99):.2f}",
                     str(aws_calls),
@@ -178,24 +305,29 @@ def main() -> None:
                 )
             )
     moto.stop()
+    ratio = statistics.median(cold["ropguard"]) / statistics.median(cold["naive"])
     header = (
         "handler",
-        "cold start ms (p50 of 5)",
+        f"cold start ms (p50 of {COLD_RUNS})",
         "warm p50 ms",
         "warm p99 ms",
         "AWS calls /100 warm",
         "new TCP conns /100 warm",
     )
-    widths = [max(len(header[i]), *(len(row[i]) for row in rows)) for i in range(len(header))]
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpus, {WARM_RUNS} warm invocations each")
-    print("| " + " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + " |")
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for row in rows:
-        print("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
+    print("\n".join(table(header, rows)))
+    spread = {name: f"{min(v):.0f}-{max(v):.0f}" for name, v in cold.items()}
+    print(
+        f"cold start ratio ropguard/naive: {ratio:.2f} (ranges: {spread['ropguard']} / {spread['naive']} ms)"
+    )
+    firsts, seconds = [b[0] for b in breach], [b[1] for b in breach]
+    print(
+        f"breached-password answer (p50 of {BREACH_RUNS} containers): first in a container "
+        f"{statistics.median(firsts):.0f} ms (imports boto3, builds the SNS client), "
+        f"next {statistics.median(seconds):.1f} ms; added by the first: "
+        f"{statistics.median(firsts) - statistics.median(seconds):.0f} ms"
+    )
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "--cold":
-        cold_child(sys.argv[2])
-    else:
-        main()
+    main()

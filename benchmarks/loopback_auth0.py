@@ -15,6 +15,11 @@ from typing import Any
 TOKEN_BODY = json.dumps(
     {"access_token": "bench-access-token", "token_type": "Bearer", "expires_in": 86400}
 ).encode()
+#: A username starting with this gets Auth0's breached-password answer (the breach benchmark).
+BREACHED_PREFIX = "breached"
+LEAKED_BODY = json.dumps(
+    {"error": "password_leaked", "error_description": "This login has been blocked (breached password)."}
+).encode()
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -29,13 +34,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length", "0"))
-        self.rfile.read(length)
+        raw = self.rfile.read(length)
         self.server.count_request(dict(self.headers.items()))
-        self.send_response(200)
+        leaked = f'"username": "{BREACHED_PREFIX}'.encode() in raw.replace(b'":"', b'": "')
+        status, body = (401, LEAKED_BODY) if leaked else (200, TOKEN_BODY)
+        self.send_response(status)
         self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(TOKEN_BODY)))
+        self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(TOKEN_BODY)
+        self.wfile.write(body)
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silent: the benchmark prints its own table."""

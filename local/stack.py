@@ -370,7 +370,11 @@ def _with_lambda_variables(spec: FunctionSpec, region: str) -> FunctionSpec:
         "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.function_name}",
         "_HANDLER": spec.handler,
     }
-    return dataclasses.replace(spec, environment={**spec.environment, **reserved})
+    environment = {**spec.environment, **reserved}
+    # No stand-in for the Parameters and Secrets extension here yet (stack-runtime brings one,
+    # TEAM contract 2): without the variable the functions read the secret from moto with boto3.
+    environment.pop("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT", None)
+    return dataclasses.replace(spec, environment=environment)
 
 
 # -- python -m local.stack ----------------------------------------------------------------------

@@ -218,6 +218,8 @@ def _layer_dirs(template: Template, resolver: Resolver, logical_id: str) -> Iter
     the importable package, which ``sam build`` copies to /opt/python)."""
     raw_layers = template.resources[logical_id].get("Properties", {}).get("Layers", [])
     for raw in raw_layers:
+        if _is_secrets_extension(raw, resolver, logical_id):
+            continue  # AWS's extension layer (TEAM contract 2): served by the runtime, not a directory
         target = raw.get("Ref") if isinstance(raw, dict) else None
         if target is None or template.resources.get(target, {}).get("Type") != LAYER:
             raise TemplateError(
@@ -228,6 +230,18 @@ def _layer_dirs(template: Template, resolver: Resolver, logical_id: str) -> Iter
         if not isinstance(content_uri, str):
             raise TemplateError(f"Resources.{target}.ContentUri must be a local directory")
         yield (template.base_dir / content_uri).resolve()
+
+
+#: AWS's Parameters and Secrets Lambda Extension layers are named like this (TEAM contract 2).
+SECRETS_EXTENSION_LAYER = "AWS-Parameters-and-Secrets-Lambda-Extension"
+
+
+def _is_secrets_extension(raw: Any, resolver: Resolver, logical_id: str) -> bool:
+    """True for a layer entry that resolves to nothing or to AWS's secrets extension layer ARN."""
+    if isinstance(raw, dict) and "Ref" in raw:
+        return False
+    resolved = resolver.resolve([raw], f"Resources.{logical_id}.Layers")
+    return not resolved or (isinstance(resolved[0], str) and SECRETS_EXTENSION_LAYER in resolved[0])
 
 
 def _environment(props: Mapping[str, Any], where: str) -> dict[str, str]:

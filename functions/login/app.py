@@ -2,27 +2,28 @@
 
 The service is built on the first invocation, not at import, so a configuration error becomes one
 logged error and a JSON 500 instead of an init crash, and boto3/httpx clients live per container.
-The event is never logged: it carries the password.
+The event is never logged: it carries the password. Cold-start budget: nothing here imports
+boto3, botocore, the X-Ray SDK or pydantic on a login (tests/unit/test_import_budget.py).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
+from ropguard import snapstart
 from ropguard.login import LoginService
+from ropguard.observability import Logger, Metrics, MetricUnit, correlation_paths
 from ropguard.outcomes import Outcome
 from ropguard.responses import error_response
 from ropguard.security_events import SecurityEventPublisher
 from ropguard.settings import SettingsError
+from ropguard.tracing import traced
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger()
 metrics = Metrics()
-tracer = Tracer()
 
 _service: LoginService | None = None
 
@@ -36,8 +37,17 @@ def login_service() -> LoginService:
     return _service
 
 
+@snapstart.after_restore
+def _after_restore() -> None:
+    """SnapStart: pooled sockets do not survive a restore; the next invocation builds a new service."""
+    global _service  # noqa: PLW0603 - see login_service
+    if _service is not None:
+        _service.close()
+        _service = None
+
+
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False)
-@tracer.capture_lambda_handler(capture_response=False)  # the response holds tokens
+@traced  # only when tracing is on; never captures the response (it holds tokens)
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:

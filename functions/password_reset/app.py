@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
@@ -17,10 +17,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ropguard.password_reset import PasswordResetService, QueuedRecord
 from ropguard.settings import SettingsError
+from ropguard.tracing import traced
 
 logger = Logger()
 metrics = Metrics()
-tracer = Tracer()
 # A batch whose records all failed is still an answer (every id in batchItemFailures), not a crash.
 processor = BatchProcessor(event_type=EventType.SQS, model=QueuedRecord, raise_on_entire_batch_failure=False)
 
@@ -32,7 +32,7 @@ def service() -> PasswordResetService:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler(capture_response=False)
+@traced  # only when tracing is on; responses never captured
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     try:

@@ -49,7 +49,8 @@ def test_runtime_handler_and_layer(template, resources, login) -> None:
     assert layer["Properties"]["ContentUri"] == "layers/ropguard/"
     assert layer["Metadata"]["BuildMethod"] == "python3.13"
     assert (ROOT / "layers/ropguard/requirements.txt").is_file()
-    assert function_globals["Tracing"] == "Active"
+    # Tracing is a parameter (issue 10), off by default: see test_cold_start_template.py.
+    assert function_globals["Tracing"] == {"Fn::If": ["TracingOn", "Active", "PassThrough"]}
 
 
 def test_environment_names_every_setting(template, login) -> None:
@@ -123,9 +124,13 @@ def test_login_iam_reads_exactly_that_one_secret(resources, login) -> None:
             "Resource": SECRET_ARN,
         }
     ]
-    assert role["ManagedPolicyArns"] == [
-        {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/AWSXrayWriteOnlyAccess"}
-    ], "no broad managed policy beyond X-Ray's, which has no resource-level permissions"
+    assert role["ManagedPolicyArns"] == {
+        "Fn::If": [
+            "TracingOn",
+            [{"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/AWSXrayWriteOnlyAccess"}],
+            {"Ref": "AWS::NoValue"},
+        ]
+    }, "no broad managed policy beyond X-Ray's (no resource-level permissions), and that only when tracing"
 
 
 def policy_statements(resources: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:

@@ -22,6 +22,15 @@ def resources() -> dict[str, Any]:
     return found
 
 
+def either_branch(value: Any) -> list[Any]:
+    """A list, or both branches of an ``Fn::If`` choosing between lists (NoValue counts as none)."""
+    if isinstance(value, dict) and "Fn::If" in value:
+        return [item for branch in value["Fn::If"][1:] for item in either_branch(branch)]
+    if isinstance(value, dict) and value.get("Ref") == "AWS::NoValue":
+        return []
+    return list(value)
+
+
 def of_type(resources: dict[str, Any], kind: str) -> Iterator[tuple[str, dict[str, Any]]]:
     for name, resource in resources.items():
         if resource["Type"] == kind:
@@ -39,7 +48,7 @@ def test_roles_carry_no_managed_policy_beyond_xray(resources) -> None:
     roles = dict(of_type(resources, "AWS::IAM::Role"))
     assert roles
     for name, props in roles.items():
-        for arn in props.get("ManagedPolicyArns", []):
+        for arn in either_branch(props.get("ManagedPolicyArns", [])):
             policy = str(arn.get("Fn::Sub", arn) if isinstance(arn, dict) else arn).rsplit("/", 1)[-1]
             assert policy in ALLOWED_MANAGED_POLICIES, f"{name} attaches {arn}"
 

@@ -16,6 +16,7 @@ import httpx
 from ropguard.credentials import ClientCredentials
 from ropguard.errors import UpstreamTimeoutError, UpstreamUnreachableError
 from ropguard.settings import Auth0Settings
+from ropguard.tls import tls_context_for
 
 PASSWORD_GRANT = "password"  # noqa: S105 - a grant type name
 PASSWORD_REALM_GRANT = "http://auth0.com/oauth/grant-type/password-realm"  # noqa: S105
@@ -35,7 +36,7 @@ def build_http_client(settings: Auth0Settings) -> httpx.Client:
         base_url=settings.base_url,
         timeout=timeout,
         # httpx retries only failed connects (httpcore ConnectError/ConnectTimeout).
-        transport=httpx.HTTPTransport(retries=CONNECT_RETRIES),
+        transport=httpx.HTTPTransport(retries=CONNECT_RETRIES, verify=tls_context_for(settings.base_url)),
         # The tenant is configured explicitly; proxy variables must not redirect passwords.
         trust_env=False,
         follow_redirects=False,

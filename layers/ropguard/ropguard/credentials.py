@@ -1,29 +1,280 @@
-"""Auth0 client credentials from Secrets Manager, cached across invocations.
+"""Secrets Manager secrets, cached per container, read without boto3 when the extension is attached.
 
-The secret string is JSON ``{"client_id": ..., "client_secret": ...}``. Powertools Parameters keeps it
-for ``max_age`` seconds so warm invocations make no AWS call; ``refresh`` bypasses the cache after
-Auth0 rejects the client (the secret was rotated). The boto3 client is created on first use, so a
-container that never logs anyone in, or fails configuration, never builds one.
+Two ways to read a secret, chosen once per container from the environment:
+
+* **AWS Parameters and Secrets Lambda Extension** (``PARAMETERS_SECRETS_EXTENSION_HTTP_PORT`` set):
+  ``GET http://localhost:{port}/secretsmanager/get?secretId=...`` with the function's session token
+  in ``X-Aws-Parameters-Secrets-Token``, through a small httpx client of its own (short timeouts,
+  created on first use). boto3 is never imported on this path: that is most of the cold start a
+  login would otherwise pay (docs/architecture.md, "Cold start").
+* **Powertools Parameters** otherwise (imported on first use, so importing this module stays cheap).
+
+Either way the value is kept in memory for ``max_age_seconds`` so warm invocations make no call at
+all; ``refresh=True`` reads again at once (after Auth0 rejects the client: the secret was rotated).
+Every failure becomes ``SecretUnavailableError`` (a 503 at the edge) whose message names the secret
+and the cause, never a value.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
-from aws_lambda_powertools.utilities.parameters import SecretsProvider
-from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError, TransformParameterError
+import httpx
 
-from ropguard.errors import SecretUnavailableError
+from ropguard.errors import ConfigurationError, SecretUnavailableError
+from ropguard.tls import tls_context_for
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
     from mypy_boto3_secretsmanager.client import SecretsManagerClient
 
+#: Set by template.yaml when AWS's extension layer is attached (and by the offline stack's stand-in).
+EXTENSION_PORT_VARIABLE: Final = "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT"
+#: The extension accepts a request only with the execution environment's session token in this header.
+EXTENSION_TOKEN_HEADER: Final = "X-Aws-Parameters-Secrets-Token"  # noqa: S105 - a header name
+SESSION_TOKEN_VARIABLE: Final = "AWS_SESSION_TOKEN"  # noqa: S105 - a variable name
+CURRENT: Final = "AWSCURRENT"
+PREVIOUS: Final = "AWSPREVIOUS"
 
 #: The name the services know; one class of ``ropguard.errors``.
 CredentialsUnavailableError = SecretUnavailableError
+
+
+class SecretReader(Protocol):
+    """Reads one version stage of a secret: its SecretString, or None when that stage does not exist."""
+
+    def read(self, secret_id: str, stage: str) -> str | None: ...
+
+
+# --- the extension's local HTTP endpoint ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ExtensionTimeouts:
+    """Short on purpose: the extension is on localhost; only its own miss goes to Secrets Manager."""
+
+    connect_seconds: float = 0.5
+    read_seconds: float = 2.0
+
+
+class ExtensionSecretReader:
+    """``GET /secretsmanager/get`` on the Parameters and Secrets extension, through one small client.
+
+    The client is built on the first read (not at import, not before a SnapStart snapshot) and
+    rebuilt by ``reset()`` (SnapStart's after-restore hook: sockets do not survive a restore).
+    """
+
+    def __init__(
+        self,
+        port: int,
+        *,
+        environ: Mapping[str, str] = os.environ,
+        timeouts: ExtensionTimeouts = ExtensionTimeouts(),
+    ) -> None:
+        self.base_url = f"http://localhost:{port}"
+        self._environ = environ
+        self._timeouts = timeouts
+        self._client: httpx.Client | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> ExtensionSecretReader | None:
+        """The reader when the extension is configured, None when the variable is unset or empty."""
+        raw = env.get(EXTENSION_PORT_VARIABLE, "").strip()
+        if not raw:
+            return None
+        try:
+            port = int(raw)
+        except ValueError:
+            raise ConfigurationError(EXTENSION_PORT_VARIABLE, f"must be a port number, got {raw!r}") from None
+        if not 1 <= port <= 65_535:
+            raise ConfigurationError(EXTENSION_PORT_VARIABLE, f"must be between 1 and 65535, got {port}")
+        return cls(port, environ=env)
+
+    def _http(self) -> httpx.Client:
+        if self._client is None:
+            timeout = httpx.Timeout(
+                connect=self._timeouts.connect_seconds,
+                read=self._timeouts.read_seconds,
+                write=self._timeouts.read_seconds,
+                pool=self._timeouts.connect_seconds,
+            )
+            # trust_env=False: a proxy variable must never route the session token off the host.
+            # Plain http on localhost: no CA bundle to load (ropguard.tls).
+            self._client = httpx.Client(
+                base_url=self.base_url,
+                timeout=timeout,
+                trust_env=False,
+                follow_redirects=False,
+                verify=tls_context_for(self.base_url),
+            )
+        return self._client
+
+    def reset(self) -> None:
+        """Drop the client and its sockets; the next read builds a new one."""
+        client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+    def read(self, secret_id: str, stage: str) -> str | None:
+        token = self._environ.get(SESSION_TOKEN_VARIABLE, "")
+        if not token:
+            # The extension refuses every request without it; SnapStart functions have none.
+            raise SecretUnavailableError(
+                f"cannot read secret {secret_id} through the extension: {SESSION_TOKEN_VARIABLE} is not set"
+            )
+        params = {"secretId": secret_id}
+        if stage != CURRENT:
+            params["versionStage"] = stage
+        try:
+            response = self._http().get(
+                "/secretsmanager/get", params=params, headers={EXTENSION_TOKEN_HEADER: token}
+            )
+        except httpx.TimeoutException as exc:
+            raise SecretUnavailableError(
+                f"cannot read secret {secret_id}: the extension did not answer in time ({type(exc).__name__})"
+            ) from None
+        except httpx.HTTPError as exc:
+            raise SecretUnavailableError(
+                f"cannot read secret {secret_id}: the extension is unreachable ({type(exc).__name__})"
+            ) from None
+        return _extension_answer(secret_id, stage, response.status_code, response.content)
+
+
+def _extension_answer(secret_id: str, stage: str, status: int, content: bytes) -> str | None:
+    """GetSecretValue's JSON on 200; None for a missing non-current stage; otherwise unavailable."""
+    if status == 200:
+        try:
+            body = json.loads(content)
+        except ValueError:
+            raise SecretUnavailableError(f"cannot read secret {secret_id}: the answer is not JSON") from None
+        value = body.get("SecretString") if isinstance(body, dict) else None
+        if not isinstance(value, str):
+            raise SecretUnavailableError(f"cannot read secret {secret_id}: the answer holds no SecretString")
+        return value
+    if status in (401, 403):
+        raise SecretUnavailableError(f"cannot read secret {secret_id}: the extension refused the token")
+    if stage != CURRENT and _is_not_found(status, content):
+        return None  # e.g. no AWSPREVIOUS before the first rotation
+    raise SecretUnavailableError(f"cannot read secret {secret_id}: the extension answered {status}")
+
+
+def _is_not_found(status: int, content: bytes) -> bool:
+    """The extension relays Secrets Manager's ResourceNotFoundException as a 4xx with its name."""
+    if status == 404:
+        return True
+    return status == 400 and b"resourcenotfound" in content.lower().replace(b" ", b"")
+
+
+# --- Powertools Parameters (boto3) ----------------------------------------------------------------
+
+
+class PowertoolsSecretReader:
+    """Secrets Manager through Powertools' SecretsProvider: boto3 is imported on the first read."""
+
+    def __init__(self, *, boto3_client: SecretsManagerClient | None = None) -> None:
+        self._boto3_client = boto3_client
+        self._provider: SecretsProvider | None = None
+
+    def _secrets(self) -> SecretsProvider:
+        if self._provider is None:
+            from aws_lambda_powertools.utilities.parameters import SecretsProvider  # noqa: PLC0415
+
+            self._provider = SecretsProvider(boto3_client=self._boto3_client)
+        return self._provider
+
+    def read(self, secret_id: str, stage: str) -> str | None:
+        from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError  # noqa: PLC0415
+
+        try:
+            # CachedSecret keeps the value; Powertools' own cache is bypassed so refresh means refresh.
+            value = self._secrets().get(secret_id, force_fetch=True, max_age=0, VersionStage=stage)
+        except GetParameterError as exc:  # AWS's message names the failure, never the value
+            if stage != CURRENT and _error_code(exc) == "ResourceNotFoundException":
+                return None
+            raise SecretUnavailableError(f"cannot read secret {secret_id}: {exc}") from exc
+        if not isinstance(value, str):
+            raise SecretUnavailableError(f"cannot read secret {secret_id}: it holds binary data, not text")
+        return value
+
+
+def _error_code(exc: BaseException) -> str | None:
+    """The AWS error code of the ClientError Powertools wrapped (it raises inside ``except``)."""
+    cause = exc.__cause__ or exc.__context__
+    response = getattr(cause, "response", None)
+    if isinstance(response, dict):
+        code = response.get("Error", {}).get("Code")
+        return str(code) if code else None
+    return None
+
+
+def secret_reader_from_env(
+    env: Mapping[str, str] = os.environ, *, boto3_client: SecretsManagerClient | None = None
+) -> SecretReader:
+    """The extension when it is configured (and no boto3 client is forced), Powertools otherwise."""
+    if boto3_client is None:
+        extension = ExtensionSecretReader.from_env(env)
+        if extension is not None:
+            return extension
+    return PowertoolsSecretReader(boto3_client=boto3_client)
+
+
+# --- the cache ------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Cached:
+    value: str | None = field(repr=False)
+    read_at: float
+
+
+class CachedSecret:
+    """One secret's stages, each kept for ``max_age_seconds``; shared by every ropguard function.
+
+    ``value(stage)`` is the raw SecretString, or None when that stage does not exist (AWSPREVIOUS
+    before the first rotation; AWSCURRENT always exists, so its absence is an error).
+    """
+
+    def __init__(
+        self,
+        secret_id: str,
+        *,
+        max_age_seconds: int,
+        reader: SecretReader | None = None,
+        boto3_client: SecretsManagerClient | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.secret_id = secret_id
+        self._max_age = max_age_seconds
+        self._reader = reader if reader is not None else secret_reader_from_env(boto3_client=boto3_client)
+        self._clock = clock
+        self._cache: dict[str, _Cached] = {}
+
+    @property
+    def reader(self) -> SecretReader:
+        return self._reader
+
+    def value(self, stage: str = CURRENT, *, refresh: bool = False) -> str | None:
+        now = self._clock()
+        cached = self._cache.get(stage)
+        if cached is not None and not refresh and now - cached.read_at < self._max_age:
+            return cached.value
+        value = self._reader.read(self.secret_id, stage)
+        if value is None and stage == CURRENT:
+            raise SecretUnavailableError(f"secret {self.secret_id} has no {CURRENT} version")
+        self._cache[stage] = _Cached(value, now)
+        return value
+
+    def forget(self) -> None:
+        """Drop every cached value (SnapStart restore: a snapshot must not pin a secret)."""
+        self._cache.clear()
+
+
+# --- Auth0 client credentials ---------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +294,7 @@ def _credentials_from(value: Any) -> ClientCredentials:
 
 
 class SecretCredentials:
-    """Reads and caches one secret's client credentials; shared by the login and reset functions."""
+    """The Auth0 client credentials held in one secret (JSON); shared by the login and reset functions."""
 
     def __init__(
         self,
@@ -51,91 +302,21 @@ class SecretCredentials:
         *,
         max_age_seconds: int,
         boto3_client: SecretsManagerClient | None = None,
+        reader: SecretReader | None = None,
     ) -> None:
-        self._secret_id = secret_id
-        self._max_age = max_age_seconds
-        self._boto3_client = boto3_client
-        self._provider: SecretsProvider | None = None
+        if reader is None:
+            reader = secret_reader_from_env(boto3_client=boto3_client)
+        self._secret = CachedSecret(secret_id, max_age_seconds=max_age_seconds, reader=reader)
 
-    def _secrets(self) -> SecretsProvider:
-        if self._provider is None:
-            self._provider = SecretsProvider(boto3_client=self._boto3_client)
-        return self._provider
+    @property
+    def secret(self) -> CachedSecret:
+        return self._secret
 
     def get(self, *, refresh: bool = False) -> ClientCredentials:
         """The cached credentials; ``refresh`` fetches them again (after a rotation)."""
+        raw = self._secret.value(CURRENT, refresh=refresh)
         try:
-            value = self._secrets().get(
-                self._secret_id, max_age=self._max_age, transform="json", force_fetch=refresh
-            )
-        except GetParameterError as exc:  # AWS's message names the failure, never the value
-            raise CredentialsUnavailableError(f"cannot read secret {self._secret_id}: {exc}") from exc
-        except TransformParameterError:
-            raise CredentialsUnavailableError(f"secret {self._secret_id} does not hold JSON") from None
+            value = json.loads(raw or "")
+        except ValueError:
+            raise CredentialsUnavailableError(f"secret {self._secret.secret_id} does not hold JSON") from None
         return _credentials_from(value)
-
-
-# --- CachedSecret (TEAM contract 3) ---------------------------------------------------------------
-# A minimal stand-in written by the cloudfront branch against the contract; coldstart's version
-# (extension path, shared cache) replaces it at merge. The interface is the contract's.
-
-_MISSING_STAGE_ERRORS = frozenset({"ResourceNotFoundException"})
-
-
-class CachedSecret:
-    """One secret's raw ``SecretString`` per version stage, cached for ``max_age_seconds``.
-
-    Used for values that are not client credentials (the CloudFront origin secret): the current
-    and the previous stage are cached apart, so a rotation's grace period costs no extra call.
-    ``value`` returns None when the stage does not exist (no AWSPREVIOUS before the first rotation).
-    """
-
-    def __init__(
-        self,
-        secret_id: str,
-        *,
-        max_age_seconds: int,
-        boto3_client: SecretsManagerClient | None = None,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._secret_id = secret_id
-        self._max_age = max_age_seconds
-        self._client = boto3_client
-        self._clock = clock
-        self._cache: dict[str, tuple[float, str | None]] = {}
-
-    def _secretsmanager(self) -> SecretsManagerClient:
-        if self._client is None:
-            import boto3  # noqa: PLC0415 - only containers that need the secret pay for boto3
-
-            self._client = boto3.client("secretsmanager")
-        return self._client
-
-    def value(self, stage: str = "AWSCURRENT", *, refresh: bool = False) -> str | None:
-        """The stage's SecretString (cached), or None when the secret has no such stage."""
-        now = self._clock()
-        cached = self._cache.get(stage)
-        if cached is not None and not refresh and now - cached[0] < self._max_age:
-            return cached[1]
-        value = self._fetch(stage)
-        self._cache[stage] = (now, value)
-        return value
-
-    def _fetch(self, stage: str) -> str | None:
-        from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
-
-        try:
-            answer = self._secretsmanager().get_secret_value(SecretId=self._secret_id, VersionStage=stage)
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code in _MISSING_STAGE_ERRORS and stage != "AWSCURRENT":
-                return None
-            raise SecretUnavailableError(f"cannot read secret {self._secret_id} ({stage}): {code}") from None
-        except BotoCoreError as exc:
-            raise SecretUnavailableError(
-                f"cannot read secret {self._secret_id} ({stage}): {type(exc).__name__}"
-            ) from None
-        text = answer.get("SecretString")
-        if not isinstance(text, str):
-            raise SecretUnavailableError(f"secret {self._secret_id} ({stage}) holds no SecretString")
-        return text

@@ -14,9 +14,10 @@
     ├── UpstreamError                   Auth0 gave no answer we can classify
     │   ├── UpstreamTimeoutError        no answer in time; the request may have been counted
     │   └── UpstreamUnreachableError    no connection, or the exchange broke off
-    └── ResetFailedError                the password-reset email could not be requested
-        ├── PermanentResetError         retrying cannot help: dead-letter with the reason
-        └── TransientResetError         worth another delivery
+    ├── ResetFailedError                the password-reset email could not be requested
+    │   ├── PermanentResetError         retrying cannot help: dead-letter with the reason
+    │   └── TransientResetError         worth another delivery
+    └── InvalidEventError               a security event that does not fit its schema (never echoes input)
 
 Messages are safe to log and, for ``RequestError``, to return to the caller: none ever holds a
 password, secret, token, code or other credential. The HTTP answer for each class is chosen in one
@@ -24,6 +25,8 @@ table at the edge, never here: this module knows nothing of HTTP.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class RopguardError(Exception):
@@ -92,3 +95,20 @@ class PermanentResetError(ResetFailedError):
 
 class TransientResetError(ResetFailedError):
     """Worth retrying on a later delivery (timeouts, 5xx, rate limits)."""
+
+
+class InvalidEventError(RopguardError, ValueError):
+    """A security event that does not fit its schema; ``errors()`` lists each problem, never a value.
+
+    Each problem is ``{"loc": (field,), "msg": ..., "type": ...}`` with pydantic's error type names,
+    so the reset function's dead-letter reasons (``invalid_event:<field>:<type>``) stay as documented.
+    """
+
+    def __init__(self, problems: list[dict[str, Any]]) -> None:
+        described = (f"{'.'.join(map(str, p['loc'])) or 'event'}: {p['msg']}" for p in problems)
+        super().__init__("; ".join(described))
+        self._problems = problems
+
+    def errors(self, *, include_input: bool = False) -> list[dict[str, Any]]:
+        """The problems (``include_input`` is accepted for pydantic's signature; input is never kept)."""
+        return [dict(problem) for problem in self._problems]

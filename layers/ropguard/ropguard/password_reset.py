@@ -16,7 +16,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
@@ -27,8 +27,6 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
     IdempotencyPersistenceLayerError,
 )
-from aws_lambda_powertools.utilities.parser import ValidationError, parse
-from aws_lambda_powertools.utilities.parser.exceptions import InvalidModelTypeError
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
@@ -41,8 +39,10 @@ from ropguard.change_password import (
     TransientResetError,
 )
 from ropguard.credentials import CredentialsUnavailableError, SecretCredentials
+from ropguard.errors import InvalidEventError
 from ropguard.security_events import TYPE_ATTRIBUTE, PasswordBreachedEvent
 from ropguard.settings import Environ, ResetSettings
+from ropguard.tracing import traced_method
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
@@ -51,7 +51,6 @@ if TYPE_CHECKING:
 
 logger = Logger(child=True)
 metrics = Metrics()
-tracer = Tracer()
 
 #: DLQ message attribute that says why the record was dead-lettered.
 REASON_ATTRIBUTE = "reason"
@@ -80,8 +79,8 @@ def parse_event(body: str) -> PasswordBreachedEvent:
             and isinstance(data.get("Message"), str)
         ):
             data = json.loads(data["Message"])
-        return parse(event=data, model=PasswordBreachedEvent)
-    except (ValueError, InvalidModelTypeError) as exc:  # JSONDecodeError, ValidationError: ValueErrors
+        return PasswordBreachedEvent.from_dict(data)
+    except ValueError as exc:  # JSONDecodeError, InvalidEventError
         raise PermanentResetError(f"invalid_event:{_describe(exc)}") from exc
 
 
@@ -156,7 +155,7 @@ class PasswordResetService:
     def _sqs(self) -> SQSClient:
         return self._session.client("sqs", config=_AWS_CONFIG)
 
-    @tracer.capture_method(capture_response=False)
+    @traced_method
     def handle_record(self, record: QueuedRecord) -> str:
         """BatchProcessor's record handler: returns the outcome, raises to have SQS redeliver."""
         try:
@@ -256,7 +255,7 @@ def _transient_reason(exc: Exception) -> str:
 
 def _describe(exc: Exception) -> str:
     """Field locations and messages only, never the input (it could hold anything)."""
-    if isinstance(exc, ValidationError):
+    if isinstance(exc, InvalidEventError):
         return ";".join(
             f"{'.'.join(map(str, e['loc'])) or 'body'}:{e['type']}" for e in exc.errors(include_input=False)
         )[:200]

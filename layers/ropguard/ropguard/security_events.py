@@ -4,10 +4,16 @@ The login function answers the client's 401 only after the publish, so every ste
 SNS gets a few attempts inside a time budget, then the event goes straight to the reset queue (the
 only consumer that matters), and only if both fail is it logged in full at error level, the last
 durable copy, from which operations can replay it (docs/operations.md).
+
+Nothing here is paid for on a login that is not a breach: the event is a plain dataclass with
+explicit checks (no pydantic), and boto3/botocore are imported by the first publish in a container
+(measured in `make bench`: README "Performance").
 """
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import random
 import time
 import uuid
@@ -15,19 +21,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Final, Literal, Self
+from typing import TYPE_CHECKING, Any, Final, Self
 
-import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
-from botocore.exceptions import ConnectionError as BotoConnectionError
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, IPvAnyAddress
 
+from ropguard.errors import InvalidEventError
 from ropguard.settings import Environ, SecurityEventSettings
+from ropguard.tracing import traced_method
 
 if TYPE_CHECKING:
+    import boto3
+    from botocore.config import Config
     from mypy_boto3_sns import SNSClient
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sqs.type_defs import MessageAttributeValueTypeDef
@@ -43,7 +48,6 @@ LOST_METRIC = "SecurityEventLost"
 
 logger = Logger(child=True)
 metrics = Metrics()
-tracer = Tracer()
 
 # Throttling codes AWS documents for SNS/SQS plus the generic ones botocore's retry handler knows.
 _RETRYABLE_CODES = frozenset(
@@ -64,23 +68,33 @@ _RETRYABLE_CODES = frozenset(
 )
 
 
-class PasswordBreachedEvent(BaseModel):
-    """The design's event, exactly: no field can carry a password, hash, token or secret."""
+IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+#: The fields of the event, in the order they are serialised; nothing else is accepted.
+_FIELDS: Final = ("type", "version", "id", "occurred_at", "username", "realm", "source_ip", "request_id")
 
-    type: Literal["password.breached"] = PASSWORD_BREACHED
-    version: Literal[1] = 1
+
+@dataclass(frozen=True, slots=True)
+class PasswordBreachedEvent:
+    """The design's event, exactly: no field can carry a password, hash, token or secret.
+
+    Built and parsed only through ``new``/``from_dict``/``from_json``, which check what the schema
+    says (and report failures the way the reset function's dead-letter reasons name them:
+    ``<field>:<error type>``); the wire format is the JSON ``to_message`` writes.
+    """
+
     id: uuid.UUID
-    occurred_at: AwareDatetime
-    username: str = Field(min_length=1, max_length=512)
-    realm: str | None = Field(default=None, min_length=1, max_length=128)
-    source_ip: IPvAnyAddress
-    request_id: str = Field(min_length=1, max_length=256)
+    occurred_at: datetime
+    username: str
+    realm: str | None
+    source_ip: IpAddress
+    request_id: str
+    type: str = PASSWORD_BREACHED
+    version: int = 1
 
     @classmethod
     def new(cls, *, username: str, realm: str | None, source_ip: str, request_id: str) -> Self:
-        return cls.model_validate(
+        return cls.from_dict(
             {
                 "id": uuid.uuid4(),
                 "occurred_at": datetime.now(UTC),
@@ -91,12 +105,146 @@ class PasswordBreachedEvent(BaseModel):
             }
         )
 
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Self:
+        try:
+            data = json.loads(text)
+        except ValueError:
+            raise InvalidEventError([{"loc": (), "msg": "Invalid JSON", "type": "json_invalid"}]) from None
+        return cls.from_dict(data)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Self:
+        """Validate every field (all problems at once) or raise ``InvalidEventError``."""
+        if not isinstance(data, dict):
+            raise InvalidEventError([_problem((), "model_type", "Input should be an object")])
+        problems = [
+            _problem((key,), "extra_forbidden", "Extra inputs are not permitted")
+            for key in data
+            if key not in _FIELDS
+        ]
+        checked: dict[str, Any] = {}
+        for name, check in _CHECKS.items():
+            if name not in data:
+                if name in _DEFAULTS:
+                    checked[name] = _DEFAULTS[name]
+                else:
+                    problems.append(_problem((name,), "missing", "Field required"))
+                continue
+            try:
+                checked[name] = check(data[name])
+            except InvalidEventError as error:
+                problems.extend({**problem, "loc": (name,)} for problem in error.errors())
+        if problems:
+            raise InvalidEventError(problems)
+        return cls(**checked)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (what ``to_message`` serialises and a lost event's log line holds)."""
+        return {
+            "type": self.type,
+            "version": self.version,
+            "id": str(self.id),
+            "occurred_at": _iso(self.occurred_at),
+            "username": self.username,
+            "realm": self.realm,
+            "source_ip": str(self.source_ip),
+            "request_id": self.request_id,
+        }
+
     def to_message(self) -> str:
-        return self.model_dump_json()
+        return json.dumps(self.to_dict(), separators=(",", ":"), ensure_ascii=False)
 
     def log_fields(self) -> dict[str, Any]:
         """What a log line may say about the event without the username (personal data)."""
         return {"event_id": str(self.id), "event_type": self.type, "request_id": self.request_id}
+
+
+def _field_error(kind: str, message: str) -> InvalidEventError:
+    """One problem with the field being checked; ``from_dict`` adds its location."""
+    return InvalidEventError([_problem((), kind, message)])
+
+
+def _problem(loc: tuple[str, ...], kind: str, message: str) -> dict[str, Any]:
+    return {"loc": loc, "msg": message, "type": kind}
+
+
+def _iso(moment: datetime) -> str:
+    text = moment.isoformat()
+    return text[: -len("+00:00")] + "Z" if text.endswith("+00:00") else text
+
+
+def _literal(expected: object) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        # type() and not ==: True == 1, and "1" is not the integer 1.
+        if type(value) is not type(expected) or value != expected:
+            raise _field_error("literal_error", f"Input should be {expected!r}")
+        return value
+
+    return check
+
+
+def _text(minimum: int, maximum: int, *, optional: bool = False) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        if value is None and optional:
+            return None
+        if not isinstance(value, str):
+            raise _field_error("string_type", "Input should be a valid string")
+        if len(value) < minimum:
+            raise _field_error("string_too_short", f"String should have at least {minimum} character(s)")
+        if len(value) > maximum:
+            raise _field_error("string_too_long", f"String should have at most {maximum} characters")
+        return value
+
+    return check
+
+
+def _uuid(value: Any) -> uuid.UUID:
+    if isinstance(value, uuid.UUID):
+        return value
+    if not isinstance(value, str):
+        raise _field_error("uuid_type", "UUID input should be a string or UUID object")
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise _field_error("uuid_parsing", "Input should be a valid UUID") from None
+
+
+def _aware_datetime(value: Any) -> datetime:
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            raise _field_error("datetime_from_date_parsing", "Input should be a valid datetime") from None
+    if not isinstance(value, datetime):
+        raise _field_error("datetime_type", "Input should be a valid datetime (ISO 8601 text)")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise _field_error("timezone_aware", "Input should have timezone info")
+    return value
+
+
+def _ip_address(value: Any) -> IpAddress:
+    if isinstance(value, ipaddress.IPv4Address | ipaddress.IPv6Address):
+        return value
+    if isinstance(value, str):
+        try:
+            return ipaddress.ip_address(value)
+        except ValueError:
+            pass
+    raise _field_error("ip_any_address", "value is not a valid IPv4 or IPv6 address")
+
+
+_CHECKS: Final[dict[str, Callable[[Any], Any]]] = {
+    "type": _literal(PASSWORD_BREACHED),
+    "version": _literal(1),
+    "id": _uuid,
+    "occurred_at": _aware_datetime,
+    "username": _text(1, 512),
+    "realm": _text(1, 128, optional=True),
+    "source_ip": _ip_address,
+    "request_id": _text(1, 256),
+}
+_DEFAULTS: Final[dict[str, Any]] = {"type": PASSWORD_BREACHED, "version": 1, "realm": None}
 
 
 @dataclass(frozen=True)
@@ -120,6 +268,8 @@ class PublishPolicy:
         return self.connect_timeout + self.read_timeout
 
     def boto_config(self) -> Config:
+        from botocore.config import Config  # noqa: PLC0415 - boto only when a breach is published
+
         # botocore must not retry on its own, or its backoff would escape our budget.
         return Config(
             connect_timeout=self.connect_timeout,
@@ -130,6 +280,9 @@ class PublishPolicy:
 
 def is_retryable(exc: Exception) -> bool:
     """Throttling, 5xx and network trouble may pass; a missing topic or a denied call will not."""
+    from botocore.exceptions import ClientError  # noqa: PLC0415 - loaded once a client exists
+    from botocore.exceptions import ConnectionError as BotoConnectionError  # noqa: PLC0415
+
     if isinstance(exc, BotoConnectionError):
         return True
     if isinstance(exc, ClientError):
@@ -139,6 +292,8 @@ def is_retryable(exc: Exception) -> bool:
 
 
 def _error_name(exc: Exception) -> str:
+    from botocore.exceptions import ClientError  # noqa: PLC0415 - loaded once a client exists
+
     if isinstance(exc, ClientError):
         return str(exc.response.get("Error", {}).get("Code", "ClientError"))
     return type(exc).__name__
@@ -175,7 +330,12 @@ class SecurityEventPublisher:
 
     @cached_property
     def _boto(self) -> boto3.session.Session:
-        return self._session or boto3.session.Session()
+        """boto3 is imported here, by the first breach a container publishes (~0.1 s, README)."""
+        if self._session is not None:
+            return self._session
+        import boto3  # noqa: PLC0415 - off the login path on purpose
+
+        return boto3.session.Session()
 
     @cached_property
     def _sns(self) -> SNSClient:
@@ -185,7 +345,7 @@ class SecurityEventPublisher:
     def _sqs(self) -> SQSClient:
         return self._boto.client("sqs", config=self.policy.boto_config())
 
-    @tracer.capture_method(capture_response=False)
+    @traced_method
     def report_password_breached(
         self, *, username: str, realm: str | None, source_ip: str, request_id: str
     ) -> None:
@@ -193,7 +353,7 @@ class SecurityEventPublisher:
             event = PasswordBreachedEvent.new(
                 username=username, realm=realm, source_ip=source_ip, request_id=request_id
             )
-        except ValueError as exc:  # a caller bug: say so loudly, but the user still gets the 401
+        except InvalidEventError as exc:  # a caller bug: say so loudly, but the user still gets the 401
             logger.error("security event rejected by its schema", extra={"errors": _schema_errors(exc)})
             metrics.add_metric(name=LOST_METRIC, unit=MetricUnit.Count, value=1)
             return
@@ -213,11 +373,13 @@ class SecurityEventPublisher:
         # The last copy: a full, secret-free event that operations can replay (docs/operations.md).
         logger.error(
             "security event lost: SNS and the fallback queue both failed",
-            extra={**event.log_fields(), "security_event": event.model_dump(mode="json")},
+            extra={**event.log_fields(), "security_event": event.to_dict()},
         )
         return "lost"
 
     def _publish_to_sns(self, event: PasswordBreachedEvent, body: str) -> bool:
+        from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415 - see _boto
+
         policy = self.policy
         deadline = self._clock() + policy.sns_budget_seconds
         for attempt in range(1, policy.sns_attempts + 1):
@@ -250,6 +412,8 @@ class SecurityEventPublisher:
         return False
 
     def _send_to_fallback(self, event: PasswordBreachedEvent, body: str) -> bool:
+        from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415 - see _boto
+
         attributes: dict[str, MessageAttributeValueTypeDef] = {
             TYPE_ATTRIBUTE: {"DataType": "String", "StringValue": event.type}
         }
@@ -270,9 +434,6 @@ class SecurityEventPublisher:
         return False
 
 
-def _schema_errors(exc: ValueError) -> list[str]:
-    """Field locations and messages only: pydantic's input echo could carry the username."""
-    errors = getattr(exc, "errors", None)
-    if callable(errors):
-        return [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors(include_input=False)]
-    return [type(exc).__name__]
+def _schema_errors(exc: InvalidEventError) -> list[str]:
+    """Field locations and messages only, never the input (it could carry the username)."""
+    return [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]

@@ -1,0 +1,49 @@
+"""X-Ray tracing that costs nothing when it is off.
+
+Powertools' ``Tracer()`` imports the X-Ray SDK (~85 ms of a cold start) even when
+``POWERTOOLS_TRACE_DISABLED`` is true. Handlers and services therefore get tracing only through
+``traced`` and ``traced_method``, which look at that variable when they decorate (at import, once
+per container) and return the function untouched when tracing is off: nothing X-Ray is imported.
+When it is on (template parameter ``Tracing=Active``) they apply Powertools' Tracer as before, never
+capturing responses: a login response holds tokens.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from typing import Any, Final, TypeVar, cast
+
+TRACE_DISABLED_VARIABLE: Final = "POWERTOOLS_TRACE_DISABLED"
+# The values Powertools reads as true (its strtobool).
+_TRUE: Final = frozenset({"1", "y", "yes", "t", "true", "on"})
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def tracing_enabled(env: Mapping[str, str] | None = None) -> bool:
+    """Powertools' own rule: off when ``POWERTOOLS_TRACE_DISABLED`` is true, or outside Lambda
+    (no ``LAMBDA_TASK_ROOT``), or under ``sam local`` (``AWS_SAM_LOCAL``): where Powertools would
+    disable the Tracer anyway, there is no reason to import the X-Ray SDK."""
+    env = os.environ if env is None else env
+    if env.get(TRACE_DISABLED_VARIABLE, "false").strip().lower() in _TRUE:
+        return False
+    return bool(env.get("LAMBDA_TASK_ROOT")) and not env.get("AWS_SAM_LOCAL")
+
+
+def traced(handler: F) -> F:
+    """A Lambda handler, traced with ``capture_response=False`` when tracing is on; else itself."""
+    if not tracing_enabled():
+        return handler
+    from aws_lambda_powertools import Tracer  # noqa: PLC0415 - the X-Ray SDK only when tracing is on
+
+    return cast(F, Tracer().capture_lambda_handler(handler, capture_response=False))
+
+
+def traced_method(method: F) -> F:
+    """A service method as a subsegment (response never captured) when tracing is on; else itself."""
+    if not tracing_enabled():
+        return method
+    from aws_lambda_powertools import Tracer  # noqa: PLC0415 - see traced
+
+    return Tracer().capture_method(capture_response=False)(method)
