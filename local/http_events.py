@@ -1,10 +1,11 @@
-"""API Gateway HTTP API (payload format 2.0) on the wire: an HTTP request in, a Lambda event out;
-a handler's result in, an HTTP response out. Pure functions, so each rule is easy to test.
+"""API Gateway HTTP API (payload format 2.0) on the wire: a request in, a Lambda event out; a
+handler's result in, a response out. Pure functions over werkzeug's request and response types.
 
 Shapes follow AWS's "Working with AWS Lambda proxy integrations for HTTP APIs": header names
 lower-cased, repeated headers and query parameters comma-joined, cookies in their own field,
 the source IP taken from the connection (never from a header), binary bodies base64-encoded;
-a result without ``statusCode`` is sent as a 200 JSON body.
+a result without ``statusCode`` is sent as a 200 JSON body. Routes are matched as API Gateway
+selects them: the most specific path wins, a method over ``ANY``, ``$default`` last.
 """
 
 from __future__ import annotations
@@ -15,10 +16,14 @@ import json
 import re
 import secrets
 import time
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
+
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
 
 from local.template import HttpRoute
 
@@ -27,31 +32,8 @@ _TEXT_TYPES = re.compile(
     r"^(text/.*|application/(json|xml|javascript|x-www-form-urlencoded|graphql|x-yaml|yaml)"
     r"|application/[^;]*\+(json|xml))$"
 )
-
 #: Connection-level headers a proxy consumes instead of forwarding.
 _HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade"})
-
-INTERNAL_SERVER_ERROR = 500
-_PARAMETER = re.compile(r"^\{([^}+]+)(\+?)\}$")
-
-
-@dataclass(frozen=True)
-class HttpRequest:
-    """What arrived on the socket; ``source_ip`` is the TCP peer's address."""
-
-    method: str
-    target: str
-    protocol: str
-    headers: Sequence[tuple[str, str]]
-    body: bytes
-    source_ip: str
-
-
-@dataclass(frozen=True)
-class HttpResponse:
-    status: int
-    headers: Sequence[tuple[str, str]]
-    body: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -64,55 +46,32 @@ class ApiStage:
     stage: str = "$default"
 
 
-@dataclass(frozen=True)
-class RouteMatch:
-    route: HttpRoute
-    path_parameters: Mapping[str, str] = field(default_factory=dict)
+class RouteTable:
+    """The routes of the template, matched with werkzeug's router."""
 
+    def __init__(self, routes: Iterable[HttpRoute]) -> None:
+        routes = sorted(routes, key=lambda route: route.method == "ANY")  # a method before ANY
+        self.default = next((route for route in routes if route.path == "$default"), None)
+        self._map = Map(
+            [
+                Rule(
+                    re.sub(r"\{([^}+]+)\+\}", r"<path:\1>", route.path).replace("{", "<").replace("}", ">"),
+                    methods=None if route.method == "ANY" else [route.method],
+                    endpoint=route,
+                )
+                for route in routes
+                if route is not self.default
+            ],
+            merge_slashes=False,
+        )
 
-def match_route(routes: Iterable[HttpRoute], method: str, path: str) -> RouteMatch | None:
-    """API Gateway's route selection: the most specific path wins, a method over ANY, and the
-    ``$default`` route only when nothing else matches."""
-    candidates: list[tuple[tuple[int, int, int], RouteMatch]] = []
-    default: RouteMatch | None = None
-    for route in routes:
-        if route.path == "$default":
-            default = RouteMatch(route)
-            continue
-        if route.method not in (method.upper(), "ANY"):
-            continue
-        parameters = _match_path(route.path, path)
-        if parameters is None:
-            continue
-        greedy = any(name.endswith("+}") for name in route.path.split("/"))
-        literal_segments = sum(1 for part in route.path.split("/") if part and not part.startswith("{"))
-        rank = (int(greedy), -literal_segments, int(route.method == "ANY"))
-        candidates.append((rank, RouteMatch(route, parameters)))
-    if candidates:
-        return min(candidates, key=lambda item: item[0])[1]
-    return default
-
-
-def _match_path(template: str, path: str) -> dict[str, str] | None:
-    wanted, actual = template.strip("/").split("/"), path.strip("/").split("/")
-    parameters: dict[str, str] = {}
-    for index, part in enumerate(wanted):
-        found = _PARAMETER.match(part)
-        if found and found.group(2):  # greedy {name+}: one or more remaining segments
-            rest = actual[index:]
-            if not rest or rest == [""]:
-                return None
-            parameters[found.group(1)] = "/".join(rest)
-            return parameters
-        if index >= len(actual):
-            return None
-        if found:
-            if not actual[index]:
-                return None
-            parameters[found.group(1)] = actual[index]
-        elif part != actual[index]:
-            return None
-    return parameters if len(wanted) == len(actual) else None
+    def match(self, method: str, path: str) -> tuple[HttpRoute, dict[str, str]] | None:
+        route: HttpRoute
+        try:
+            route, parameters = self._map.bind("local").match(path, method)
+        except HTTPException:  # not found, another method (API Gateway says 404 to both), redirect
+            return (self.default, {}) if self.default else None
+        return route, dict(parameters)
 
 
 def new_request_id() -> str:
@@ -121,21 +80,29 @@ def new_request_id() -> str:
 
 
 def build_event(
-    request: HttpRequest,
-    match: RouteMatch,
+    request: Request,
+    route: HttpRoute,
+    path_parameters: Mapping[str, str],
     stage: ApiStage,
     request_id: str,
+    *,
+    body: bytes,
+    extra_headers: Mapping[str, str] | None = None,
     now: float | None = None,
 ) -> dict[str, Any]:
-    """The payload format 2.0 event API Gateway sends for this request."""
+    """The payload format 2.0 event API Gateway sends for this request; ``extra_headers`` replace
+    the client's headers of the same names."""
     now = time.time() if now is None else now
-    path, _, raw_query = request.target.partition("?")
-    headers, cookies = _event_headers(request)
+    raw_path = request.environ.get("RAW_URI", request.path).partition("?")[0]
+    raw_query = request.query_string.decode("latin-1")
+    source_ip = str(request.remote_addr)
+    replaced = {name.lower(): value for name, value in (extra_headers or {}).items()}
+    headers, cookies = _event_headers(request.headers.items(), replaced, source_ip)
     domain = f"{stage.api_id}.execute-api.{stage.region}.amazonaws.com"
     event: dict[str, Any] = {
         "version": "2.0",
-        "routeKey": match.route.route_key,
-        "rawPath": path,
+        "routeKey": route.route_key,
+        "rawPath": raw_path,
         "rawQueryString": raw_query,
         "headers": headers,
         "requestContext": {
@@ -145,13 +112,13 @@ def build_event(
             "domainPrefix": stage.api_id,
             "http": {
                 "method": request.method.upper(),
-                "path": path,
-                "protocol": request.protocol,
-                "sourceIp": request.source_ip,
+                "path": raw_path,
+                "protocol": request.environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
+                "sourceIp": source_ip,
                 "userAgent": headers.get("user-agent", ""),
             },
             "requestId": request_id,
-            "routeKey": match.route.route_key,
+            "routeKey": route.route_key,
             "stage": stage.stage,
             "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
             "timeEpoch": int(now * 1000),
@@ -163,32 +130,35 @@ def build_event(
     query = _joined(parse_qsl(raw_query, keep_blank_values=True))
     if query:
         event["queryStringParameters"] = query
-    if match.path_parameters:
-        event["pathParameters"] = dict(match.path_parameters)
-    if request.body:
-        if _is_text(headers.get("content-type", ""), request.body):
-            event["body"] = request.body.decode("utf-8")
+    if path_parameters:
+        event["pathParameters"] = dict(path_parameters)
+    if body:
+        if _is_text(headers.get("content-type", ""), body):
+            event["body"] = body.decode("utf-8")
         else:
-            event["body"] = base64.b64encode(request.body).decode("ascii")
+            event["body"] = base64.b64encode(body).decode("ascii")
             event["isBase64Encoded"] = True
     return event
 
 
-def _event_headers(request: HttpRequest) -> tuple[dict[str, str], list[str]]:
+def _event_headers(
+    pairs: Iterable[tuple[str, str]], replaced: Mapping[str, str], source_ip: str
+) -> tuple[dict[str, str], list[str]]:
     """Lower-cased, repeats comma-joined; cookies split out; the gateway's own headers added
     (it appends the peer address to X-Forwarded-For, it never trusts it)."""
-    pairs: list[tuple[str, str]] = []
+    kept: list[tuple[str, str]] = []
     cookies: list[str] = []
-    for name, value in request.headers:
-        if name.lower() in _HOP_BY_HOP:
+    for raw_name, value in pairs:
+        name = raw_name.lower()
+        if name in _HOP_BY_HOP or name in replaced:
             continue
-        if name.lower() == "cookie":
+        if name == "cookie":
             cookies.extend(part.strip() for part in value.split(";") if part.strip())
         else:
-            pairs.append((name.lower(), value))
-    headers = _joined(pairs)
+            kept.append((name, value))
+    headers = {**_joined(kept), **replaced}
     forwarded = headers.get("x-forwarded-for")
-    headers["x-forwarded-for"] = f"{forwarded}, {request.source_ip}" if forwarded else request.source_ip
+    headers["x-forwarded-for"] = f"{forwarded}, {source_ip}" if forwarded else source_ip
     headers.setdefault("x-forwarded-proto", "http")
     headers.setdefault("x-amzn-trace-id", f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)}")
     return headers, cookies
@@ -202,8 +172,7 @@ def _joined(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
 
 
 def _is_text(content_type: str, body: bytes) -> bool:
-    media_type = content_type.split(";", 1)[0].strip().lower()
-    if not _TEXT_TYPES.match(media_type):
+    if not _TEXT_TYPES.match(content_type.split(";", 1)[0].strip().lower()):
         return False
     try:
         body.decode("utf-8")
@@ -212,35 +181,19 @@ def _is_text(content_type: str, body: bytes) -> bool:
     return True
 
 
-def internal_server_error(request_id: str) -> HttpResponse:
-    return json_response(INTERNAL_SERVER_ERROR, {"message": "Internal Server Error"}, request_id)
-
-
-def not_found(request_id: str) -> HttpResponse:
-    return json_response(404, {"message": "Not Found"}, request_id)
-
-
-def json_response(status: int, body: Any, request_id: str) -> HttpResponse:
-    return HttpResponse(
-        status=status,
-        headers=[("content-type", "application/json"), ("apigw-requestid", request_id)],
-        body=json.dumps(body).encode(),
-    )
+def json_response(status: int, body: Any, request_id: str) -> Response:
+    text = body if isinstance(body, str) else json.dumps(body)
+    return Response(text, status, [("content-type", "application/json"), ("apigw-requestid", request_id)])
 
 
 class MalformedResultError(ValueError):
     """The handler returned something API Gateway answers with a 500."""
 
 
-def to_response(result: Any, request_id: str) -> HttpResponse:
-    """Turn a handler's result into the HTTP response API Gateway would send."""
+def to_response(result: Any, request_id: str) -> Response:
+    """The HTTP response API Gateway sends for a handler's result."""
     if not (isinstance(result, dict) and "statusCode" in result):
-        body = result if isinstance(result, str) else json.dumps(result)
-        return HttpResponse(
-            status=200,
-            headers=[("content-type", "application/json"), ("apigw-requestid", request_id)],
-            body=body.encode("utf-8"),
-        )
+        return json_response(200, result, request_id)
     try:
         status = int(result["statusCode"])
     except (TypeError, ValueError):
@@ -256,7 +209,7 @@ def to_response(result: Any, request_id: str) -> HttpResponse:
     if not any(name.lower() == "content-type" for name, _ in headers):
         headers.append(("content-type", "application/json"))
     headers.append(("apigw-requestid", request_id))
-    return HttpResponse(status=status, headers=headers, body=_response_body(result))
+    return Response(_response_body(result), status, headers)
 
 
 def _response_body(result: Mapping[str, Any]) -> bytes:

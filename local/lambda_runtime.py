@@ -1,185 +1,432 @@
-"""Run a template's functions in this process the way Lambda runs them: the handler loaded from
-its CodeUri with its layers importable, the template's environment, and a Lambda context.
+"""Run a template's functions the way Lambda runs them: each function in worker processes driven
+by AWS's runtime interface client (``python -m awslambdaric app.lambda_handler``), each worker
+talking to a Lambda Runtime API of its own that this module serves on loopback.
 
-Every function's module is called ``app``, so each is loaded from its file under a name of its
-own. Functions share this process's ``os.environ``, so each function's environment (its template
-variables, Lambda's reserved ones and the local overrides) is put in place only around its
-import and each invocation, under one process-wide lock, and taken away afterwards: a function
-never sees another's variables (``POWERTOOLS_SERVICE_NAME`` differs per function), and the rest
-of the process (a test run, say) never sees the stack's. The price is that invocations run one
-at a time, which a local stack can afford.
+A worker is one execution environment: its own process and environment (the template's
+variables, Lambda's reserved ones, the stack's local overrides), the function's code directory
+as working directory and its layers on ``PYTHONPATH``; it handles one invocation at a time. A
+function's pool grows on demand up to ``max_workers``. Init and handler errors come back with
+Lambda's payload (``errorType``, ``errorMessage``, ...) as ``FunctionError``; a worker that runs
+past the function's Timeout is killed and replaced. Each worker gets its own Runtime API port,
+so that the port says which process an answer (or a silence) belongs to; ``AWS_LAMBDA_RUNTIME_API``
+must be a bare ``host:port`` anyway. A worker's stdout and stderr (the function's logs and EMF
+metric lines) are logged line by line to ``local.functions.<LogicalId>`` at INFO, the lines of an
+invocation before ``invoke`` returns.
 """
 
 from __future__ import annotations
 
-import contextlib
-import importlib.util
+import json
 import logging
 import os
+import queue
+import secrets
+import select
+import signal
+import subprocess
 import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import ModuleType
+from http.server import BaseHTTPRequestHandler
+from socketserver import TCPServer
 from typing import Any
 
 from local.template import FunctionSpec
 
 LOG = logging.getLogger(__name__)
 
-Handler = Callable[[Any, Any], Any]
+#: Parent of the loggers that carry each function's output, one child per logical id.
+OUTPUT_LOGGER = "local.functions"
+DEFAULT_MAX_WORKERS = 4
+_API = "/2018-06-01/runtime"
+_POLL_SECONDS = 0.2
+_STOP_GRACE_SECONDS = 2.0
+_INIT_LIMIT_SECONDS = 30.0
 
 
-class FunctionTimeoutError(RuntimeError):
-    """The handler ran past the template's Timeout; Lambda would have stopped it."""
+class FunctionError(Exception):
+    """The function's error answer as Lambda's Invoke gives it (``X-Amz-Function-Error``)."""
+
+    def __init__(self, payload: Mapping[str, Any]) -> None:
+        self.payload = dict(payload)
+        self.error_type = str(self.payload.get("errorType", ""))
+        super().__init__(f"{self.error_type}: {self.payload.get('errorMessage', '')}")
 
 
-@dataclass
-class LambdaContext:
-    """The attributes and method of the Python runtime's context object that handlers use."""
+@dataclass(eq=False)
+class _Invocation:
+    body: bytes
+    request_id: str
+    done: threading.Event = field(default_factory=threading.Event)
+    result: Any = None
+    error: Mapping[str, Any] | None = None
 
-    function_name: str
-    memory_limit_in_mb: int
-    invoked_function_arn: str
-    aws_request_id: str
-    deadline_epoch_seconds: float
-    function_version: str = "$LATEST"
-    log_group_name: str = ""
-    log_stream_name: str = ""
-    identity: Any = None
-    client_context: Any = None
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self.deadline_epoch_seconds - time.time()) * 1000))
+    def finish(self, result: Any = None, error: Mapping[str, Any] | None = None) -> None:
+        self.result, self.error = result, error
+        self.done.set()
 
 
-#: Held around every import and invocation of a handler: their environment is process-wide.
-INVOCATION_LOCK = threading.RLock()
-
-
-def function_environments(
-    functions: Iterable[FunctionSpec], overrides: Mapping[str, str]
-) -> dict[str, dict[str, str | None]]:
-    """Each function's variables, with every other function's variables set to None (unset), so
-    that patching ``os.environ`` with it leaves nothing behind from another function. Local
-    overrides win over every function's value."""
-    specs = list(functions)
-    names = {name for spec in specs for name in spec.environment}
-    return {
-        spec.logical_id: {
-            **{name: spec.environment.get(name) for name in sorted(names)},
-            **overrides,
-        }
-        for spec in specs
-    }
-
-
-@dataclass
-class EnvironmentPatch:
-    """Sets (or, for None, unsets) variables in ``os.environ``; ``restore`` puts them back."""
-
-    values: Mapping[str, str | None]
-    _previous: dict[str, str | None] = field(default_factory=dict)
-
-    def apply(self) -> None:
-        for name, value in self.values.items():
-            self._previous.setdefault(name, os.environ.get(name))
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-    def restore(self) -> None:
-        for name, value in self._previous.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        self._previous.clear()
+def _runtime_error(kind: str, message: str) -> dict[str, Any]:
+    return {"errorType": kind, "errorMessage": message}
 
 
 class LocalFunction:
-    """One function, loaded once (one warm instance) and invoked one event at a time."""
+    """One function: a pool of awslambdaric workers that grows on demand up to ``max_workers``."""
 
     def __init__(
-        self, spec: FunctionSpec, environment: Mapping[str, str | None], region: str, account_id: str
+        self,
+        spec: FunctionSpec,
+        environment: Mapping[str, str | None],
+        region: str,
+        account_id: str,
+        max_workers: int = DEFAULT_MAX_WORKERS,
     ) -> None:
         self.spec = spec
-        self._environment_values = environment
-        self._arn = f"arn:aws:lambda:{region}:{account_id}:function:{spec.function_name}"
-        self._handler: Handler | None = None
+        self.arn = f"arn:aws:lambda:{region}:{account_id}:function:{spec.function_name}"
+        self.max_workers = max_workers
+        self._region = region
+        self._variables = {
+            name: value
+            for name, value in {**spec.environment, **environment}.items()
+            if value is not None  # None: unset (the shape the stack used to pass)
+        }
+        self._pending: queue.Queue[_Invocation] = queue.Queue()
+        self._lock = threading.Lock()
+        self._workers: list[_Worker] = []
+        self._idle = 0
+        self._closed = False
+        self.output = logging.getLogger(f"{OUTPUT_LOGGER}.{spec.logical_id}")
 
-    @property
-    def module_name(self) -> str:
-        return f"_ropguard_local_{self.spec.logical_id}"
+    # -- the interface the stack uses ------------------------------------------------------------
 
-    def load(self) -> Handler:
-        """Import the handler (its module's top level runs here, as in Lambda's init phase)."""
-        with INVOCATION_LOCK, self._environment():
-            if self._handler is None:
-                for layer_dir in self.spec.layer_dirs:
-                    if str(layer_dir) not in sys.path:
-                        sys.path.insert(0, str(layer_dir))
-                module = _import_file(self.module_name, self.spec)
-                handler = getattr(module, self.spec.handler_name, None)
-                if not callable(handler):
-                    raise AttributeError(f"{self.spec.handler_file} has no callable {self.spec.handler_name}")
-                self._handler = handler
-            return self._handler
-
-    @contextlib.contextmanager
-    def _environment(self) -> Iterator[None]:
-        patch = EnvironmentPatch(self._environment_values)
-        patch.apply()
-        try:
-            yield
-        finally:
-            patch.restore()
-
-    def cold_start(self) -> None:
-        """Forget the loaded module, so the next invocation imports it afresh (a new instance)."""
-        with INVOCATION_LOCK:
-            self._handler = None
-            sys.modules.pop(self.module_name, None)
-
-    def new_context(self, request_id: str | None = None) -> LambdaContext:
-        return LambdaContext(
-            function_name=self.spec.function_name,
-            memory_limit_in_mb=self.spec.memory_mb,
-            invoked_function_arn=self._arn,
-            aws_request_id=request_id or str(uuid.uuid4()),
-            deadline_epoch_seconds=time.time() + self.spec.timeout_seconds,
-            log_group_name=f"/aws/lambda/{self.spec.function_name}",
-            log_stream_name=f"local/[$LATEST]{uuid.uuid4().hex}",
-        )
+    def load(self) -> None:
+        """Start one worker and wait for its init, as Lambda's init phase. An init error is logged
+        here and answers the next invocation again, as Lambda answers it."""
+        with self._lock:
+            worker = self._spawn()
+        worker.settled.wait(_INIT_LIMIT_SECONDS)
+        if worker.init_error is not None:
+            LOG.warning("%s failed its init: %s", self.spec.logical_id, FunctionError(worker.init_error))
 
     def invoke(self, event: Any, request_id: str | None = None) -> Any:
-        """The handler's result; its exception propagates, and running past Timeout raises."""
-        handler = self.load()
-        with INVOCATION_LOCK, self._environment():
-            context = self.new_context(request_id)
-            result = handler(event, context)
-        if time.time() > context.deadline_epoch_seconds:
-            raise FunctionTimeoutError(
-                f"{self.spec.logical_id} ran past its Timeout of {self.spec.timeout_seconds}s "
-                f"(request {context.aws_request_id}); Lambda would have stopped it"
+        """The handler's result (parsed JSON); raises ``FunctionError`` with Lambda's error payload."""
+        invocation = _Invocation(json.dumps(event).encode(), request_id or str(uuid.uuid4()))
+        with self._lock:
+            if self._closed:
+                raise FunctionError(_runtime_error("Runtime.Stopped", f"{self.spec.logical_id} is stopped"))
+            self._pending.put(invocation)
+            if self._pending.qsize() > self._idle and len(self._workers) < self.max_workers:
+                self._spawn()
+        invocation.done.wait()
+        if invocation.error is not None:
+            raise FunctionError(invocation.error)
+        return invocation.result
+
+    def cold_start(self) -> None:
+        """The next invocation is cold: every worker is replaced (after its invocation in flight)."""
+        with self._lock:
+            workers = list(self._workers)
+        for worker in workers:
+            worker.stopping.set()
+        for worker in workers:
+            worker.join()
+
+    def stop(self) -> None:
+        with self._lock:
+            self._closed = True
+        self.cold_start()
+        while not self._pending.empty():
+            self._pending.get_nowait().finish(error=_runtime_error("Runtime.Stopped", "the stack stopped"))
+
+    # -- the pool ------------------------------------------------------------------------------
+
+    def _spawn(self) -> _Worker:
+        worker = _Worker(self, self._worker_environment())
+        self._workers.append(worker)
+        worker.start()
+        return worker
+
+    def _worker_environment(self) -> dict[str, str]:
+        spec = self.spec
+        paths = [str(spec.code_dir), *(str(path) for path in spec.layer_dirs)]
+        inherited = {
+            name: os.environ[name] for name in ("PATH", "COVERAGE_PROCESS_START") if name in os.environ
+        }
+        return {
+            **inherited,
+            "LANG": "en_US.UTF-8",
+            "TZ": ":UTC",
+            "PYTHONPATH": os.pathsep.join(paths),
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONUNBUFFERED": "1",
+            **self._variables,
+            # Lambda's reserved variables: neither the template nor an override sets these.
+            "_HANDLER": spec.handler,
+            "LAMBDA_TASK_ROOT": str(spec.code_dir),
+            "AWS_REGION": self._region,
+            "AWS_DEFAULT_REGION": self._region,
+            "AWS_LAMBDA_FUNCTION_NAME": spec.function_name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.function_name}",
+            "AWS_LAMBDA_LOG_STREAM_NAME": f"{time.strftime('%Y/%m/%d')}/[$LATEST]{uuid.uuid4().hex}",
+        }
+
+    def _take(self, worker: _Worker) -> _Invocation | None:
+        """The next invocation for ``worker`` (its ``/next``); None once it is to stop."""
+        with self._lock:
+            self._idle += 1
+        try:
+            while not worker.stopping.is_set() and worker.process.poll() is None:
+                try:
+                    return self._pending.get(timeout=_POLL_SECONDS)
+                except queue.Empty:
+                    continue
+            return None
+        finally:
+            with self._lock:
+                self._idle -= 1
+
+    def _retire(self, worker: _Worker, failure: Mapping[str, Any] | None) -> None:
+        """A worker is gone: its invocation (or, for a failed init, the one it was started for)
+        gets ``failure``, and a replacement starts while invocations wait."""
+        with self._lock:
+            self._workers.remove(worker)
+            waiting = worker.invocation
+            if waiting is None and failure is not None and not worker.became_ready:
+                try:
+                    waiting = self._pending.get_nowait()
+                except queue.Empty:
+                    waiting = None
+            if not self._closed and not self._pending.empty() and len(self._workers) < self.max_workers:
+                self._spawn()
+        if waiting is not None:
+            waiting.finish(error=failure or _runtime_error("Runtime.ExitError", "the worker stopped"))
+
+
+class _Worker:
+    """One execution environment: an awslambdaric process and its Runtime API."""
+
+    def __init__(self, function: LocalFunction, environment: dict[str, str]) -> None:
+        self.function = function
+        self.server = _RuntimeApiServer(self)
+        environment["AWS_LAMBDA_RUNTIME_API"] = f"127.0.0.1:{self.server.server_address[1]}"
+        self._environment = environment
+        self.stopping = threading.Event()
+        self.settled = threading.Event()  # ready for its first invocation, or gone
+        self.became_ready = False
+        self.init_error: Mapping[str, Any] | None = None
+        self.invocation: _Invocation | None = None
+        self.deadline = 0.0
+        self.process: subprocess.Popen[bytes]
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._reader = threading.Thread(target=self._read_output, daemon=True)
+        self._output_lock = threading.Lock()
+        self._partial = b""
+
+    def start(self) -> None:
+        handler = self.function.spec.handler
+        command = [sys.executable, "-m", "awslambdaric", handler]
+        if "COVERAGE_PROCESS_START" in self._environment:  # measure the handlers too
+            bootstrap = (
+                "import coverage, runpy; coverage.process_startup(); "
+                "runpy.run_module('awslambdaric', run_name='__main__')"
             )
-        return result
+            command = [sys.executable, "-c", bootstrap, handler]
+        self.process = subprocess.Popen(  # noqa: S603 - our interpreter, the template's handler name
+            command,
+            cwd=self.function.spec.code_dir,
+            env=self._environment,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # signals for the stack's terminal never reach a worker
+        )
+        assert self.process.stdout is not None  # noqa: S101 - Popen with PIPE
+        os.set_blocking(self.process.stdout.fileno(), False)
+        self._thread.start()
+        self._reader.start()
+
+    def join(self) -> None:
+        self._thread.join()
+
+    # -- the conversation ----------------------------------------------------------------------
+
+    def _serve(self) -> None:
+        failure: Mapping[str, Any] | None = None
+        try:
+            while not self.stopping.is_set() or self.invocation is not None:
+                self.server.handle_request()  # one connection, served until it closes (or a poll)
+                if self.invocation is not None and time.time() > self.deadline:
+                    seconds = self.function.spec.timeout_seconds
+                    request_id = self.invocation.request_id
+                    message = f"RequestId: {request_id} Error: Task timed out after {seconds:.2f} seconds"
+                    self.function.output.info("%s", message)
+                    failure = _runtime_error("Sandbox.Timedout", message)
+                    break
+                code = self.process.poll()
+                if code is not None:
+                    failure = self.init_error or _runtime_error(
+                        "Runtime.ExitError",
+                        f"RequestId: {self.invocation.request_id if self.invocation else ''} "
+                        f"Error: Runtime exited with error: exit status {code}",
+                    )
+                    break
+        finally:
+            self._terminate()
+            self.server.server_close()
+            self.settled.set()
+            self._reader.join()
+            self.function._retire(self, failure)
+
+    def _terminate(self) -> None:
+        """SIGTERM, then SIGKILL: SIGINT can leave an idle worker hanging."""
+        for number in (signal.SIGTERM, signal.SIGKILL):
+            if self.process.poll() is not None:
+                return
+            try:
+                os.killpg(self.process.pid, number)
+                self.process.wait(_STOP_GRACE_SECONDS)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                continue
+
+    def next_invocation(self) -> _Invocation | None:
+        self.became_ready = True
+        self.settled.set()
+        invocation = self.function._take(self)
+        if invocation is not None:
+            self.deadline = time.time() + self.function.spec.timeout_seconds
+            self.invocation = invocation
+        return invocation
+
+    def complete(self, request_id: str, result: Any = None, error: Mapping[str, Any] | None = None) -> bool:
+        invocation = self.invocation
+        if invocation is None or invocation.request_id != request_id:
+            return False
+        self.drain_output()  # what the invocation printed is logged before its answer
+        self.invocation = None
+        invocation.finish(result, error)
+        return True
+
+    # -- output --------------------------------------------------------------------------------
+
+    def _read_output(self) -> None:
+        assert self.process.stdout is not None  # noqa: S101 - Popen with PIPE
+        while True:
+            select.select([self.process.stdout], [], [])
+            if not self.drain_output():
+                return
+
+    def drain_output(self) -> bool:
+        """Log every complete line written so far; False at end of file."""
+        stream = self.process.stdout
+        assert stream is not None  # noqa: S101 - Popen with PIPE
+        with self._output_lock:
+            while not stream.closed:
+                try:
+                    chunk = os.read(stream.fileno(), 65536)
+                except BlockingIOError:
+                    return True
+                if not chunk:
+                    self._log_line(self._partial)
+                    self._partial = b""
+                    stream.close()
+                    break
+                *lines, self._partial = (self._partial + chunk).split(b"\n")
+                for line in lines:
+                    self._log_line(line)
+            return False
+
+    def _log_line(self, line: bytes) -> None:
+        if line.strip() and self.function.output.isEnabledFor(logging.INFO):
+            # awslambdaric ends the lines of one error report with \r: they stay one record
+            self.function.output.info("%s", line.decode("utf-8", "replace").replace("\r", "\n").rstrip())
 
 
-def _import_file(module_name: str, spec: FunctionSpec) -> ModuleType:
-    """A fresh module every time (a new instance never shares module state with an old one)."""
-    import_spec = importlib.util.spec_from_file_location(module_name, spec.handler_file)
-    if import_spec is None or import_spec.loader is None:
-        raise ImportError(f"cannot load {spec.handler_file}")
-    module = importlib.util.module_from_spec(import_spec)
-    sys.modules[module_name] = module
+class _RuntimeApiServer(TCPServer):
+    """The Lambda Runtime API of one worker: one connection at a time, as the client makes them."""
+
+    allow_reuse_address = True
+    timeout = _POLL_SECONDS
+
+    def __init__(self, worker: _Worker) -> None:
+        self.worker = worker
+        super().__init__(("127.0.0.1", 0), _RuntimeApiHandler)
+
+
+class _RuntimeApiHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # otherwise two delayed ACKs (40 ms each) per invocation
+    server: _RuntimeApiServer
+
+    def do_GET(self) -> None:
+        worker = self.server.worker
+        if self.path != f"{_API}/invocation/next":
+            self._answer(404, {"errorMessage": f"unknown path {self.path}"})
+            return
+        invocation = worker.next_invocation()
+        if invocation is None:
+            self.close_connection = True  # stopping: the worker is about to be terminated
+            return
+        self.connection.settimeout(max(0.0, worker.deadline - time.time()))
+        trace = (
+            f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)};Parent={secrets.token_hex(8)};Sampled=0"
+        )
+        self._answer(
+            200,
+            invocation.body,
+            {
+                "Lambda-Runtime-Aws-Request-Id": invocation.request_id,
+                "Lambda-Runtime-Deadline-Ms": str(int(worker.deadline * 1000)),
+                "Lambda-Runtime-Invoked-Function-Arn": worker.function.arn,
+                "Lambda-Runtime-Trace-Id": trace,
+            },
+        )
+
+    def do_POST(self) -> None:
+        worker = self.server.worker
+        body = self.rfile.read(int(self.headers.get("content-length") or 0))
+        parts = self.path.removeprefix(_API).strip("/").split("/")
+        if parts == ["init", "error"]:
+            worker.init_error = _error_payload(body, self.headers)
+            self._answer(202, {"status": "OK"})
+            return
+        if len(parts) == 3 and parts[0] == "invocation" and parts[2] in ("response", "error"):
+            self.connection.settimeout(None)
+            if parts[2] == "response":
+                known = worker.complete(parts[1], result=json.loads(body) if body else None)
+            else:
+                known = worker.complete(parts[1], error=_error_payload(body, self.headers))
+            if known:
+                self._answer(202, {"status": "OK"})
+                return
+        self._answer(400, {"errorMessage": f"no invocation for {self.path}", "errorType": "InvalidRequestID"})
+
+    def _answer(self, status: int, body: Any, headers: Mapping[str, str] | None = None) -> None:
+        payload = body if isinstance(body, bytes) else json.dumps(body).encode()
+        self.send_response_only(status)
+        # the client hangs on /next without a content type
+        for name, value in {"Content-Type": "application/json", **(headers or {})}.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silenced: the conversation is the stack's own business."""
+
+
+def _error_payload(body: bytes, headers: Any) -> dict[str, Any]:
     try:
-        import_spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[module_name]
-        raise
-    LOG.info("loaded %s from %s", spec.logical_id, spec.handler_file)
-    return module
+        payload = json.loads(body)
+    except ValueError:
+        payload = None
+    if isinstance(payload, dict):
+        return payload
+    return _runtime_error(
+        headers.get("Lambda-Runtime-Function-Error-Type", "Unknown"), body.decode("utf-8", "replace")
+    )

@@ -1,5 +1,6 @@
 """Feed the template's SQS event sources to their functions, as Lambda's event source mapping
-does: receive a batch, invoke with a real SQS event, delete what succeeded.
+does: receive a batch, invoke the function's worker pool with a real SQS event, delete what
+succeeded.
 
 With ``ReportBatchItemFailures`` only the records named in ``batchItemFailures`` stay; without it,
 or when the handler raises, the whole batch stays. What stays reappears after the queue's
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from local.aws_resources import AwsEndpoint
-from local.lambda_runtime import LocalFunction
+from local.lambda_runtime import FunctionError, LocalFunction
 from local.template import SqsSource
 
 LOG = logging.getLogger(__name__)
@@ -187,10 +188,9 @@ class QueueRunner:
         ids = [message["MessageId"] for message in messages]
         try:
             result = function.invoke(event)
-        except Exception:
-            LOG.exception(
-                "%s failed on a batch of %d from %s", function.spec.logical_id, len(ids), bound.source.name
-            )
+        except FunctionError as error:
+            name, count = bound.source.name, len(ids)
+            LOG.error("%s failed on a batch of %d from %s: %s", function.spec.logical_id, count, name, error)
             return
         done = set(succeeded_ids(result, ids, bound.source.report_batch_item_failures))
         handles = [message["ReceiptHandle"] for message in messages if message["MessageId"] in done]

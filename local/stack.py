@@ -14,11 +14,13 @@ import dataclasses
 import json
 import logging
 import os
+import secrets
 import signal
 import socket
 import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType, TracebackType
@@ -33,9 +35,10 @@ from local.cloudfront import DISTRIBUTION, DistributionFront, origin_headers
 from local.http_api import BoundRoute, LocalHttpApi
 from local.http_events import ApiStage
 from local.intrinsics import Physical, PseudoParameters, Resolver, TemplateError, references
-from local.lambda_runtime import LocalFunction, function_environments
+from local.lambda_runtime import DEFAULT_MAX_WORKERS, LocalFunction
 from local.moto_process import MotoProcess
 from local.queue_runner import BoundSource, QueueRunner
+from local.secrets_extension import SecretsExtension, is_extension_layer
 from local.template import QUEUE, SECRET, TABLE, FunctionSpec, Template, read_functions
 
 LOG = logging.getLogger(__name__)
@@ -84,6 +87,7 @@ class StackConfig:
     parameter_overrides: Mapping[str, str] = field(default_factory=dict)
     environment_overrides: Mapping[str, str] = field(default_factory=dict)
     secret_strings: Mapping[str, str] = field(default_factory=dict)
+    workers_per_function: int = DEFAULT_MAX_WORKERS  # each function's pool grows up to this
 
 
 @dataclass(frozen=True)
@@ -216,13 +220,30 @@ class OfflineStack:
         return {secrets[0]: value}
 
     def _start_functions(self, specs: Sequence[FunctionSpec], overrides: Mapping[str, str]) -> None:
-        with_runtime = [_with_lambda_variables(spec, self.config.region) for spec in specs]
-        environments = function_environments(with_runtime, overrides)
+        """Each function's worker pool, with its first worker initialised (all in parallel)."""
+        token = secrets.token_urlsafe(32)  # the workers' AWS_SESSION_TOKEN, which the extension checks
+        extension = self._start_secrets_extension(specs, token)
         pseudo = self.resolver.pseudo
-        for spec in with_runtime:
-            function = LocalFunction(spec, environments[spec.logical_id], pseudo.region, pseudo.account_id)
-            function.load()
+        for spec in specs:
+            environment = {**overrides, "AWS_SESSION_TOKEN": token}
+            if extension is not None and uses_secrets_extension(spec):
+                environment["PARAMETERS_SECRETS_EXTENSION_HTTP_PORT"] = str(extension.port)
+            function = LocalFunction(
+                spec, environment, pseudo.region, pseudo.account_id, self.config.workers_per_function
+            )
+            self._exit.callback(function.stop)
             self.functions[spec.logical_id] = function
+        with ThreadPoolExecutor() as pool:
+            list(pool.map(LocalFunction.load, self.functions.values()))
+
+    def _start_secrets_extension(self, specs: Sequence[FunctionSpec], token: str) -> SecretsExtension | None:
+        """The Parameters and Secrets extension's stand-in, when a function attaches its layer."""
+        attached = [uses_secrets_extension(spec) for spec in specs]  # every function's layers checked
+        if not any(attached):
+            return None
+        extension = SecretsExtension(self.aws.client("secretsmanager"), token, host=LOOPBACK).start()
+        self._exit.callback(extension.stop)
+        return extension
 
     def _start_http_api(self, specs: Sequence[FunctionSpec], aws: AwsEndpoint) -> None:
         """The API on ``ports.api``; with a CloudFront distribution in the template, that port plays
@@ -333,12 +354,26 @@ def ensure_free(host: str, port: int) -> None:
     if port == 0:
         return
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        # as the servers bind: a previous run's connections in TIME_WAIT do not make a port taken
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as exc:
             raise OSError(
                 exc.errno, f"{host}:{port} is in use ({exc.strerror}); choose another port"
             ) from None
+
+
+def uses_secrets_extension(spec: FunctionSpec) -> bool:
+    """Whether the function attaches AWS's Parameters and Secrets extension; a layer given by
+    any other ARN cannot run offline."""
+    for arn in spec.layer_arns:
+        if not is_extension_layer(arn):
+            raise TemplateError(
+                f"Resources.{spec.logical_id}.Layers: {arn} cannot run offline (only this "
+                "template's own layers and AWS's Parameters and Secrets extension can)"
+            )
+    return bool(spec.layer_arns)
 
 
 def empty_table(dynamodb: Any, table_name: str) -> None:
@@ -359,22 +394,6 @@ def local_parameters(auth0_url: str) -> dict[str, str]:
     """Values for template parameters without a default, as ``sam deploy --parameter-overrides``
     gives a real stack (applied only to parameters the template declares)."""
     return {"Auth0Domain": auth0_url}
-
-
-def _with_lambda_variables(spec: FunctionSpec, region: str) -> FunctionSpec:
-    """Add the variables Lambda's runtime sets for every function (reserved names)."""
-    reserved = {
-        "AWS_LAMBDA_FUNCTION_NAME": spec.function_name,
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
-        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.function_name}",
-        "_HANDLER": spec.handler,
-    }
-    environment = {**spec.environment, **reserved}
-    # No stand-in for the Parameters and Secrets extension here yet (stack-runtime brings one,
-    # TEAM contract 2): without the variable the functions read the secret from moto with boto3.
-    environment.pop("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT", None)
-    return dataclasses.replace(spec, environment=environment)
 
 
 # -- python -m local.stack ----------------------------------------------------------------------

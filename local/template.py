@@ -164,6 +164,7 @@ class FunctionSpec:
     memory_mb: int
     http_routes: tuple[HttpRoute, ...]
     sqs_sources: tuple[SqsSource, ...]
+    layer_arns: tuple[str, ...] = ()  # layers given by ARN (not this template's own)
 
     @property
     def handler_name(self) -> str:
@@ -197,6 +198,7 @@ def read_function(template: Template, resolver: Resolver, logical_id: str) -> Fu
         handler_file=_module_file(code_dir, handler.rsplit(".", 1)[0], where),
         code_dir=code_dir,
         layer_dirs=tuple(_layer_dirs(template, resolver, logical_id)),
+        layer_arns=tuple(_layer_arns(template, resolver, logical_id)),
         environment=_environment(props, where),
         timeout_seconds=int(props.get("Timeout", DEFAULT_TIMEOUT_SECONDS)),
         memory_mb=int(props.get("MemorySize", DEFAULT_MEMORY_MB)),
@@ -213,35 +215,41 @@ def _module_file(code_dir: Path, module: str, where: str) -> Path:
     raise TemplateError(f"{where}.Handler: no module {module} under {code_dir}")
 
 
+def _layers(template: Template, logical_id: str) -> list[Any]:
+    layers: list[Any] = template.resources[logical_id].get("Properties", {}).get("Layers", [])
+    return layers
+
+
+def _own_layer(template: Template, raw: Any) -> str | None:
+    target = raw.get("Ref") if isinstance(raw, dict) else None
+    return (
+        target
+        if isinstance(target, str) and template.resources.get(target, {}).get("Type") == LAYER
+        else None
+    )
+
+
 def _layer_dirs(template: Template, resolver: Resolver, logical_id: str) -> Iterator[Path]:
     """The local directories of the template's own layers (a Python layer's ContentUri holds
     the importable package, which ``sam build`` copies to /opt/python)."""
-    raw_layers = template.resources[logical_id].get("Properties", {}).get("Layers", [])
-    for raw in raw_layers:
-        if _is_secrets_extension(raw, resolver, logical_id):
-            continue  # AWS's extension layer (TEAM contract 2): served by the runtime, not a directory
-        target = raw.get("Ref") if isinstance(raw, dict) else None
-        if target is None or template.resources.get(target, {}).get("Type") != LAYER:
-            raise TemplateError(
-                f"Resources.{logical_id}.Layers: only a !Ref to one of this template's layers "
-                f"runs offline, got {raw!r}"
-            )
+    for raw in _layers(template, logical_id):
+        target = _own_layer(template, raw)
+        if target is None:
+            continue
         content_uri = template.properties(target, resolver).get("ContentUri")
         if not isinstance(content_uri, str):
             raise TemplateError(f"Resources.{target}.ContentUri must be a local directory")
         yield (template.base_dir / content_uri).resolve()
 
 
-#: AWS's Parameters and Secrets Lambda Extension layers are named like this (TEAM contract 2).
-SECRETS_EXTENSION_LAYER = "AWS-Parameters-and-Secrets-Lambda-Extension"
-
-
-def _is_secrets_extension(raw: Any, resolver: Resolver, logical_id: str) -> bool:
-    """True for a layer entry that resolves to nothing or to AWS's secrets extension layer ARN."""
-    if isinstance(raw, dict) and "Ref" in raw:
-        return False
-    resolved = resolver.resolve([raw], f"Resources.{logical_id}.Layers")
-    return not resolved or (isinstance(resolved[0], str) and SECRETS_EXTENSION_LAYER in resolved[0])
+def _layer_arns(template: Template, resolver: Resolver, logical_id: str) -> Iterator[str]:
+    """Layers given by ARN; the local runtime decides which of them it can stand in for."""
+    for index, raw in enumerate(_layers(template, logical_id)):
+        if _own_layer(template, raw) is None:
+            arn = resolver.resolve(raw, f"Resources.{logical_id}.Properties.Layers[{index}]")
+            if not isinstance(arn, str):
+                raise TemplateError(f"Resources.{logical_id}.Layers[{index}] did not resolve to an ARN")
+            yield arn
 
 
 def _environment(props: Mapping[str, Any], where: str) -> dict[str, str]:

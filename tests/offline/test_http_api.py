@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
+import socket
 from collections.abc import Iterator
+from dataclasses import replace
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -13,25 +17,43 @@ from local.http_api import BoundRoute, LocalHttpApi
 from local.http_events import ApiStage
 from local.intrinsics import Resolver
 from local.lambda_runtime import LocalFunction
-from local.template import Template, read_functions
+from local.template import HttpRoute, Template, read_functions
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def api(fixture_template: Template, stand_in_resolver: Resolver) -> Iterator[str]:
-    routes: list[BoundRoute] = []
-    for spec in read_functions(fixture_template, stand_in_resolver):
-        function = LocalFunction(spec, dict(spec.environment), "us-east-1", "123456789012")
-        routes.extend(
-            BoundRoute(route, ApiStage(route.api_id, "123456789012", "us-east-1"), function)
-            for route in spec.http_routes
-        )
-    server = LocalHttpApi(routes, port=0).start()
+def viewer_headers(host: str, port: int) -> dict[str, str]:
+    return {"CloudFront-Viewer-Address": f"{host}:{port}"}
+
+
+@pytest.fixture(scope="module")
+def api(fixture_template: Template, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The fixture app's routes, plus one whose function cannot even import its module."""
+    from local.aws_resources import bind_stand_ins  # noqa: PLC0415 - a stand-in resolver, module-wide
+    from tests.offline.conftest import FIXTURE_PARAMETERS  # noqa: PLC0415
+
+    resolver = Resolver(fixture_template.document, FIXTURE_PARAMETERS)
+    bind_stand_ins(fixture_template, resolver, exclude=set())
+    specs = read_functions(fixture_template, resolver)
+    runtime = next(spec for spec in specs if spec.logical_id == "RuntimeFunction")
+    broken = replace(
+        runtime, handler="broken.handler", http_routes=(HttpRoute("api", "GET", "/broken", "2.0"),)
+    )
+    functions = [LocalFunction(spec, {}, "us-east-1", "123456789012") for spec in [*specs, broken]]
+    routes = [
+        BoundRoute(route, ApiStage(route.api_id, "123456789012", "us-east-1"), function)
+        for function in functions
+        for route in function.spec.http_routes
+    ]
+    document = tmp_path_factory.mktemp("openapi") / "openapi.json"
+    document.write_text('{"openapi": "3.0.3"}')
+    server = LocalHttpApi(routes, port=0, openapi_document=document, viewer_headers=viewer_headers).start()
     try:
         yield server.url
     finally:
         server.stop()
+        for function in functions:
+            function.stop()
 
 
 def client_from(address: str) -> httpx.Client:
@@ -93,8 +115,50 @@ def test_handler_exception_is_a_500_and_is_logged(api: str, caplog: pytest.LogCa
     response = httpx.delete(f"{api}/files/boom")
     assert (response.status_code, response.json()) == (500, {"message": "Internal Server Error"})
     assert any(
-        "EchoFunction failed on ANY /files/{proxy+}" in record.getMessage() for record in caplog.records
+        "EchoFunction failed on ANY /files/{proxy+}" in record.getMessage()
+        and "RuntimeError: the fixture handler failed on purpose" in record.getMessage()
+        for record in caplog.records
     )
+
+
+def test_an_init_error_is_a_500_as_api_gateway_answers_it(api: str, caplog: pytest.LogCaptureFixture) -> None:
+    response = httpx.get(f"{api}/broken")
+    assert (response.status_code, response.json()) == (500, {"message": "Internal Server Error"})
+    assert "Runtime.ImportModuleError: Unable to import module 'broken'" in caplog.text
+
+
+def test_viewer_headers_replace_the_clients_own(api: str) -> None:
+    with client_from("127.0.0.5") as client:
+        response = client.post(
+            f"{api}/echo", content=b"{}", headers={"cloudfront-viewer-address": "203.0.113.9:443"}
+        )
+        port = response.json()["event"]["headers"]["cloudfront-viewer-address"].rpartition(":")[2]
+    event = response.json()["event"]
+    assert event["headers"]["cloudfront-viewer-address"] == f"127.0.0.5:{port}"
+    assert int(port) > 0
+    assert event["requestContext"]["http"]["sourceIp"] == "127.0.0.5"
+
+
+def test_the_access_log_leaves_out_the_query_string(api: str, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="local.http_api")
+    assert httpx.get(f"{api}/items/7?password=hunter2-hunter2").status_code == 201
+    [line] = [record.getMessage() for record in caplog.records if record.name == "local.http_api"]
+    assert " GET /items/7 route=GET /items/{id} status=201 requestId=" in line
+    assert "hunter2" not in caplog.text
+
+
+def test_a_body_over_api_gateways_limit_is_refused(api: str) -> None:
+    address = urlsplit(api)
+    with socket.create_connection((address.hostname, address.port)) as connection:
+        connection.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10485761\r\n\r\n")
+        answer = connection.makefile("rb").read()
+    assert answer.startswith(b"HTTP/1.1 413 ")
+    assert answer.endswith(b'{"message": "Request Entity Too Large"}')
+
+
+def test_the_openapi_document_is_served(api: str) -> None:
+    response = httpx.get(f"{api}/openapi.json")
+    assert (response.status_code, response.json()) == (200, {"openapi": "3.0.3"})
 
 
 @pytest.mark.parametrize(("method", "path"), [("GET", "/nowhere"), ("GET", "/echo"), ("POST", "/items/1")])

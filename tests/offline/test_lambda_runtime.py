@@ -1,123 +1,166 @@
-"""Functions run in-process with exactly their own environment, a Lambda context and fresh modules."""
+"""Functions run in awslambdaric worker processes, each with its own environment, as Lambda runs them."""
 
 from __future__ import annotations
 
-import json
+import logging
 import os
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from local.intrinsics import Resolver
-from local.lambda_runtime import (
-    EnvironmentPatch,
-    FunctionTimeoutError,
-    LocalFunction,
-    function_environments,
-)
-from local.template import FunctionSpec, Template, read_function
+from local.lambda_runtime import FunctionError, LocalFunction
+from local.template import Template, read_function
+
+pytestmark = pytest.mark.integration
+
+MISSING = "a_dependency_nobody_installed"  # what fixture_app/functions/runtime/broken.py imports
+LOCAL = {"AWS_ENDPOINT_URL": "http://127.0.0.1:9", "SHARED_GREETING": "overridden locally"}
 
 
-def spec_with(environment: dict[str, str], logical_id: str = "Fn") -> FunctionSpec:
-    return FunctionSpec(
-        logical_id=logical_id,
-        function_name=f"local-{logical_id}",
-        handler="app.handler",
-        handler_file=Path("app.py"),
-        code_dir=Path("."),
-        layer_dirs=(),
-        environment=environment,
-        timeout_seconds=3,
-        memory_mb=128,
-        http_routes=(),
-        sqs_sources=(),
-    )
+@pytest.fixture
+def functions(fixture_template: Template, stand_in_resolver: Resolver) -> Iterator[Any]:
+    started: list[LocalFunction] = []
+
+    def start(logical_id: str = "RuntimeFunction", **changes: Any) -> LocalFunction:
+        max_workers = changes.pop("max_workers", 4)
+        spec = replace(read_function(fixture_template, stand_in_resolver, logical_id), **changes)
+        function = LocalFunction(spec, LOCAL, "eu-west-1", "123456789012", max_workers=max_workers)
+        started.append(function)
+        function.load()
+        return function
+
+    yield start
+    for function in started:
+        function.stop()
 
 
-def test_each_function_gets_its_variables_and_unsets_the_others() -> None:
-    login = spec_with({"DOMAIN": "d", "SERVICE": "login", "AUDIENCE": "api"}, "Login")
-    reset = spec_with({"DOMAIN": "d", "SERVICE": "reset", "TABLE": "t"}, "Reset")
-    environments = function_environments(
-        [login, reset], {"AWS_ENDPOINT_URL": "http://moto", "DOMAIN": "local"}
-    )
-    assert environments["Login"] == {
-        "AUDIENCE": "api",
-        "DOMAIN": "local",
-        "SERVICE": "login",
-        "TABLE": None,
-        "AWS_ENDPOINT_URL": "http://moto",
+def test_a_worker_has_its_functions_environment_and_nothing_of_the_parents(functions: Any) -> None:
+    runtime = functions()
+    names = [
+        "SERVICE_NAME",
+        "SHARED_GREETING",
+        "AWS_ENDPOINT_URL",
+        "AWS_REGION",
+        "_HANDLER",
+        "PYTEST_CURRENT_TEST",
+    ]
+    answer = runtime.invoke({"variables": names}, request_id="req-1")
+    assert answer["environment"] == {
+        "SERVICE_NAME": "runtime",  # the function's own value over Globals'
+        "SHARED_GREETING": "overridden locally",
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+        "AWS_REGION": "eu-west-1",
+        "_HANDLER": "app.handler",
+        "PYTEST_CURRENT_TEST": None,  # the test process's environment stays out
     }
-    assert environments["Reset"] == {
-        "AUDIENCE": None,
-        "DOMAIN": "local",
-        "SERVICE": "reset",
-        "TABLE": "t",
-        "AWS_ENDPOINT_URL": "http://moto",
+    assert answer["pid"] != os.getpid()
+    assert Path(answer["cwd"]) == runtime.spec.code_dir
+    assert answer["layer"] == "from-the-layer"
+    assert runtime.arn == "arn:aws:lambda:eu-west-1:123456789012:function:ropguard-local-RuntimeFunction"
+    assert answer["context"] == {
+        "function_name": "ropguard-local-RuntimeFunction",
+        "memory_limit_in_mb": "128",  # a string, as Lambda's Python runtime gives it
+        "invoked_function_arn": runtime.arn,
+        "aws_request_id": "req-1",
+        "remaining_ms": answer["context"]["remaining_ms"],
     }
-
-
-def test_environment_patch_sets_unsets_and_restores(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OFFLINE_TEST_KEEP", "before")
-    monkeypatch.delenv("OFFLINE_TEST_NEW", raising=False)
-    patch = EnvironmentPatch({"OFFLINE_TEST_KEEP": None, "OFFLINE_TEST_NEW": "set"})
-    patch.apply()
-    assert "OFFLINE_TEST_KEEP" not in os.environ
-    assert os.environ["OFFLINE_TEST_NEW"] == "set"
-    patch.restore()
-    assert os.environ["OFFLINE_TEST_KEEP"] == "before"
-    assert "OFFLINE_TEST_NEW" not in os.environ
-
-
-def load(fixture_template: Template, resolver: Resolver, logical_id: str, **changes: object) -> LocalFunction:
-    spec = replace(read_function(fixture_template, resolver, logical_id), **changes)  # type: ignore[arg-type]
-    return LocalFunction(spec, dict(spec.environment), "us-east-1", "123456789012")
-
-
-def test_handler_sees_its_environment_only_while_it_runs(
-    fixture_template: Template, stand_in_resolver: Resolver
-) -> None:
-    echo = load(fixture_template, stand_in_resolver, "EchoFunction")
-    assert "SERVICE_NAME" not in os.environ
-    result = echo.invoke({"rawPath": "/echo"})
-    body = json.loads(result["body"])
-    assert body["environment"]["SERVICE_NAME"] == "echo"
-    assert body["seen_at_import"] == "echo"
-    assert body["layer"] == "from-the-layer"
-    assert body["context"]["function_name"] == "ropguard-local-EchoFunction"
-    assert body["context"]["memory_limit_in_mb"] == 256
-    assert 0 < body["context"]["remaining_ms"] <= 7000
+    assert 0 < answer["context"]["remaining_ms"] <= 2000
     assert "SERVICE_NAME" not in os.environ
 
 
-def test_two_functions_from_one_file_are_separate_modules(
-    fixture_template: Template, stand_in_resolver: Resolver
-) -> None:
-    echo = load(fixture_template, stand_in_resolver, "EchoFunction")
-    shapes = load(fixture_template, stand_in_resolver, "ShapesFunction")
-    assert echo.load() is not shapes.load()
-    assert shapes.invoke({"pathParameters": {"shape": "plain-dict"}}) == {
-        "hello": "world",
-        "service": "shapes",
+def test_two_functions_never_see_each_others_variables(functions: Any) -> None:
+    echo_only = ["TOPIC_ARN", "FIRST_ZONE"]
+    assert set(functions().invoke({"variables": echo_only})["environment"].values()) == {None}
+
+
+def test_handler_errors_come_back_as_lambda_answers_them(functions: Any) -> None:
+    echo = functions("EchoFunction")
+    with pytest.raises(FunctionError) as raised:
+        echo.invoke({"rawPath": "/files/boom"}, request_id="req-boom")
+    payload = raised.value.payload
+    assert (payload["errorType"], payload["errorMessage"]) == (
+        "RuntimeError",
+        "the fixture handler failed on purpose",
+    )
+    assert payload["requestId"] == "req-boom"
+    assert "app.py" in payload["stackTrace"][0]
+
+
+def test_an_import_error_is_lambdas_import_module_error_on_every_invocation(functions: Any) -> None:
+    broken = functions(handler="broken.handler")
+    for _ in range(2):  # each invocation tries the init again, as Lambda does
+        with pytest.raises(FunctionError) as raised:
+            broken.invoke({})
+        assert raised.value.payload == {
+            "errorType": "Runtime.ImportModuleError",
+            "errorMessage": f"Unable to import module 'broken': No module named '{MISSING}'",
+            "requestId": "",
+            "stackTrace": [],
+        }
+
+
+def test_a_timeout_kills_the_worker_and_the_next_invocation_gets_a_new_one(functions: Any) -> None:
+    runtime = functions(timeout_seconds=1)
+    first = runtime.invoke({})["pid"]
+    with pytest.raises(FunctionError) as raised:
+        runtime.invoke({"action": "sleep", "seconds": 30}, request_id="req-slow")
+    assert raised.value.payload == {
+        "errorType": "Sandbox.Timedout",
+        "errorMessage": "RequestId: req-slow Error: Task timed out after 1.00 seconds",
     }
+    assert not _alive(first)
+    assert runtime.invoke({})["pid"] != first
 
 
-def test_cold_start_imports_the_module_again(fixture_template: Template, stand_in_resolver: Resolver) -> None:
-    worker = load(fixture_template, stand_in_resolver, "WorkerFunction")
-    first = worker.load()
-    worker.cold_start()
-    assert worker.load() is not first
+def test_the_pool_grows_on_demand_up_to_its_limit(functions: Any, tmp_path: Path) -> None:
+    runtime = functions(max_workers=3)
+    with ThreadPoolExecutor(3) as pool:  # each waits until all three run at once
+        answers = list(
+            pool.map(runtime.invoke, [{"action": "rendezvous", "directory": str(tmp_path), "parties": 3}] * 3)
+        )
+    assert len({answer["pid"] for answer in answers}) == 3
+    with ThreadPoolExecutor(6) as pool:
+        pids = {
+            answer["pid"] for answer in pool.map(runtime.invoke, [{"action": "sleep", "seconds": 0.05}] * 12)
+        }
+    assert len(pids) <= 3
 
 
-def test_a_handler_running_past_its_timeout_is_an_error(
-    fixture_template: Template, stand_in_resolver: Resolver
+def test_cold_start_replaces_every_worker(functions: Any) -> None:
+    runtime = functions()
+    first = runtime.invoke({})["pid"]
+    runtime.cold_start()
+    assert not _alive(first)
+    assert runtime.invoke({})["pid"] != first
+
+
+def test_what_a_handler_prints_is_logged_before_invoke_returns(
+    functions: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    shapes = load(fixture_template, stand_in_resolver, "ShapesFunction", timeout_seconds=-1)
-    with pytest.raises(FunctionTimeoutError, match="ran past its Timeout"):
-        shapes.invoke({"pathParameters": {"shape": "plain-dict"}})
+    caplog.set_level(logging.INFO, logger="local.functions")
+    functions().invoke({"action": "print", "text": "hello from the worker"})
+    assert [
+        record.getMessage() for record in caplog.records if record.name == "local.functions.RuntimeFunction"
+    ] == ["printed by the handler: hello from the worker"]
 
 
-def test_handler_exceptions_propagate(fixture_template: Template, stand_in_resolver: Resolver) -> None:
-    echo = load(fixture_template, stand_in_resolver, "EchoFunction")
-    with pytest.raises(RuntimeError, match="on purpose"):
-        echo.invoke({"rawPath": "/files/boom"})
+def test_stop_ends_the_workers(functions: Any) -> None:
+    runtime = functions()
+    pid = runtime.invoke({})["pid"]
+    runtime.stop()
+    assert not _alive(pid)
+    with pytest.raises(FunctionError, match=r"Runtime\.Stopped"):
+        runtime.invoke({})
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import socket
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
-from local.stack import OfflineStack
+from local.stack import OfflineStack, Ports
 from tests.fixtures.offline_stack import client_from
 
 pytestmark = pytest.mark.integration
@@ -81,3 +83,36 @@ def test_the_stacks_aws_is_its_own(offline_stack: OfflineStack, aws: str) -> Non
     queue = offline_stack.queue_urls["PasswordResetQueue"]
     assert offline_stack.aws.client("sqs").get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])
     assert httpx.post(f"{offline_stack.api_url}/login", json=ALICE).status_code == 200
+
+
+def test_the_functions_logs_and_metrics_reach_the_captured_log(
+    offline_stack: OfflineStack, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The secret-hygiene scan reads these records: the workers' output must be in them."""
+    assert httpx.post(f"{offline_stack.api_url}/login", json=ALICE).status_code == 200
+    lines = [
+        record.getMessage() for record in caplog.records if record.name == "local.functions.LoginFunction"
+    ]
+    assert any('"LoginSucceeded"' in line for line in lines)
+
+
+def test_a_stopped_stack_starts_again_at_once_on_the_same_ports() -> None:
+    """Connections each server closed first leave its port in TIME_WAIT for a minute; that must
+    not make the port look taken (``ensure_free`` and the servers bind with SO_REUSEADDR)."""
+    with OfflineStack.start(ports=Ports.free()) as first:
+        urls = (first.api_url, first.auth0_url, first.aws_url)
+        for url in urls:
+            server_closes_first(url)
+    ports = Ports(*(int(url.rpartition(":")[2]) for url in urls))
+    with OfflineStack.start(ports=ports) as second:
+        assert (second.api_url, second.auth0_url, second.aws_url) == urls
+        assert httpx.post(f"{second.api_url}/login", json=ALICE).status_code == 200
+
+
+def server_closes_first(url: str) -> None:
+    """One request with ``Connection: close``, read to the end before the client closes."""
+    address = urlsplit(url)
+    with socket.create_connection((address.hostname or "127.0.0.1", address.port or 80)) as connection:
+        connection.sendall(b"GET / HTTP/1.1\r\nHost: local\r\nConnection: close\r\n\r\n")
+        while connection.recv(65536):
+            pass

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,6 +15,7 @@ from local.intrinsics import Resolver
 from local.lambda_runtime import LocalFunction
 from local.queue_runner import BoundSource, QueueRunner, sqs_event, succeeded_ids
 from local.template import Template, read_function
+from tests.fixtures.aws import FAKE_AWS_ENV
 
 from .conftest import FIXTURE_PARAMETERS
 
@@ -78,20 +78,19 @@ def test_only_reported_failures_stay(result: Any, reports: bool, expected: list[
 
 
 @pytest.fixture
-def running(aws: str, fixture_template: Template) -> Iterator[tuple[Resolver, AwsEndpoint, QueueRunner, Any]]:
+def running(aws: str, fixture_template: Template) -> Iterator[tuple[Resolver, AwsEndpoint, QueueRunner]]:
     resolver = Resolver(fixture_template.document, FIXTURE_PARAMETERS)
     endpoint = AwsEndpoint(aws, "us-east-1")
     create_resources(fixture_template, resolver, endpoint)
     spec = read_function(fixture_template, resolver, "WorkerFunction")
-    worker = LocalFunction(spec, dict(spec.environment), "us-east-1", "123456789012")
-    worker.load()
-    module = sys.modules[worker.module_name]  # the loaded handler module, to read what it received
+    worker = LocalFunction(spec, {**FAKE_AWS_ENV, "AWS_ENDPOINT_URL": aws}, "us-east-1", "123456789012")
     (source,) = spec.sqs_sources
     runner = QueueRunner([BoundSource(source, resolver.physical("JobsQueue").ref, worker)], endpoint).start()
     try:
-        yield resolver, endpoint, runner, module
+        yield resolver, endpoint, runner
     finally:
         runner.stop()
+        worker.stop()
 
 
 def send(aws: AwsEndpoint, resolver: Resolver, *jobs: dict[str, Any]) -> None:
@@ -105,8 +104,13 @@ def send(aws: AwsEndpoint, resolver: Resolver, *jobs: dict[str, Any]) -> None:
 
 
 def attempts(aws: AwsEndpoint, resolver: Resolver) -> dict[str, int]:
+    return {job: len(receives) for job, receives in deliveries(aws, resolver).items()}
+
+
+def deliveries(aws: AwsEndpoint, resolver: Resolver) -> dict[str, list[str]]:
+    """Per job, the ``eventSourceARN`` and ``ApproximateReceiveCount`` of each record the worker handled."""
     items = aws.client("dynamodb").scan(TableName=resolver.physical("ProcessedTable").ref)["Items"]
-    return {item["id"]["S"]: int(item["attempts"]["N"]) for item in items}
+    return {item["id"]["S"]: [entry["S"] for entry in item["receives"]["L"]] for item in items}
 
 
 def dead_letters(aws: AwsEndpoint, resolver: Resolver) -> list[dict[str, Any]]:
@@ -118,42 +122,33 @@ def dead_letters(aws: AwsEndpoint, resolver: Resolver) -> list[dict[str, Any]]:
 
 
 @pytest.mark.integration
-def test_successful_batches_are_deleted(running: tuple[Resolver, AwsEndpoint, QueueRunner, Any]) -> None:
-    resolver, aws, runner, worker = running
+def test_successful_batches_are_deleted(running: tuple[Resolver, AwsEndpoint, QueueRunner]) -> None:
+    resolver, aws, runner = running
     send(aws, resolver, {"id": "a"}, {"id": "b"})
     assert runner.drain(timeout=30)
-    assert attempts(aws, resolver) == {"a": 1, "b": 1}
-    record = worker.EVENTS[0]["Records"][0]
-    assert record["eventSource"] == "aws:sqs"
-    assert record["eventSourceARN"] == resolver.physical("JobsQueue").attributes["Arn"]
-    assert record["attributes"]["ApproximateReceiveCount"] == "1"
+    queue_arn = resolver.physical("JobsQueue").attributes["Arn"]
+    assert deliveries(aws, resolver) == {"a": [f"{queue_arn} 1"], "b": [f"{queue_arn} 1"]}
     assert dead_letters(aws, resolver) == []
 
 
 @pytest.mark.integration
 def test_a_reported_failure_is_retried_then_dead_lettered_by_moto(
-    running: tuple[Resolver, AwsEndpoint, QueueRunner, Any],
+    running: tuple[Resolver, AwsEndpoint, QueueRunner],
 ) -> None:
-    resolver, aws, runner, worker = running
+    resolver, aws, runner = running
     send(aws, resolver, {"id": "good"}, {"id": "bad", "fail": True})
     assert runner.drain(timeout=60)  # the failure reappears after VisibilityTimeout (1 s), twice
     # maxReceiveCount is 2: the bad job ran twice, then moto moved it to the DLQ on the third receive.
     assert attempts(aws, resolver) == {"good": 1, "bad": 2}
     assert dead_letters(aws, resolver) == [{"id": "bad", "fail": True}]
-    receive_counts = [
-        record["attributes"]["ApproximateReceiveCount"]
-        for event in worker.EVENTS
-        for record in event["Records"]
-        if json.loads(record["body"])["id"] == "bad"
-    ]
-    assert receive_counts == ["1", "2"]
+    assert [entry.rpartition(" ")[2] for entry in deliveries(aws, resolver)["bad"]] == ["1", "2"]
 
 
 @pytest.mark.integration
 def test_a_raising_handler_leaves_the_whole_batch(
-    running: tuple[Resolver, AwsEndpoint, QueueRunner, Any], caplog: pytest.LogCaptureFixture
+    running: tuple[Resolver, AwsEndpoint, QueueRunner], caplog: pytest.LogCaptureFixture
 ) -> None:
-    resolver, aws, runner, _ = running
+    resolver, aws, runner = running
     runner.stop()  # send both first, so that they arrive in one batch
     send(aws, resolver, {"id": "x"}, {"id": "y", "raise": True})
     restarted = QueueRunner(runner.sources, aws).start()
@@ -161,7 +156,10 @@ def test_a_raising_handler_leaves_the_whole_batch(
         assert restarted.drain(timeout=60)
     finally:
         restarted.stop()
-    assert "failed on a batch" in caplog.text
+    assert (
+        "WorkerFunction failed on a batch of 2 from Jobs: RuntimeError: the fixture worker failed"
+        in caplog.text
+    )
     # The whole batch failed each time: x (written before y raised) was retried with y.
     assert attempts(aws, resolver) == {"x": 2}
     assert sorted(job["id"] for job in dead_letters(aws, resolver)) == ["x", "y"]

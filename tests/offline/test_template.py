@@ -56,7 +56,7 @@ def test_globals_merge_like_sam() -> None:
 
 def test_reads_functions_with_their_settings(fixture_template: Template, stand_in_resolver: Resolver) -> None:
     functions = {spec.logical_id: spec for spec in read_functions(fixture_template, stand_in_resolver)}
-    assert set(functions) == {"EchoFunction", "ShapesFunction", "WorkerFunction"}
+    assert set(functions) == {"EchoFunction", "ShapesFunction", "WorkerFunction", "RuntimeFunction"}
     echo = functions["EchoFunction"]
     app_dir = FIXTURE_TEMPLATE.parent
     assert echo.handler_file == app_dir / "functions" / "echo" / "app.py"

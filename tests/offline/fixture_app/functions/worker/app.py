@@ -1,5 +1,6 @@
-"""Fixture SQS handler: records each job in the table; ``fail`` jobs are reported as failures,
-a ``raise`` job makes the whole invocation fail."""
+"""Fixture SQS handler: records each job in the table (attempts, and each delivery's receive
+count and source queue); ``fail`` jobs are reported as failures, a ``raise`` job makes the whole
+invocation fail."""
 
 from __future__ import annotations
 
@@ -9,11 +10,8 @@ from typing import Any
 
 import boto3
 
-EVENTS: list[dict[str, Any]] = []
-
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    EVENTS.append(event)
     table = boto3.client("dynamodb")
     failures = []
     for record in event["Records"]:
@@ -23,8 +21,16 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         table.update_item(
             TableName=os.environ["TABLE_NAME"],
             Key={"id": {"S": job["id"]}},
-            UpdateExpression="ADD attempts :one",
-            ExpressionAttributeValues={":one": {"N": "1"}},
+            UpdateExpression="ADD attempts :one SET receives = list_append(if_not_exists(receives, :no), :r)",
+            ExpressionAttributeValues={
+                ":one": {"N": "1"},
+                ":no": {"L": []},
+                ":r": {
+                    "L": [
+                        {"S": f"{record['eventSourceARN']} {record['attributes']['ApproximateReceiveCount']}"}
+                    ]
+                },
+            },
         )
         if job.get("fail"):
             failures.append({"itemIdentifier": record["messageId"]})
