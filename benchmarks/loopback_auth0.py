@@ -86,3 +86,54 @@ class CountingTokenServer(ThreadingHTTPServer):
     ) -> None:
         self.shutdown()
         self.server_close()
+
+
+class TokenServerProcess:
+    """``CountingTokenServer`` in a process of its own, so serving never competes with the handler
+    under test for this process's GIL (a thread here would add its scheduling to every warm call)."""
+
+    def __enter__(self) -> TokenServerProcess:
+        import multiprocessing  # noqa: PLC0415 - only the benchmark needs it
+
+        context = multiprocessing.get_context("fork")
+        self._pipe, child_end = context.Pipe()
+        self._process = context.Process(target=_serve_in_child, args=(child_end,), daemon=True)
+        self._process.start()
+        self.base_url = str(self._pipe.recv())
+        return self
+
+    def _ask(self, command: str) -> Any:
+        self._pipe.send(command)
+        return self._pipe.recv()
+
+    @property
+    def connections(self) -> int:
+        return int(self._ask("connections"))
+
+    @property
+    def requests(self) -> int:
+        return int(self._ask("requests"))
+
+    def reset_counts(self) -> None:
+        self._ask("reset")
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._ask("stop")
+        self._process.join(timeout=5)
+
+
+def _serve_in_child(pipe: Any) -> None:
+    with CountingTokenServer() as server:
+        pipe.send(server.base_url)
+        while True:
+            command = pipe.recv()
+            if command == "stop":
+                pipe.send(None)
+                return
+            if command == "reset":
+                server.reset_counts()
+                pipe.send(None)
+            else:
+                pipe.send(getattr(server, command))

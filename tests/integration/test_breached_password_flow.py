@@ -23,6 +23,7 @@ import boto3
 import pytest
 from aws_lambda_powertools.metrics.provider import cold_start
 
+from benchmarks.loopback_extension import LoopbackExtension
 from functions.password_reset import app as reset_app
 from local.aws_resources import AwsEndpoint, create_resources
 from local.intrinsics import Resolver
@@ -37,6 +38,7 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
+EXTENSION_TOKEN = "session-token-breach-flow-never-log-me"
 BOB_EMAIL, BOB_PASSWORD = DEMO_USERS["bob"]  # the demo tenant's breached user
 ALICE_EMAIL, ALICE_PASSWORD = DEMO_USERS["alice"]
 
@@ -153,6 +155,7 @@ def stack(
 ) -> Iterator[Stack]:
     secret_registry.add("password", BOB_PASSWORD, ALICE_PASSWORD)
     secret_registry.add("client secret", DEMO_CLIENT_SECRET)
+    secret_registry.add("session token", EXTENSION_TOKEN)
     template = Template.load(ROOT / "template.yaml")
     resolver = Resolver(template.document, parameter_overrides={"Auth0Domain": auth0_emulator.base_url})
     created = create_resources(
@@ -167,6 +170,20 @@ def stack(
     )
     login_env = dict(read_function(template, resolver, "LoginFunction").environment)
     reset_env = dict(read_function(template, resolver, "PasswordResetFunction").environment)
+    # The template attaches the Parameters and Secrets extension (TEAM contract 2): a loopback
+    # stand-in backed by moto serves it, with the token check, as Lambda's layer would.
+    session = boto3.session.Session(region_name=REGION)
+    secrets = session.client("secretsmanager")
+
+    def from_moto(secret_id: str, stage: str) -> dict[str, Any] | None:
+        answer = secrets.get_secret_value(SecretId=secret_id, VersionStage=stage)
+        return {"Name": answer["Name"], "SecretString": answer["SecretString"], "VersionStages": [stage]}
+
+    extension = LoopbackExtension(from_moto, token=EXTENSION_TOKEN).__enter__()
+    for env in (login_env, reset_env):
+        if "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT" in env:
+            env["PARAMETERS_SECRETS_EXTENSION_HTTP_PORT"] = str(extension.port)
+            env["AWS_SESSION_TOKEN"] = EXTENSION_TOKEN
     with pytest.MonkeyPatch.context() as patch:  # the login module reads its namespace at import
         patch.setenv("POWERTOOLS_METRICS_NAMESPACE", login_env["POWERTOOLS_METRICS_NAMESPACE"])
         login_app = load_login_app()
@@ -176,7 +193,6 @@ def stack(
     reset_app.service.cache_clear()
     reset_app.metrics.clear_metrics()  # one metric set per process: count only this test's
     cold_start.reset_cold_start_flag()
-    session = boto3.session.Session(region_name=REGION)
     try:
         yield Stack(
             resources={logical_id: physical.ref for logical_id, physical in created.items()},
@@ -193,6 +209,7 @@ def stack(
             login_app._service.close()
         login_app._service = None
         reset_app.service.cache_clear()
+        extension.__exit__(None, None, None)
 
 
 def assert_password_leaked(response: dict[str, Any]) -> None:

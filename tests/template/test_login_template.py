@@ -47,7 +47,14 @@ def test_runtime_handler_and_layer(template, resources, login) -> None:
     layer = resources["RopguardLayer"]
     assert layer["Type"] == "AWS::Serverless::LayerVersion"
     assert layer["Properties"]["ContentUri"] == "layers/ropguard/"
-    assert layer["Metadata"]["BuildMethod"] == "python3.13"
+    # layers/ropguard/Makefile: the python3.13 builder's arm64 wheels plus our bytecode (issue 10).
+    assert layer["Metadata"]["BuildMethod"] == "makefile"
+    assert layer["Metadata"]["BuildArchitecture"] == "arm64"
+    makefile = (ROOT / "layers/ropguard/Makefile").read_text()
+    assert "build-RopguardLayer:" in makefile
+    assert "--platform manylinux2014_aarch64" in makefile
+    assert "--python-version 3.13" in makefile
+    assert "compileall -q --invalidation-mode unchecked-hash" in makefile
     assert (ROOT / "layers/ropguard/requirements.txt").is_file()
     # Tracing is a parameter (issue 10), off by default: see test_cold_start_template.py.
     assert function_globals["Tracing"] == {"Fn::If": ["TracingOn", "Active", "PassThrough"]}

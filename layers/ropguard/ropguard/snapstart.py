@@ -12,20 +12,27 @@ registering is a no-op.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Mapping
 from typing import Any
 
 
-def _runtime_hook() -> Callable[..., Any] | None:
+def _runtime_hook(name: str) -> Callable[..., Any] | None:
     try:  # only the Lambda Python runtime ships this module
         module = importlib.import_module("snapshot_restore_py")
     except ImportError:
         return None
-    hook: Callable[..., Any] = module.register_after_restore
+    hook: Callable[..., Any] = getattr(module, name)
     return hook
 
 
-_register_after_restore = _runtime_hook()
+_register_after_restore = _runtime_hook("register_after_restore")
+_register_before_snapshot = _runtime_hook("register_before_snapshot")
+
+#: What the first invocation imports anyway (httpx's transport, and boto3 for secrets when the
+#: extension is absent, as it always is with SnapStart): imported before the snapshot, restores skip it.
+FIRST_CALL_MODULES = ("httpcore", "h11")
+SECRETS_WITHOUT_EXTENSION_MODULES = ("boto3", "aws_lambda_powertools.utilities.parameters")
 
 
 def available() -> bool:
@@ -38,3 +45,21 @@ def after_restore(hook: Callable[[], None]) -> Callable[[], None]:
     if _register_after_restore is not None:
         _register_after_restore(hook)
     return hook
+
+
+def before_snapshot(hook: Callable[[], None]) -> Callable[[], None]:
+    """Run ``hook`` once before Lambda takes the snapshot (nothing happens without the runtime module)."""
+    if _register_before_snapshot is not None:
+        _register_before_snapshot(hook)
+    return hook
+
+
+def import_for_first_call(env: Mapping[str, str] | None = None) -> list[str]:
+    """Import the modules the first invocation would (never a secret, never a socket); their names."""
+    env = os.environ if env is None else env
+    names = list(FIRST_CALL_MODULES)
+    if not env.get("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT"):
+        names += SECRETS_WITHOUT_EXTENSION_MODULES
+    for name in names:
+        importlib.import_module(name)
+    return names
