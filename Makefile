@@ -69,8 +69,11 @@ typecheck: install ## mypy --strict on the layer, handlers and local stack
 
 template: sam-validate sam-build checkov ## every check on template.yaml
 
-sam-validate: $(SAM) ## sam validate --lint
+sam-validate: $(SAM) install ## sam validate --lint (also with ClientAddressSource=cloudfront as the default)
 	$(SAM) validate --lint --region $(AWS_DEFAULT_REGION)
+	$(BIN)/python -m tests.template.sam_translation --untranslated --parameter ClientAddressSource=cloudfront \
+		.aws-sam/template-cloudfront.json
+	$(SAM) validate --lint --region $(AWS_DEFAULT_REGION) --template .aws-sam/template-cloudfront.json
 
 sam-build: $(SAM) ## sam build (needs python3.13 on PATH)
 	$(SAM) build --cached --parallel
