@@ -28,7 +28,7 @@ SAM := $(TOOLS)/sam/bin/sam
 CHECKOV := $(TOOLS)/checkov/bin/checkov
 
 .PHONY: help install tools run demo test lint typecheck unit integration fuzz template sam-validate \
-	sam-build checkov bench clean
+	sam-build checkov bench clean doctor tenant-check
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -60,12 +60,24 @@ run: install ## run the offline stack on 127.0.0.1 (Ctrl-C stops it); PARAMS="Ke
 demo: install ## start the offline stack, play the story, stop; non-zero if a step differs
 	$(BIN)/python -m local.demo
 
+# --- tenant doctor (issue 13) ---
+# Against the offline stack (`make run` in another shell) unless AUTH0_DOMAIN (or --domain in
+# DOCTOR_ARGS) names a real tenant, with its credentials: see README "Is Auth0 really using the
+# forwarded address?". Both commands run; the target fails when either does.
+DOCTOR_ARGS ?=
+doctor: install ## ropguard-doctor check and prove (default: the offline stack's tenant)
+	rc=0; $(BIN)/ropguard-doctor check $(DOCTOR_ARGS) || rc=$$?; \
+	$(BIN)/ropguard-doctor prove $(DOCTOR_ARGS) || rc=$$((rc > $$? ? rc : $$?)); exit $$rc
+
+tenant-check: install ## run the scheduled TenantCheckFunction's check once, here (same code as its handler)
+	$(BIN)/python -m ropguard_doctor.scheduled
+
 lint: install ## ruff (lint + format check)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
 typecheck: install ## mypy --strict on the layer, handlers and local stack
-	$(BIN)/mypy layers/ropguard/ropguard functions local auth0_emulator
+	$(BIN)/mypy layers/ropguard/ropguard functions local auth0_emulator ropguard_doctor
 
 template: sam-validate sam-build checkov ## every check on template.yaml
 

@@ -19,10 +19,16 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command")
     hasher = sub.add_parser("hash-password", help="print a bcrypt hash for a tenant file (reads stdin)")
     hasher.add_argument("--rounds", type=int, default=4, help="bcrypt cost (default 4, the demo's)")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=4000)
-    parser.add_argument("--tenant", default="local/tenants/demo.yaml")
-    parser.add_argument("--log-level", default="INFO")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument(
+        "--port", type=int, default=4000, help="port to listen on (default 4000; 0: any free)"
+    )
+    parser.add_argument(
+        "--tenant",
+        default="local/tenants/demo.yaml",
+        help="tenant file (default: the repository's demo tenant)",
+    )
+    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO or WARNING")
     args = parser.parse_args(argv)
     if args.command == "hash-password":
         return _hash(args.rounds)

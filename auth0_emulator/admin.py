@@ -8,7 +8,8 @@ from typing import Any, Literal
 
 from auth0_emulator.addresses import parse_ip
 from auth0_emulator.models import EmulatorState
-from auth0_emulator.tenant import AUTH_METHODS, KNOWN_GRANTS, ClientConfig
+from auth0_emulator.tenant import APP_TYPES, AUTH_METHODS, KNOWN_GRANTS, TRUSTED_NEEDS_SECRET, ClientConfig
+from auth0_emulator.tenant_logs import LogQuery
 from auth0_emulator.validation import (
     ValidationError,
     as_mapping,
@@ -62,14 +63,40 @@ class Administration:
             log.info("attack protection updated: %s", kind)
             return self.attack_protection(kind)
 
-    def client(self, client_id: str) -> dict[str, Any]:
+    def client(self, client_id: str, fields: list[str] | None = None, include: bool = True) -> dict[str, Any]:
+        """The client as the Management API shows it; ``client_secret`` only when ``fields`` names it."""
         with self._state.lock:
-            return _client_json(self._client(client_id))
+            body = _client_json(self._client(client_id))
+        if fields is None:
+            body.pop("client_secret")
+            return body
+        if include:
+            return {name: value for name, value in body.items() if name in fields}
+        return {name: value for name, value in body.items() if name not in fields and name != "client_secret"}
+
+    def logs(self, query: LogQuery) -> tuple[list[dict[str, Any]], int]:
+        with self._state.lock:
+            events, total = self._state.logs.search(query)
+            return [event.to_api() for event in events], total
+
+    def log(self, log_id: str) -> dict[str, Any]:
+        with self._state.lock:
+            event = self._state.logs.get(log_id)
+        if event is None:
+            raise NotFoundError("log not found")
+        return event.to_api()
 
     def patch_client(self, client_id: str, body: object) -> dict[str, Any]:
         data = as_mapping(body, "client")
-        allowed = {"name", "token_endpoint_auth_method", "is_token_endpoint_ip_header_trusted", "grant_types"}
-        allowed.add("client_secret")
+        allowed = {
+            "name",
+            "client_secret",
+            "token_endpoint_auth_method",
+            "is_token_endpoint_ip_header_trusted",
+            "grant_types",
+            "refresh_token",
+            "app_type",
+        }
         reject_unknown(data, allowed, "client")
         with self._state.lock:
             current = self._client(client_id)
@@ -91,9 +118,15 @@ class Administration:
                     current.is_token_endpoint_ip_header_trusted,
                 ),
                 grant_types=read_str_list(data, "grant_types", "client", current.grant_types, KNOWN_GRANTS),
+                refresh_token=current.refresh_token.patched(
+                    data.get("refresh_token", {}), "client.refresh_token"
+                ),
+                app_type=read_choice(data, "app_type", "client", current.effective_app_type, APP_TYPES),
             )
             if updated.is_confidential and not updated.client_secret:
                 raise ValidationError("client.client_secret: a confidential client needs a secret")
+            if updated.is_token_endpoint_ip_header_trusted and not updated.is_confidential:
+                raise ValidationError(f"client.is_token_endpoint_ip_header_trusted: {TRUSTED_NEEDS_SECRET}")
             self._state.directory.replace_client(updated)
             log.info(
                 "client updated: %s auth_method=%s ip_header_trusted=%s",
@@ -102,6 +135,26 @@ class Administration:
                 updated.is_token_endpoint_ip_header_trusted,
             )
             return _client_json(updated)
+
+    def tenant_settings(self) -> dict[str, Any]:
+        """The one tenant setting the emulator honours: "Refresh Token Revocation Deletes Grant"."""
+        with self._state.lock:
+            return {"flags": {"revoke_refresh_token_grant": self._state.revoke_refresh_token_grant}}
+
+    def patch_tenant_settings(self, body: object) -> dict[str, Any]:
+        data = as_mapping(body, "tenant settings")
+        reject_unknown(data, {"flags"}, "tenant settings")
+        flags = as_mapping(data.get("flags", {}), "flags")
+        reject_unknown(flags, {"revoke_refresh_token_grant"}, "flags")
+        with self._state.lock:
+            state = self._state
+            state.revoke_refresh_token_grant = read_bool(
+                flags, "revoke_refresh_token_grant", "flags", state.revoke_refresh_token_grant
+            )
+            log.info(
+                "tenant settings updated: revoke_refresh_token_grant=%s", state.revoke_refresh_token_grant
+            )
+            return self.tenant_settings()
 
     def user_blocks(self, identifier: str) -> list[dict[str, Any]]:
         state = self._state
@@ -149,7 +202,7 @@ class Administration:
                 user = state.directory.user(connection.name, read_str(data, "email", "ticket"))
             if user is None:
                 raise NotFoundError("user not found")
-            return {"ticket": state.password_change_ticket(user, ttl or 432_000)}
+            return {"ticket": state.passwords.password_change_ticket(user, ttl or 432_000)}
 
     def _client(self, client_id: str) -> ClientConfig:
         client = self._state.directory.client(client_id)
@@ -179,6 +232,8 @@ def _client_json(client: ClientConfig) -> dict[str, Any]:
         "token_endpoint_auth_method": client.token_endpoint_auth_method,
         "is_token_endpoint_ip_header_trusted": client.is_token_endpoint_ip_header_trusted,
         "grant_types": list(client.grant_types),
-        "app_type": "regular_web" if client.is_confidential else "native",
+        "app_type": client.effective_app_type,
         "is_first_party": True,
+        "oidc_conformant": True,
+        "refresh_token": client.refresh_token.to_api(),
     }

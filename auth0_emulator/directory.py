@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from auth0_emulator.tenant import ClientConfig, ConnectionConfig, TenantConfig
 
@@ -16,6 +16,19 @@ class User:
     email_verified: bool
     blocked: bool
     totp_secret: str | None
+    sms_phone_number: str | None = None
+    push_device_name: str | None = None
+    recovery_codes: list[str] = field(default_factory=list, repr=False)
+
+    @property
+    def has_mfa(self) -> bool:
+        """Enrolled in a factor that a login must pass (recovery codes alone are only a fallback)."""
+        return bool(self.totp_secret or self.sms_phone_number or self.push_device_name)
+
+
+def normalise_recovery_code(code: str) -> str:
+    """Recovery codes compare ignoring spaces, dashes and case, as people type them."""
+    return code.replace(" ", "").replace("-", "").upper()
 
 
 class Directory:
@@ -34,6 +47,9 @@ class Directory:
                     email_verified=entry.email_verified,
                     blocked=entry.blocked,
                     totp_secret=entry.totp_secret,
+                    sms_phone_number=entry.sms_phone_number,
+                    push_device_name=entry.push_device_name,
+                    recovery_codes=[normalise_recovery_code(code) for code in entry.recovery_codes],
                 )
                 self._users[(connection.name, entry.email.lower())] = user
                 self._by_id[entry.user_id] = user
@@ -55,3 +71,6 @@ class Directory:
 
     def user_by_id(self, user_id: str) -> User | None:
         return self._by_id.get(user_id)
+
+    def user_by_email(self, email: str) -> User | None:
+        return next((u for u in self._by_id.values() if u.email.lower() == email.lower()), None)

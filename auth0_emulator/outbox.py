@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
-EmailKind = Literal["reset_password", "unblock", "breach_alert"]
+EmailKind = Literal["reset_password", "unblock", "breach_alert", "mfa_code"]
 
 
 @dataclass(frozen=True)
@@ -15,10 +15,15 @@ class Email:
     kind: EmailKind
     link: str | None
     sent_at: float
+    code: str | None = field(default=None, repr=False)  # an SMS binding code (kind mfa_code)
+    phone_number: str | None = None
 
     def to_json(self) -> dict[str, str | None]:
         sent = datetime.fromtimestamp(self.sent_at, tz=UTC).isoformat(timespec="milliseconds")
-        return {"to": self.to, "kind": self.kind, "link": self.link, "sent_at": sent.replace("+00:00", "Z")}
+        body = {"to": self.to, "kind": self.kind, "link": self.link, "sent_at": sent.replace("+00:00", "Z")}
+        if self.kind == "mfa_code":
+            body.update(code=self.code, phone_number=self.phone_number)
+        return body
 
 
 class Outbox:

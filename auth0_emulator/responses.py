@@ -12,10 +12,18 @@ from auth0_emulator.errors import OAuthError
 from auth0_emulator.faults import Fault
 from auth0_emulator.http_types import HttpRequest, HttpResponse
 from auth0_emulator.management_responses import ManagementResponses
-from auth0_emulator.models import EmulatorState, Reply, TokenCall
+from auth0_emulator.models import EmulatorState, TokenCall
 from auth0_emulator.params import basic_credentials, decode_params
-from auth0_emulator.tenant import SUPPORTED_GRANTS
-from auth0_emulator.validation import ValidationError, as_mapping, read_int, reject_unknown
+from auth0_emulator.replies import Reply
+from auth0_emulator.tenant import MFA_ERROR_FORMATS, SUPPORTED_GRANTS
+from auth0_emulator.validation import (
+    ValidationError,
+    as_mapping,
+    read_choice,
+    read_int,
+    read_optional_str,
+    reject_unknown,
+)
 
 log = logging.getLogger("ropguard.emulator")
 
@@ -29,6 +37,8 @@ RESET_FORM = """<!doctype html><title>Reset your password</title>
 
 def reply_to_http(reply: Reply) -> HttpResponse:
     if isinstance(reply.body, str):
+        if not reply.body:
+            return HttpResponse(reply.status, b"", None, dict(reply.headers))
         return HttpResponse.text(reply.status, reply.body, reply.headers)
     return HttpResponse.json(reply.status, reply.body, reply.headers)
 
@@ -45,6 +55,9 @@ class EmulatorResponses:
         self._management = ManagementResponses(state)
         self._routes: dict[tuple[str, str], Handler] = {
             ("POST", "/oauth/token"): self.token,
+            ("POST", "/oauth/revoke"): self.revoke,
+            ("POST", "/mfa/challenge"): self.mfa_challenge,
+            ("GET", "/mfa/authenticators"): self.mfa_authenticators,
             ("POST", "/dbconnections/change_password"): self.change_password,
             ("GET", "/.well-known/openid-configuration"): self.openid_configuration,
             ("GET", "/.well-known/jwks.json"): self.jwks,
@@ -59,6 +72,9 @@ class EmulatorResponses:
             ("POST", "/__emulator/faults"): self.hook_add_fault,
             ("DELETE", "/__emulator/faults"): self.hook_clear_faults,
             ("POST", "/__emulator/clock"): self.hook_advance_clock,
+            ("POST", "/__emulator/mfa/approve"): self.hook_approve_push,
+            ("POST", "/__emulator/mfa/deny"): self.hook_deny_push,
+            ("POST", "/__emulator/tenant"): self.hook_tenant,
         }
 
     def handle(self, request: HttpRequest) -> HttpResponse:
@@ -76,6 +92,21 @@ class EmulatorResponses:
     # ---- Authentication API --------------------------------------------------------------------
 
     def token(self, request: HttpRequest) -> HttpResponse:
+        return self._client_call(request, self.state.token)
+
+    def revoke(self, request: HttpRequest) -> HttpResponse:
+        return self._client_call(request, self.state.revoke)
+
+    def mfa_challenge(self, request: HttpRequest) -> HttpResponse:
+        return self._client_call(request, self.state.mfa_challenge)
+
+    def mfa_authenticators(self, request: HttpRequest) -> HttpResponse:
+        scheme, _, token = (request.header("authorization") or "").partition(" ")
+        bearer = token.strip() if scheme.lower() == "bearer" else None
+        return reply_to_http(self.state.mfa_authenticators(bearer))
+
+    def _client_call(self, request: HttpRequest, serve: Callable[[TokenCall], Reply]) -> HttpResponse:
+        """A client-authenticated Authentication API call: parameters, Basic credentials, the header."""
         try:
             params = decode_params(request)
             basic = basic_credentials(request)
@@ -87,14 +118,14 @@ class EmulatorResponses:
             params=params,
             basic_auth=basic,
         )
-        return reply_to_http(self.state.token(call))
+        return reply_to_http(serve(call))
 
     def change_password(self, request: HttpRequest) -> HttpResponse:
         try:
             params = decode_params(request)
         except OAuthError as error:
             return oauth_error(error)
-        return reply_to_http(self.state.change_password(request.peer_ip, params))
+        return reply_to_http(self.state.passwords.change_password(request.peer_ip, params))
 
     def openid_configuration(self, request: HttpRequest) -> HttpResponse:
         issuer = self.state.issuer
@@ -104,6 +135,8 @@ class EmulatorResponses:
             {
                 "issuer": issuer,
                 "token_endpoint": f"{base}/oauth/token",
+                "revocation_endpoint": f"{base}/oauth/revoke",
+                "mfa_challenge_endpoint": f"{base}/mfa/challenge",
                 "jwks_uri": f"{base}/.well-known/jwks.json",
                 "grant_types_supported": sorted(SUPPORTED_GRANTS),
                 "response_types_supported": ["token", "id_token"],
@@ -125,7 +158,7 @@ class EmulatorResponses:
 
     def reset_form(self, request: HttpRequest) -> HttpResponse:
         ticket = request.query_value("ticket") or ""
-        if self.state.ticket_kind(ticket) != "reset_password":
+        if self.state.passwords.ticket_kind(ticket) != "reset_password":
             return HttpResponse.text(400, "Invalid or expired ticket.")
         return HttpResponse.html(200, RESET_FORM.format(ticket=html.escape(ticket, quote=True)))
 
@@ -135,10 +168,10 @@ class EmulatorResponses:
         except OAuthError as error:
             return oauth_error(error)
         ticket = params.get("ticket") or request.query_value("ticket") or ""
-        return reply_to_http(self.state.complete_password_reset(ticket, params.get("password", "")))
+        return reply_to_http(self.state.passwords.complete_password_reset(ticket, params.get("password", "")))
 
     def unblock(self, request: HttpRequest) -> HttpResponse:
-        return reply_to_http(self.state.follow_unblock_link(request.query_value("ticket") or ""))
+        return reply_to_http(self.state.passwords.follow_unblock_link(request.query_value("ticket") or ""))
 
     # ---- test hooks ---------------------------------------------------------------------------
 
@@ -181,6 +214,49 @@ class EmulatorResponses:
             return HttpResponse.json(409, {"error": "invalid_request", "error_description": "clock is fixed"})
         advance(seconds)
         return HttpResponse.json(200, {"now": self.state.clock.now()})
+
+    def hook_tenant(self, request: HttpRequest) -> HttpResponse:
+        """Switch the MFA error dialect until the next reset (the tenant file sets the default)."""
+        try:
+            data = as_mapping(_json_body(request), "tenant")
+            reject_unknown(data, {"mfa_error_format"}, "tenant")
+            error_format = read_choice(
+                data, "mfa_error_format", "tenant", self.state.mfa_error_format, MFA_ERROR_FORMATS
+            )
+        except ValidationError as error:
+            return HttpResponse.json(400, {"error": "invalid_request", "error_description": str(error)})
+        with self.state.lock:
+            self.state.mfa_error_format = error_format
+        log.info("mfa error format set to %s", error_format)
+        return HttpResponse.json(200, {"mfa_error_format": error_format})
+
+    def hook_approve_push(self, request: HttpRequest) -> HttpResponse:
+        return self._decide_push(request, approve=True)
+
+    def hook_deny_push(self, request: HttpRequest) -> HttpResponse:
+        return self._decide_push(request, approve=False)
+
+    def _decide_push(self, request: HttpRequest, *, approve: bool) -> HttpResponse:
+        try:
+            oob_code, user = _push_target(request)
+        except ValidationError as error:
+            return HttpResponse.json(400, {"error": "invalid_request", "error_description": str(error)})
+        decided = self.state.decide_push(oob_code=oob_code, email=user, approve=approve)
+        if decided is None:
+            return HttpResponse.json(
+                404, {"error": "not_found", "error_description": "No pending push challenge matches."}
+            )
+        return HttpResponse.json(200, {"user_id": decided, "decision": "approved" if approve else "denied"})
+
+
+def _push_target(request: HttpRequest) -> tuple[str | None, str | None]:
+    data = as_mapping(_json_body(request), "mfa decision")
+    reject_unknown(data, {"oob_code", "user"}, "mfa decision")
+    oob_code = read_optional_str(data, "oob_code", "mfa decision")
+    user = read_optional_str(data, "user", "mfa decision")
+    if (oob_code is None) == (user is None):
+        raise ValidationError("mfa decision: give exactly one of oob_code or user")
+    return oob_code, user
 
 
 def _json_body(request: HttpRequest) -> Any:

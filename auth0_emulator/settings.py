@@ -24,10 +24,14 @@ from auth0_emulator.validation import (
 PER_IDENTIFIER_AND_IP = "count_per_identifier_and_ip"
 PER_IDENTIFIER = "count_per_identifier"
 NO_ALLOWLIST = Allowlist(entries=(), networks=())
+MAX_ALLOWLIST = 100  # Auth0 accepts at most 100 addresses or ranges per allowlist
+BREACH_STAGES = {"pre-user-registration", "pre-change-password"}
 
 
 def _allowlist(data: Mapping[str, Any], path: str, current: Allowlist) -> Allowlist:
     entries = read_str_list(data, "allowlist", path, current.entries)
+    if len(entries) > MAX_ALLOWLIST:
+        raise ValidationError(f"{path}.allowlist: at most {MAX_ALLOWLIST} entries")
     try:
         return Allowlist.parse(entries)
     except ValueError as exc:
@@ -129,11 +133,26 @@ class BreachedPasswordSettings:
     shields: tuple[str, ...] = ("block", "user_notification")
     admin_notification_frequency: tuple[str, ...] = ()
     method: str = "standard"
+    stage: tuple[tuple[str, tuple[str, ...]], ...] = (
+        ("pre-user-registration", ()),
+        ("pre-change-password", ()),
+    )
 
     def patched(self, body: object, path: str = "breached_password_detection") -> BreachedPasswordSettings:
         data = as_mapping(body, path)
-        reject_unknown(data, {"enabled", "shields", "admin_notification_frequency", "method"}, path)
+        reject_unknown(data, {"enabled", "shields", "admin_notification_frequency", "method", "stage"}, path)
+        stages = dict(self.stage)
+        stage_data = as_mapping(data.get("stage", {}), f"{path}.stage")
+        reject_unknown(stage_data, BREACH_STAGES, f"{path}.stage")
+        for name, value in stage_data.items():
+            stage_path = f"{path}.stage.{name}"
+            entry = as_mapping(value, stage_path)
+            reject_unknown(entry, {"shields"}, stage_path)
+            stages[name] = read_str_list(
+                entry, "shields", stage_path, stages[name], {"block", "admin_notification"}
+            )
         return BreachedPasswordSettings(
+            stage=tuple(stages.items()),
             enabled=read_bool(data, "enabled", path, self.enabled),
             shields=read_str_list(
                 data, "shields", path, self.shields, {"block", "user_notification", "admin_notification"}
@@ -154,4 +173,5 @@ class BreachedPasswordSettings:
             "shields": list(self.shields),
             "admin_notification_frequency": list(self.admin_notification_frequency),
             "method": self.method,
+            "stage": {name: {"shields": list(shields)} for name, shields in self.stage},
         }

@@ -31,11 +31,82 @@ from auth0_emulator.validation import (
 GRANT_PASSWORD = "password"
 GRANT_PASSWORD_REALM = "http://auth0.com/oauth/grant-type/password-realm"
 GRANT_MFA_OTP = "http://auth0.com/oauth/grant-type/mfa-otp"
+GRANT_MFA_OOB = "http://auth0.com/oauth/grant-type/mfa-oob"
+GRANT_MFA_RECOVERY_CODE = "http://auth0.com/oauth/grant-type/mfa-recovery-code"
 GRANT_REFRESH_TOKEN = "refresh_token"
-SUPPORTED_GRANTS = {GRANT_PASSWORD, GRANT_PASSWORD_REALM, GRANT_MFA_OTP, GRANT_REFRESH_TOKEN}
+GRANT_CLIENT_CREDENTIALS = "client_credentials"
+MFA_GRANTS = {GRANT_MFA_OTP, GRANT_MFA_OOB, GRANT_MFA_RECOVERY_CODE}
+SUPPORTED_GRANTS = {
+    GRANT_PASSWORD,
+    GRANT_PASSWORD_REALM,
+    GRANT_REFRESH_TOKEN,
+    GRANT_CLIENT_CREDENTIALS,
+    *MFA_GRANTS,
+}
 # Grants a client may list although the emulator does not serve them (answered unsupported_grant_type).
-KNOWN_GRANTS = SUPPORTED_GRANTS | {"authorization_code", "client_credentials", "implicit"}
+KNOWN_GRANTS = SUPPORTED_GRANTS | {"authorization_code", "implicit"}
 AUTH_METHODS = {"none", "client_secret_post", "client_secret_basic"}
+APP_TYPES = {"regular_web", "non_interactive", "spa", "native"}
+MFA_ERROR_FORMATS = {"legacy", "current"}
+# In a client grant's audience, this placeholder stands for the issuer (the emulator's base URL + "/"),
+# so the Management API audience "{issuer}api/v2/" works on whatever port the emulator listens.
+ISSUER_PLACEHOLDER = "{issuer}"
+
+
+@dataclass(frozen=True)
+class RefreshTokenPolicy:
+    """A client's ``refresh_token`` settings, in the Management API's field names (seconds)."""
+
+    rotation_type: str = "non-rotating"
+    expiration_type: str = "non-expiring"
+    token_lifetime: int = 2_592_000
+    idle_token_lifetime: int = 1_296_000
+    leeway: int = 0
+
+    @property
+    def rotating(self) -> bool:
+        return self.rotation_type == "rotating"
+
+    @property
+    def expiring(self) -> bool:
+        return self.expiration_type == "expiring"
+
+    def patched(self, body: object, path: str) -> RefreshTokenPolicy:
+        data = as_mapping(body, path)
+        allowed = {
+            "rotation_type",
+            "expiration_type",
+            "token_lifetime",
+            "idle_token_lifetime",
+            "leeway",
+            "infinite_token_lifetime",
+            "infinite_idle_token_lifetime",
+        }
+        reject_unknown(data, allowed, path)
+        return RefreshTokenPolicy(
+            rotation_type=read_choice(
+                data, "rotation_type", path, self.rotation_type, {"rotating", "non-rotating"}
+            ),
+            expiration_type=read_choice(
+                data, "expiration_type", path, self.expiration_type, {"expiring", "non-expiring"}
+            ),
+            token_lifetime=read_int(data, "token_lifetime", path, self.token_lifetime, (1, 157_680_000)),
+            idle_token_lifetime=read_int(
+                data, "idle_token_lifetime", path, self.idle_token_lifetime, (1, 157_680_000)
+            ),
+            leeway=read_int(data, "leeway", path, self.leeway, (0, 60)),
+        )
+
+    def to_api(self) -> dict[str, Any]:
+        return {
+            "rotation_type": self.rotation_type,
+            "expiration_type": self.expiration_type,
+            "token_lifetime": self.token_lifetime,
+            "idle_token_lifetime": self.idle_token_lifetime,
+            "infinite_token_lifetime": not self.expiring,
+            "infinite_idle_token_lifetime": not self.expiring,
+            "leeway": self.leeway,
+        }
 
 
 @dataclass(frozen=True)
@@ -46,10 +117,27 @@ class ClientConfig:
     token_endpoint_auth_method: str
     is_token_endpoint_ip_header_trusted: bool
     grant_types: tuple[str, ...]
+    refresh_token: RefreshTokenPolicy = RefreshTokenPolicy()
+    app_type: str | None = None
 
     @property
     def is_confidential(self) -> bool:
         return self.token_endpoint_auth_method != "none"
+
+    @property
+    def effective_app_type(self) -> str:
+        if self.app_type is not None:
+            return self.app_type
+        return "regular_web" if self.is_confidential else "native"
+
+
+@dataclass(frozen=True)
+class ClientGrant:
+    """Which scopes of which API a client may get through ``client_credentials`` (Auth0's client grant)."""
+
+    client_id: str
+    audience: str
+    scope: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -68,6 +156,13 @@ class UserConfig:
     email_verified: bool
     blocked: bool
     totp_secret: str | None
+    recovery_codes: tuple[str, ...] = ()
+    sms_phone_number: str | None = None
+    push_device_name: str | None = None
+
+    @property
+    def has_mfa(self) -> bool:
+        return bool(self.totp_secret or self.sms_phone_number or self.push_device_name)
 
 
 @dataclass(frozen=True)
@@ -96,6 +191,9 @@ class TenantConfig:
     bcrypt_rounds: int
     id_token_lifetime: int
     rate_limit: RateLimitConfig
+    revoke_refresh_token_grant: bool
+    mfa_error_format: str
+    client_grants: tuple[ClientGrant, ...]
     clients: tuple[ClientConfig, ...]
     apis: tuple[ApiConfig, ...]
     connections: tuple[ConnectionConfig, ...]
@@ -112,7 +210,11 @@ def load_tenant_file(path: str | Path) -> TenantConfig:
 
 def parse_tenant(document: object) -> TenantConfig:
     root = as_mapping(document, "tenant file")
-    reject_unknown(root, {"tenant", "clients", "apis", "connections", "attack_protection"}, "tenant file")
+    reject_unknown(
+        root,
+        {"tenant", "clients", "client_grants", "apis", "connections", "attack_protection"},
+        "tenant file",
+    )
     tenant = as_mapping(root.get("tenant", {}), "tenant")
     reject_unknown(
         tenant,
@@ -125,9 +227,13 @@ def parse_tenant(document: object) -> TenantConfig:
             "password_hashing",
             "id_token_lifetime",
             "rate_limit",
+            "flags",
+            "mfa_error_format",
         },
         "tenant",
     )
+    flags = as_mapping(tenant.get("flags", {}), "tenant.flags")
+    reject_unknown(flags, {"revoke_refresh_token_grant"}, "tenant.flags")
     hashing = as_mapping(tenant.get("password_hashing", {}), "tenant.password_hashing")
     reject_unknown(hashing, {"algorithm", "rounds"}, "tenant.password_hashing")
     read_choice(hashing, "algorithm", "tenant.password_hashing", "bcrypt", {"bcrypt"})
@@ -136,7 +242,14 @@ def parse_tenant(document: object) -> TenantConfig:
     connections = tuple(
         _connection(item, f"connections[{i}]") for i, item in enumerate(_list(root, "connections"))
     )
+    grants = tuple(
+        _client_grant(item, f"client_grants[{i}]") for i, item in enumerate(_list(root, "client_grants"))
+    )
     _unique([c.client_id for c in clients], "clients: duplicate client_id")
+    known_clients = {c.client_id for c in clients}
+    for i, client_grant in enumerate(grants):
+        if client_grant.client_id not in known_clients:
+            raise ValidationError(f"client_grants[{i}].client_id: no client with that client_id")
     _unique([a.identifier for a in apis], "apis: duplicate identifier")
     _unique([c.name for c in connections], "connections: duplicate name")
     _unique([u.user_id for c in connections for u in c.users], "users: duplicate user_id")
@@ -149,6 +262,9 @@ def parse_tenant(document: object) -> TenantConfig:
         bcrypt_rounds=read_int(hashing, "rounds", "tenant.password_hashing", 10, (4, 31)),
         id_token_lifetime=read_int(tenant, "id_token_lifetime", "tenant", 36_000, (1, None)),
         rate_limit=_rate_limit(tenant.get("rate_limit", {})),
+        revoke_refresh_token_grant=read_bool(flags, "revoke_refresh_token_grant", "tenant.flags", False),
+        mfa_error_format=read_choice(tenant, "mfa_error_format", "tenant", "legacy", MFA_ERROR_FORMATS),
+        client_grants=grants,
         clients=clients,
         apis=apis,
         connections=connections,
@@ -187,6 +303,8 @@ def _client(item: object, path: str) -> ClientConfig:
             "token_endpoint_auth_method",
             "is_token_endpoint_ip_header_trusted",
             "grant_types",
+            "refresh_token",
+            "app_type",
         },
         path,
     )
@@ -194,16 +312,35 @@ def _client(item: object, path: str) -> ClientConfig:
     secret = read_optional_str(data, "client_secret", path)
     if method != "none" and secret is None:
         raise ValidationError(f"{path}.client_secret: required unless token_endpoint_auth_method is none")
+    trusted = read_bool(data, "is_token_endpoint_ip_header_trusted", path, False)
+    if trusted and method == "none":
+        raise ValidationError(f"{path}.is_token_endpoint_ip_header_trusted: {TRUSTED_NEEDS_SECRET}")
     client_id = read_str(data, "client_id", path)
+    app_type = None
+    if data.get("app_type") is not None:
+        app_type = read_choice(data, "app_type", path, "regular_web", APP_TYPES)
     return ClientConfig(
         client_id=client_id,
         name=read_str(data, "name", path, client_id),
         client_secret=secret,
         token_endpoint_auth_method=method,
-        is_token_endpoint_ip_header_trusted=read_bool(
-            data, "is_token_endpoint_ip_header_trusted", path, False
-        ),
+        is_token_endpoint_ip_header_trusted=trusted,
         grant_types=read_str_list(data, "grant_types", path, (), KNOWN_GRANTS),
+        refresh_token=RefreshTokenPolicy().patched(data.get("refresh_token", {}), f"{path}.refresh_token"),
+        app_type=app_type,
+    )
+
+
+TRUSTED_NEEDS_SECRET = "can only be true when token_endpoint_auth_method is not none"
+
+
+def _client_grant(item: object, path: str) -> ClientGrant:
+    data = as_mapping(item, path)
+    reject_unknown(data, {"client_id", "audience", "scope"}, path)
+    return ClientGrant(
+        client_id=read_str(data, "client_id", path),
+        audience=read_str(data, "audience", path),
+        scope=read_str_list(data, "scope", path, ()),
     )
 
 
@@ -233,15 +370,27 @@ def _user(item: object, path: str) -> UserConfig:
     password_hash = read_str(data, "password_hash", path)
     if not is_bcrypt_hash(password_hash):
         raise ValidationError(f"{path}.password_hash: expected a bcrypt hash ($2b$...)")
-    totp_secret = None
-    if data.get("mfa") is not None:
-        mfa = as_mapping(data["mfa"], f"{path}.mfa")
-        reject_unknown(mfa, {"totp_secret"}, f"{path}.mfa")
-        totp_secret = read_str(mfa, "totp_secret", f"{path}.mfa")
+    mfa = as_mapping(data.get("mfa") or {}, f"{path}.mfa")
+    reject_unknown(mfa, {"totp_secret", "recovery_codes", "sms", "push"}, f"{path}.mfa")
+    totp_secret = read_optional_str(mfa, "totp_secret", f"{path}.mfa")
+    if totp_secret is not None:
         try:
             pyotp.TOTP(totp_secret).now()
         except Exception as exc:  # pyotp raises binascii/ValueError variants for bad base32
             raise ValidationError(f"{path}.mfa.totp_secret: not valid base32") from exc
+    sms_phone = None
+    if mfa.get("sms") is not None:
+        sms = as_mapping(mfa["sms"], f"{path}.mfa.sms")
+        reject_unknown(sms, {"phone_number"}, f"{path}.mfa.sms")
+        sms_phone = read_str(sms, "phone_number", f"{path}.mfa.sms")
+    push_name = None
+    if mfa.get("push") is not None:
+        push = as_mapping(mfa["push"], f"{path}.mfa.push")
+        reject_unknown(push, {"name"}, f"{path}.mfa.push")
+        push_name = read_str(push, "name", f"{path}.mfa.push", "Guardian")
+    recovery_codes = read_str_list(mfa, "recovery_codes", f"{path}.mfa", ())
+    if recovery_codes and not (totp_secret or sms_phone or push_name):
+        raise ValidationError(f"{path}.mfa.recovery_codes: need an otp, sms or push factor too")
     email = read_str(data, "email", path)
     return UserConfig(
         user_id=read_str(data, "user_id", path, f"auth0|{email}"),
@@ -250,6 +399,9 @@ def _user(item: object, path: str) -> UserConfig:
         email_verified=read_bool(data, "email_verified", path, True),
         blocked=read_bool(data, "blocked", path, False),
         totp_secret=totp_secret,
+        recovery_codes=recovery_codes,
+        sms_phone_number=sms_phone,
+        push_device_name=push_name,
     )
 
 

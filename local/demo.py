@@ -9,6 +9,9 @@ and Auth0 error codes.
 from __future__ import annotations
 
 import argparse
+import io
+import itertools
+import json
 import logging
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -18,7 +21,10 @@ from typing import Any
 import httpx
 
 from auth0_emulator.tenant import load_tenant_file
-from local.stack import DEFAULT_TENANT, OfflineStack, Ports, StackConfig
+from local.stack import DEFAULT_TENANT, OfflineStack, Ports, StackConfig, demo_client
+from ropguard_doctor.cli import main as doctor_main
+from ropguard_doctor.credentials import Credentials
+from ropguard_doctor.management import ManagementApi
 
 ALICE = ("alice@example.com", "correct-horse-battery-staple")
 BOB = ("bob@example.com", "AUTH0-TEST-bob-breached-1")
@@ -126,6 +132,115 @@ class Story:
         yield Step("dave is blocked by an administrator", "401 unauthorized", self.login(SOMEONE, DAVE))
 
 
+# --- the tenant doctor (issue 13): is Auth0 really using the forwarded address? ---
+
+#: The demo tenant's M2M client for the Management API (documented demo values).
+DOCTOR_CLIENT = ("ropguard-doctor", "ropguard-doctor-secret-not-for-production")
+
+
+class DoctorStory:
+    """``ropguard-doctor`` against the stack's tenant: clean; the trust flag switched off through
+    the Management API; ``check`` names it and ``prove`` fails; ``apply`` restores it."""
+
+    def __init__(self, stack: OfflineStack) -> None:
+        client = demo_client(stack.config.tenant_path or DEFAULT_TENANT)
+        self.client_id = client.client_id
+        self.env = {
+            "AUTH0_DOMAIN": stack.auth0_url,
+            "AUTH0_MANAGEMENT_CLIENT_ID": DOCTOR_CLIENT[0],
+            "AUTH0_MANAGEMENT_CLIENT_SECRET": DOCTOR_CLIENT[1],
+            "AUTH0_CLIENT_ID": client.client_id,
+            "AUTH0_CLIENT_SECRET": client.client_secret,
+            "ROPGUARD_EGRESS_ADDRESSES": "127.0.0.1",
+        }
+        self.auth0_url = stack.auth0_url
+
+    def doctor(self, *argv: str) -> tuple[int, dict[str, Any]]:
+        """Run ``ropguard-doctor <argv> --json`` in-process; its exit status and JSON document."""
+        out = io.StringIO()
+        status = doctor_main([*argv, "--json"], env=self.env, out=out)
+        return status, json.loads(out.getvalue())
+
+    def check(self) -> str:
+        status, document = self.doctor("check")
+        kinds = sorted({finding["kind"] for finding in document.get("findings", [])})
+        return f"exit {status}: " + (", ".join(kinds) or "no findings")
+
+    def prove(self) -> str:
+        status, document = self.doctor("prove")
+        if "error" in document:
+            return f"exit {status}: {document['error']}"
+        event = document.get("event") or {}
+        verdict = "passed" if document["passed"] else "failed"
+        forwarded = "the forwarded address" if event.get("ip") == document["expected_ip"] else event.get("ip")
+        return f"exit {status}: {verdict}, Auth0 logged {forwarded}"
+
+    def switch_trust_off(self) -> str:
+        with ManagementApi(self.auth0_url, Credentials(*DOCTOR_CLIENT)) as api:
+            client = api.patch_client(self.client_id, {"is_token_endpoint_ip_header_trusted": False})
+        trusted = client["is_token_endpoint_ip_header_trusted"]
+        return f"is_token_endpoint_ip_header_trusted={str(trusted).lower()}"
+
+    def apply(self) -> str:
+        status, document = self.doctor("apply", "--yes")
+        if "error" in document:
+            return f"exit {status}: {document['error']}"
+        return f"exit {status}: {len(document['changes'])} change(s), {len(document['remaining'])} left"
+
+
+def doctor_is_clean(story: DoctorStory) -> Step:
+    return Step(
+        "ropguard-doctor check: the tenant is configured as tenant.yaml says",
+        "exit 0: no findings",
+        story.check(),
+    )
+
+
+def doctor_proves_the_forwarded_address(story: DoctorStory, title: str) -> Step:
+    return Step(title, "exit 0: passed, Auth0 logged the forwarded address", story.prove())
+
+
+def trust_flag_switched_off(story: DoctorStory) -> Step:
+    return Step(
+        "an operator switches Trust Token Endpoint IP Header off (Management API)",
+        "is_token_endpoint_ip_header_trusted=false",
+        story.switch_trust_off(),
+    )
+
+
+def doctor_names_the_trust_flag(story: DoctorStory) -> Step:
+    return Step("ropguard-doctor check names it", "exit 1: header_not_trusted", story.check())
+
+
+def doctor_proof_fails_on_our_address(story: DoctorStory) -> Step:
+    return Step(
+        "ropguard-doctor prove fails: Auth0 logged our own address, not the forwarded one",
+        "exit 1: failed, Auth0 logged 127.0.0.1",
+        story.prove(),
+    )
+
+
+def doctor_apply_restores(story: DoctorStory) -> Step:
+    return Step(
+        "ropguard-doctor apply --yes restores tenant.yaml's value",
+        "exit 0: 1 change(s), 0 left",
+        story.apply(),
+    )
+
+
+def doctor_steps(stack: OfflineStack) -> Iterator[Step]:
+    story = DoctorStory(stack)
+    yield doctor_is_clean(story)
+    yield doctor_proves_the_forwarded_address(
+        story, "ropguard-doctor prove: Auth0 logged the forwarded address"
+    )
+    yield trust_flag_switched_off(story)
+    yield doctor_names_the_trust_flag(story)
+    yield doctor_proof_fails_on_our_address(story)
+    yield doctor_apply_restores(story)
+    yield doctor_proves_the_forwarded_address(story, "...and prove passes again")
+
+
 def _outcome(response: httpx.Response) -> str:
     try:
         body = response.json()
@@ -150,7 +265,8 @@ def play(stack: OfflineStack, out: Callable[[str], Any] = print) -> bool:
     """Play the story; True when every step went as expected."""
     threshold = load_tenant_file(stack.config.tenant_path or DEFAULT_TENANT).brute_force.max_attempts
     failures = 0
-    for number, step in enumerate(Story(stack, threshold).steps(), start=1):
+    steps = itertools.chain(Story(stack, threshold).steps(), doctor_steps(stack))
+    for number, step in enumerate(steps, start=1):
         out(step.line(number))
         failures += not step.ok
     out("")

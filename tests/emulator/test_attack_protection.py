@@ -104,8 +104,8 @@ def test_unblock_link_lifts_the_block_and_notices_are_hourly(
     (email,) = state.emails()
     assert email.link is not None
     ticket = email.link.split("ticket=")[1]
-    assert state.follow_unblock_link(ticket).status == 200
-    assert state.follow_unblock_link(ticket).status == 400  # single use
+    assert state.passwords.follow_unblock_link(ticket).status == 200
+    assert state.passwords.follow_unblock_link(ticket).status == 400  # single use
     assert login(state, ALICE, ALICE_PASSWORD).status == 200
     fail(state, 10)
     assert len(state.emails()) == 1  # second block within the hour: no second email
@@ -129,12 +129,15 @@ def test_management_api_lists_and_deletes_blocks(state: EmulatorState) -> None:
 def test_password_change_lifts_every_block_of_the_user(state: EmulatorState) -> None:
     fail(state, 10)
     fail(state, 10, ip=OTHER_IP)
-    assert state.change_password(
+    assert state.passwords.change_password(
         "10.0.0.1", {"email": ALICE, "connection": "Username-Password-Authentication"}
     )
     reset = next(e for e in state.emails() if e.kind == "reset_password")
     assert reset.link is not None
-    assert state.complete_password_reset(reset.link.split("ticket=")[1], "a-brand-new-password").status == 200
+    assert (
+        state.passwords.complete_password_reset(reset.link.split("ticket=")[1], "a-brand-new-password").status
+        == 200
+    )
     assert login(state, ALICE, "a-brand-new-password").status == 200
     assert login(state, ALICE, "a-brand-new-password", forwarded_for=OTHER_IP).status == 200
     assert login(state, ALICE, ALICE_PASSWORD, forwarded_for="192.0.2.1").status == 403
@@ -234,7 +237,10 @@ def test_reset_link_from_the_breach_alert_sets_a_clean_password(state: EmulatorS
     login(state, BOB, BOB_PASSWORD)
     (alert,) = state.emails()
     assert alert.link is not None
-    assert state.complete_password_reset(alert.link.split("ticket=")[1], "bob-new-and-clean-2").status == 200
+    assert (
+        state.passwords.complete_password_reset(alert.link.split("ticket=")[1], "bob-new-and-clean-2").status
+        == 200
+    )
     assert login(state, BOB, "bob-new-and-clean-2").status == 200
 
 

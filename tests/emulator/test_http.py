@@ -27,6 +27,7 @@ pytestmark = pytest.mark.integration
 ALICE, ALICE_PASSWORD = DEMO_USERS["alice"]
 USER_IP = "203.0.113.50"
 RECORD_KEYS = {
+    "endpoint",
     "peer_ip",
     "forwarded_for",
     "attributed_ip",
@@ -124,6 +125,7 @@ def test_trusted_client_is_attributed_the_forwarded_ip(auth0_emulator: EmulatorH
     post_token(auth0_emulator, password_body())
     (record,) = auth0_emulator.token_requests()
     assert record == {
+        "endpoint": "/oauth/token",
         "peer_ip": "127.0.0.1",
         "forwarded_for": USER_IP,
         "attributed_ip": USER_IP,

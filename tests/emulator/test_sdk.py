@@ -6,7 +6,7 @@ import pytest
 from auth0.authentication import Database, GetToken
 from auth0.authentication.exceptions import Auth0Error, RateLimitError
 from auth0.management import Auth0
-from auth0.management.errors import NotFoundError, UnauthorizedError
+from auth0.management.errors import BadRequestError, ForbiddenError, NotFoundError, UnauthorizedError
 
 from tests.fixtures.emulator import (
     DEMO_AUDIENCE,
@@ -14,11 +14,14 @@ from tests.fixtures.emulator import (
     DEMO_CLIENT_SECRET,
     DEMO_CONNECTION,
     DEMO_USERS,
+    DOCTOR_CLIENT_ID,
+    DOCTOR_CLIENT_SECRET,
     MANAGEMENT_TOKEN,
     UNTRUSTED_CLIENT_ID,
     UNTRUSTED_CLIENT_SECRET,
     EmulatorHandle,
 )
+from tests.fixtures.secret_hygiene import SecretRegistry
 
 pytestmark = pytest.mark.integration
 
@@ -132,3 +135,41 @@ def test_management_sdk_client_trust_flag(auth0_emulator: EmulatorHandle) -> Non
 def test_management_sdk_wrong_token(auth0_emulator: EmulatorHandle) -> None:
     with pytest.raises(UnauthorizedError):
         management(auth0_emulator, token="wrong").attack_protection.suspicious_ip_throttling.get()
+
+
+def test_management_sdk_with_the_doctors_m2m_token(
+    auth0_emulator: EmulatorHandle, secret_registry: SecretRegistry
+) -> None:
+    doctor = GetToken(
+        auth0_emulator.domain,
+        DOCTOR_CLIENT_ID,
+        client_secret=DOCTOR_CLIENT_SECRET,
+        protocol="http",
+        telemetry=False,
+    )
+    answer = doctor.client_credentials(f"{auth0_emulator.base_url}/api/v2/")
+    secret_registry.add_tokens_from(answer)
+    api = management(auth0_emulator, token=answer["access_token"])
+    with pytest.raises(Auth0Error):
+        sdk_login(auth0_emulator, "alice", "wrong")
+    pager = api.logs.list(search=f'type:"fp" AND ip:"{USER_IP}"', sort="date:-1", per_page=5)
+    (event,) = list(pager)
+    assert (event.type, event.ip, event.client_ip, event.user_name) == (
+        "fp",
+        USER_IP,
+        "127.0.0.1",
+        "alice@example.com",
+    )
+    assert event.log_id is not None
+    assert api.logs.get(event.log_id).type == "fp"
+    client = api.clients.get(
+        DEMO_CLIENT_ID, fields="is_token_endpoint_ip_header_trusted", include_fields=True
+    )
+    assert client.is_token_endpoint_ip_header_trusted is True
+    assert client.client_secret is None
+    with pytest.raises(BadRequestError):
+        api.clients.update(
+            UNTRUSTED_CLIENT_ID, token_endpoint_auth_method="none", is_token_endpoint_ip_header_trusted=True
+        )
+    with pytest.raises(ForbiddenError):
+        api.user_blocks.list_by_identifier(identifier=DEMO_USERS["alice"][0])

@@ -17,6 +17,8 @@ from tests.fixtures.emulator import DEMO_TENANT, DEMO_USERS
 HASH = "$2b$04$VyqsS3uBLsJ/6B5LCZTCceHlHD/k2J4snjJ4R2eci6zigfrh6MMam"
 BAD_TOTP_USER = {"email": "a", "password_hash": HASH, "mfa": {"totp_secret": "not base32!"}}
 ZERO_RATE = {"pre-login": {"rate": 0}}
+RECOVERY_ONLY_USER = {"email": "a", "password_hash": HASH, "mfa": {"recovery_codes": ["ABC"]}}
+SMS_WITHOUT_NUMBER = {"email": "a", "password_hash": HASH, "mfa": {"sms": {}}}
 
 
 def minimal(**overrides: Any) -> dict[str, Any]:
@@ -38,11 +40,27 @@ def test_demo_tenant_matches_its_documented_passwords() -> None:
     assert config.suspicious_ip.pre_login.max_attempts == 100
     assert config.suspicious_ip.pre_login.rate == 864_000
     assert config.bcrypt_rounds == 4
-    assert [c.is_token_endpoint_ip_header_trusted for c in config.clients] == [True, False]
+    assert [c.is_token_endpoint_ip_header_trusted for c in config.clients] == [True, False, False]
+    assert [c.client_id for c in config.clients][-1] == "ropguard-doctor"
 
 
 def test_defaults_are_auth0_defaults() -> None:
     config = parse_tenant(minimal())
+    assert (config.mfa_error_format, config.revoke_refresh_token_grant, config.client_grants) == (
+        "legacy",
+        False,
+        (),
+    )
+    (client,) = config.clients
+    assert client.refresh_token.to_api() == {
+        "rotation_type": "non-rotating",
+        "expiration_type": "non-expiring",
+        "token_lifetime": 2_592_000,
+        "idle_token_lifetime": 1_296_000,
+        "infinite_token_lifetime": True,
+        "infinite_idle_token_lifetime": True,
+        "leeway": 0,
+    }
     assert config.brute_force.to_api() == {
         "enabled": True,
         "shields": ["block", "user_notification"],
@@ -66,6 +84,18 @@ def test_defaults_are_auth0_defaults() -> None:
         (minimal(attack_protection={"brute_force_protection": {"allowlist": ["nope"]}}), "allowlist"),
         (minimal(attack_protection={"suspicious_ip_throttling": {"stage": ZERO_RATE}}), "rate"),
         (minimal(tenant={"management_api_token": "t", "default_directory": "nope"}), "default_directory"),
+        (minimal(tenant={"management_api_token": "t", "mfa_error_format": "newest"}), "mfa_error_format"),
+        (minimal(tenant={"management_api_token": "t", "flags": {"revoke_grant": True}}), "tenant.flags"),
+        (minimal(clients=[{"client_id": "c", "token_endpoint_auth_method": "none",
+                           "is_token_endpoint_ip_header_trusted": True}]), "can only be true"),
+        (minimal(clients=[{"client_id": "c", "client_secret": "s",
+                           "refresh_token": {"leeway": 61}}]), "leeway"),
+        (minimal(clients=[{"client_id": "c", "client_secret": "s",
+                           "refresh_token": {"rotation_type": "sometimes"}}]), "rotation_type"),
+        (minimal(clients=[{"client_id": "c", "client_secret": "s", "app_type": "robot"}]), "app_type"),
+        (minimal(client_grants=[{"client_id": "nobody", "audience": "a", "scope": []}]), "client_grants"),
+        (minimal(connections=[{"name": "db", "users": [RECOVERY_ONLY_USER]}]), "recovery_codes"),
+        (minimal(connections=[{"name": "db", "users": [SMS_WITHOUT_NUMBER]}]), "phone_number"),
     ],
 )  # fmt: skip
 def test_invalid_tenants_name_the_field(document: dict[str, Any], message: str) -> None:

@@ -14,15 +14,30 @@ from typing import Any
 import pytest
 from cfnlint.decode import cfn_yaml  # type: ignore[import-untyped]
 
-from ropguard.settings import LoginSettings, ResetSettings, SecurityEventSettings
+from ropguard.settings import (
+    LoginSettings,
+    ResetSettings,
+    SecurityEventSettings,
+    read_auth0_base_url,
+    read_str,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV_JSON: dict[str, dict[str, str]] = json.loads((ROOT / "env.json").read_text())
 TEMPLATE: dict[str, Any] = cfn_yaml.load(str(ROOT / "template.yaml"))
 
+
+def tenant_check_settings(env: dict[str, str]) -> None:
+    """What the scheduled tenant check needs before it reads its secrets (ropguard_doctor.config)."""
+    read_auth0_base_url(env, "AUTH0_DOMAIN")
+    read_str(env, "ROPGUARD_MANAGEMENT_SECRET_ID")
+    read_str(env, "AUTH0_SECRET_ID")
+
+
 SETTINGS_OF: dict[str, list[Callable[[dict[str, str]], object]]] = {
     "LoginFunction": [LoginSettings.from_env, SecurityEventSettings.from_env],
     "PasswordResetFunction": [ResetSettings.from_env],
+    "TenantCheckFunction": [tenant_check_settings],
 }
 
 

@@ -39,7 +39,7 @@ def of_type(resources: dict[str, Any], kind: str) -> Iterator[tuple[str, dict[st
 
 def test_every_function_has_its_own_scoped_role(resources) -> None:
     functions = dict(of_type(resources, "AWS::Lambda::Function"))
-    assert set(functions) == {"LoginFunction", "PasswordResetFunction"}
+    assert set(functions) == {"LoginFunction", "PasswordResetFunction", "TenantCheckFunction"}
     for name, props in functions.items():
         assert props["Role"] == {"Fn::GetAtt": [f"{name}Role", "Arn"]}
 

@@ -1,0 +1,7 @@
+"""``python -m ropguard_doctor`` is ``ropguard-doctor``."""
+
+import sys
+
+from ropguard_doctor.cli import main
+
+sys.exit(main())
