@@ -86,8 +86,11 @@ typecheck: install ## mypy --strict on the layer, handlers and local stack
 
 template: sam-validate sam-build checkov ## every check on template.yaml
 
-sam-validate: $(SAM) ## sam validate --lint
+sam-validate: $(SAM) install ## sam validate --lint (also with ClientAddressSource=cloudfront as the default)
 	$(SAM) validate --lint --region $(AWS_DEFAULT_REGION)
+	$(BIN)/python -m tests.template.sam_translation --untranslated --parameter ClientAddressSource=cloudfront \
+		.aws-sam/template-cloudfront.json
+	$(SAM) validate --lint --region $(AWS_DEFAULT_REGION) --template .aws-sam/template-cloudfront.json
 
 sam-build: $(SAM) ## sam build (needs python3.13 on PATH)
 	$(SAM) build --cached --parallel
@@ -108,6 +111,14 @@ checkov: $(CHECKOV) install ## checkov on template.yaml and on its SAM translati
 	$(BIN)/python -m tests.template.sam_translation .aws-sam/translated-template.json
 	$(CHECKOV) --quiet --compact --skip-download --framework cloudformation \
 		--file .aws-sam/translated-template.json
+	@# CloudFront mode (issue 12): checkov drops resources whose condition is false with the defaults.
+	$(BIN)/python -m tests.template.sam_translation --untranslated --parameter ClientAddressSource=cloudfront \
+		.aws-sam/template-cloudfront.json
+	$(CHECKOV) --quiet --compact --skip-download --framework cloudformation --file .aws-sam/template-cloudfront.json
+	$(BIN)/python -m tests.template.sam_translation --parameter ClientAddressSource=cloudfront \
+		.aws-sam/translated-template-cloudfront.json
+	$(CHECKOV) --quiet --compact --skip-download --framework cloudformation \
+		--file .aws-sam/translated-template-cloudfront.json
 
 # pytest exits 5 when it collects nothing: that is a broken suite, never a pass.
 define run_pytest

@@ -33,6 +33,7 @@ import httpx
 from auth0_emulator import EmulatorServer
 from auth0_emulator.tenant import load_tenant_file
 from local.aws_resources import FAKE_CREDENTIALS, AwsEndpoint, create_resources
+from local.cloudfront import DISTRIBUTION, DistributionFront, origin_headers
 from local.http_api import BoundRoute, LocalHttpApi
 from local.http_events import ApiStage
 from local.lambda_runtime import DEFAULT_MAX_WORKERS, LocalFunction
@@ -64,10 +65,12 @@ class Ports:
     api: int = 3000
     auth0: int = 4000
     aws: int = 5000
+    #: The API's own endpoint when a CloudFront distribution plays in front of it on ``api``.
+    direct_api: int = 3001
 
     @classmethod
     def free(cls) -> Ports:
-        return cls(api=0, auth0=0, aws=0)
+        return cls(api=0, auth0=0, aws=0, direct_api=0)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Ports:
@@ -114,6 +117,8 @@ class OfflineStack(contextlib.AbstractContextManager["OfflineStack"]):
     def __init__(self, config: StackConfig) -> None:
         self.config = config
         self.aws_url = self.auth0_url = self.api_url = ""
+        #: The API's own endpoint: ``api_url`` itself unless a distribution plays in front of it.
+        self.direct_api_url = ""
         self.functions: dict[str, LocalFunction] = {}
         self._template: StackTemplate | None = None
         self._exit = contextlib.ExitStack()
@@ -139,7 +144,7 @@ class OfflineStack(contextlib.AbstractContextManager["OfflineStack"]):
 
     def _start(self) -> None:
         config = self.config
-        for port in (config.ports.aws, config.ports.auth0, config.ports.api):
+        for port in dataclasses.astuple(config.ports):
             ensure_free(config.host, port)  # fail first and clearly (moto's start() would hang)
         moto = MotoProcess(config.host, config.ports.aws)
         self._exit.callback(moto.stop)
@@ -177,7 +182,13 @@ class OfflineStack(contextlib.AbstractContextManager["OfflineStack"]):
 
     def _auth0_secret(self, tenant_path: Path, given: Mapping[str, str]) -> dict[str, str]:
         """The demo client's credentials go into the template's one secret."""
-        secrets = [name for name in self.template.of_type("AWS::SecretsManager::Secret") if name not in given]
+        # A CloudFront distribution's origin secret is generated, never the Auth0 client's.
+        fronted = json.dumps([self.template.resources[name] for name in self.template.of_type(DISTRIBUTION)])
+        secrets = [
+            name
+            for name in self.template.of_type("AWS::SecretsManager::Secret")
+            if name not in given and f"${{{name}}}" not in fronted and f'"Ref": "{name}"' not in fronted
+        ]
         if len(secrets) > 1:
             raise TemplateError(
                 f"the template creates several secrets ({', '.join(secrets)}); "
@@ -212,6 +223,9 @@ class OfflineStack(contextlib.AbstractContextManager["OfflineStack"]):
         return extension
 
     def _start_http_api(self, specs: Sequence[FunctionSpec]) -> None:
+        """The API on ``ports.api``; with a CloudFront distribution in the template, that port plays
+        the distribution (``local/cloudfront.py``) and ``ports.direct_api`` serves the API's own
+        endpoint, client headers as they come."""
         routes = [
             BoundRoute(
                 route=route,
@@ -221,11 +235,31 @@ class OfflineStack(contextlib.AbstractContextManager["OfflineStack"]):
             for spec in specs
             for route in spec.http_routes
         ]
+        distributions = self.template.of_type(DISTRIBUTION)
+        if len(distributions) > 1:
+            raise TemplateError(f"the offline stack plays one CloudFront distribution, got {distributions}")
+        front = None
+        if distributions:
+            origin = origin_headers(self.template.properties(distributions[0]))
+            front = DistributionFront(origin, lambda: self.aws.client("secretsmanager"))
+            direct = LocalHttpApi(
+                routes,
+                host=self.config.host,
+                port=self.config.ports.direct_api,
+                openapi_document=OPENAPI_DOCUMENT,
+            ).start()
+            self._exit.callback(direct.stop)
+            self.direct_api_url = direct.url
         api = LocalHttpApi(
-            routes, host=self.config.host, port=self.config.ports.api, openapi_document=OPENAPI_DOCUMENT
+            routes,
+            host=self.config.host,
+            port=self.config.ports.api,
+            openapi_document=OPENAPI_DOCUMENT,
+            viewer_headers=front,
         ).start()
         self._exit.callback(api.stop)
         self.api_url = api.url
+        self.direct_api_url = self.direct_api_url or api.url
 
     def _start_queue_runner(self, specs: Sequence[FunctionSpec], aws: AwsEndpoint) -> QueueRunner:
         urls = {self.physical(queue).attributes["Arn"]: url for queue, url in self.queue_urls.items()}
@@ -327,7 +361,14 @@ def banner(stack: OfflineStack, seconds: float) -> str:
     return "\n".join(
         [
             f"ropguard offline stack ready in {seconds:.1f} s (Ctrl-C stops it); try the README's curl lines",
-            f"  local HTTP API  {stack.api_url}   routes: {', '.join(routes)}",
+            *(
+                [f"  local HTTP API  {stack.api_url}   routes: {', '.join(routes)}"]
+                if stack.direct_api_url == stack.api_url
+                else [
+                    f"  CloudFront      {stack.api_url}   (the distribution: viewer address + origin secret)",
+                    f"  local HTTP API  {stack.direct_api_url}   (own endpoint) routes: {', '.join(routes)}",
+                ]
+            ),
             f"  Auth0 emulator  {stack.auth0_url or '(not started)'}   (/__emulator/token-requests, /outbox)",
             f"  moto (AWS)      {stack.aws_url}",
         ]
@@ -372,7 +413,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = StackConfig(
             template_path=args.template,
             tenant_path=args.tenant,
-            ports=Ports(api=args.api_port, auth0=args.auth0_port, aws=args.aws_port),
+            ports=Ports(
+                api=args.api_port, auth0=args.auth0_port, aws=args.aws_port, direct_api=args.direct_api_port
+            ),
             host=args.host,
             parameter_overrides=parameter_overrides(args.parameter_overrides),
         )

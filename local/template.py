@@ -276,6 +276,8 @@ class StackTemplate:
             return str(left) == str(right)
         if key == "Fn::Not":
             return not self.resolve(argument[0], where)
+        if key == "Fn::And":
+            return all(self.resolve(item, where) for item in argument)
         if key == "Fn::FindInMap":
             name, top, second = (self.resolve(item, where) for item in argument)
             try:

@@ -72,12 +72,19 @@ class StackClient:
         return response
 
     def raw_login(
-        self, username: str, password: str, *, source: str, header_lines: Iterable[tuple[str, str]]
+        self,
+        username: str,
+        password: str,
+        *,
+        source: str,
+        header_lines: Iterable[tuple[str, str]],
+        api_url: str | None = None,
     ) -> httpx.Response:
         """POST /login with header lines written to the socket exactly as given (names, casing,
-        repeats and surrounding spaces kept), which httpx would normalise or refuse."""
+        repeats and surrounding spaces kept), which httpx would normalise or refuse. ``api_url``
+        defaults to the stack's ``api_url`` (in CloudFront mode: the distribution)."""
         self.registry.add("password", password)
-        api = urlsplit(self.stack.api_url)
+        api = urlsplit(api_url or self.stack.api_url)
         body = json.dumps({"username": username, "password": password}).encode()
         connection = http.client.HTTPConnection(
             api.hostname or "127.0.0.1", api.port, timeout=30, source_address=(source, 0)

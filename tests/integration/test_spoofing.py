@@ -4,8 +4,16 @@ Each case connects from its own loopback source address (the TCP peer, which the
 in ``requestContext.http.sourceIp`` as API Gateway does), sends forged address headers, and logs
 in. The emulator's record of the token request must show that address both as the
 ``auth0-forwarded-for`` ropguard sent and as the IP Auth0 attributed, and the answer must be the
-one an honest request gets. ropguard has no CloudFront mode (``ropguard/client_address.py`` reads
-only the request context), so ``CloudFront-Viewer-Address`` must be ignored like the rest.
+one an honest request gets.
+
+Both modes of ``ClientAddressSource``:
+
+* ``request-context`` (the default stack): ``CloudFront-Viewer-Address`` and ``X-Origin-Verify``
+  are forgeable headers and are ignored like the rest.
+* ``cloudfront`` (a second stack): its ``api_url`` plays the distribution, so the same forged
+  headers are replaced and Auth0 sees the viewer (the TCP peer); its ``direct_api_url`` is the API's
+  own endpoint, where only a request carrying the origin secret's current or previous value gets
+  its ``CloudFront-Viewer-Address`` to Auth0, and everything else is a 403 that never reaches it.
 """
 
 from __future__ import annotations
@@ -79,6 +87,15 @@ FORGED: dict[str, Headers] = {
     "cloudfront-with-a-guessed-origin-secret": (
         ("CloudFront-Viewer-Address", "203.0.113.7:46532"),
         ("X-Origin-Verify", "guessed-origin-secret"),
+    ),
+    "cloudfront-viewer-address-ipv6-full": (
+        ("CloudFront-Viewer-Address", "2001:db8::8a2e:370:7334:46532"),
+        ("x-origin-verify", "guessed-origin-secret"),
+    ),
+    "cloudfront-viewer-address-garbage": (("CloudFront-Viewer-Address", "garbage; 203.0.113.7"),),
+    "cloudfront-viewer-address-repeated": (
+        ("CloudFront-Viewer-Address", "203.0.113.7:443"),
+        ("cloudfront-viewer-address", "198.51.100.9:443"),
     ),
     # everything at once, twice
     "all-at-once": (
@@ -247,3 +264,190 @@ def test_session_routes_forward_the_tcp_peer_whatever_the_headers_say(users: Sta
     assert {"/oauth/token", "/mfa/challenge", "/oauth/revoke"} <= endpoints
     assert {record["forwarded_for"] for record in records} == {source}
     assert {record["attributed_ip"] for record in records} == {source}
+
+
+# --- ClientAddressSource=cloudfront ------------------------------------------------------------------
+
+FORBIDDEN = {
+    "error": "access_denied",
+    "error_description": "The request was not received through the login service's front door.",
+}
+
+
+@pytest.fixture(scope="module")
+def cloudfront_users(cloudfront_stack_session: OfflineStack) -> StackClient:
+    """The CloudFront-mode stack, reset once; every case has its own source and viewer address."""
+    cloudfront_stack_session.reset()
+    SECRETS.add("client_secret", demo_client(DEFAULT_TENANT).client_secret)
+    return StackClient(cloudfront_stack_session, SECRETS)
+
+
+def origin_secret(stack: OfflineStack, stage: str = "AWSCURRENT") -> str:
+    """The origin secret's value in moto (registered with the scanner: it must never be printed)."""
+    client = stack.aws.client("secretsmanager")
+    value = str(
+        client.get_secret_value(SecretId=stack.physical("OriginVerifySecret").ref, VersionStage=stage)[
+            "SecretString"
+        ]
+    )
+    SECRETS.add("origin_secret", value)
+    return value
+
+
+@pytest.mark.parametrize("case", list(FORGED))
+def test_distribution_replaces_forged_headers(cloudfront_users: StackClient, case: str) -> None:
+    """Through the distribution every forged header, CloudFront's own included, changes nothing:
+    Auth0 counts the viewer CloudFront saw (the TCP peer)."""
+    source = SOURCES[case].replace("127.0.23.", "127.0.33.")
+    before = len(cloudfront_users.token_requests())
+
+    response = cloudfront_users.raw_login(*ALICE, source=source, header_lines=FORGED[case])
+
+    assert response.status_code == 200, response.text
+    (record,) = cloudfront_users.token_requests()[before:]
+    assert record["forwarded_for"] == record["attributed_ip"] == source
+
+
+def _direct(users: StackClient, source: str, *header_lines: tuple[str, str]) -> tuple[int, Any, list[Any]]:
+    """POST /login on the API's own endpoint; the answer and the token requests it caused."""
+    before = len(users.token_requests())
+    response = users.raw_login(
+        *ALICE, source=source, header_lines=header_lines, api_url=users.stack.direct_api_url
+    )
+    return response.status_code, response.json(), users.token_requests()[before:]
+
+
+def _refused(status: int, body: Any, records: list[Any]) -> None:
+    assert (status, body) == (403, FORBIDDEN)
+    assert records == [], "a request that was not verified reached Auth0"
+
+
+@pytest.mark.parametrize(
+    ("case", "header_lines"),
+    [
+        ("no-secret", (("CloudFront-Viewer-Address", "203.0.113.7:46532"),)),
+        (
+            "wrong-secret",
+            (("CloudFront-Viewer-Address", "203.0.113.7:46532"), ("X-Origin-Verify", "guessed")),
+        ),
+        ("empty-secret", (("CloudFront-Viewer-Address", "203.0.113.7:46532"), ("X-Origin-Verify", ""))),
+        (
+            "secret-as-xff",
+            (("CloudFront-Viewer-Address", "203.0.113.7:46532"), ("X-Forwarded-For", "guessed")),
+        ),
+        ("no-headers-at-all", ()),
+    ],
+)
+def test_api_endpoint_refuses_requests_without_the_secret(
+    cloudfront_users: StackClient, case: str, header_lines: tuple[tuple[str, str], ...]
+) -> None:
+    index = ["no-secret", "wrong-secret", "empty-secret", "secret-as-xff", "no-headers-at-all"].index(case)
+    _refused(*_direct(cloudfront_users, f"127.0.34.{index + 1}", *header_lines))
+
+
+def test_api_endpoint_refuses_the_secret_sent_twice_or_mangled(cloudfront_users: StackClient) -> None:
+    secret = origin_secret(cloudfront_users.stack)
+    viewer = ("CloudFront-Viewer-Address", "203.0.113.7:46532")
+    _refused(
+        *_direct(
+            cloudfront_users, "127.0.35.1", viewer, ("X-Origin-Verify", secret), ("X-Origin-Verify", "x")
+        )
+    )
+    _refused(*_direct(cloudfront_users, "127.0.35.2", viewer, ("X-Origin-Verify", secret[:-1])))
+    _refused(*_direct(cloudfront_users, "127.0.35.3", viewer, ("X-Origin-Verify", secret.upper())))
+
+
+@pytest.mark.parametrize(
+    "viewer",
+    [
+        None,
+        "",
+        "garbage",
+        "203.0.113.7",
+        "[2001:db8::7]:443",
+        "203.0.113.7:99999",
+        "203.0.113.7:443,198.51.100.9:1",
+    ],
+)
+def test_verified_request_without_a_usable_viewer_address_fails_closed(
+    cloudfront_users: StackClient, viewer: str | None
+) -> None:
+    secret = origin_secret(cloudfront_users.stack)
+    lines = [("X-Origin-Verify", secret)] + (
+        [("CloudFront-Viewer-Address", viewer)] if viewer is not None else []
+    )
+    _refused(*_direct(cloudfront_users, "127.0.36.1", *lines))
+
+
+@pytest.mark.parametrize(
+    ("viewer", "counted"),
+    [
+        ("198.51.100.10:46532", "198.51.100.10"),
+        ("2001:db8::8a2e:370:7334:46532", "2001:db8::8a2e:370:7334"),
+        ("::ffff:198.51.100.11:443", "198.51.100.11"),
+    ],
+)
+def test_verified_viewer_address_is_what_auth0_counts(
+    cloudfront_users: StackClient, viewer: str, counted: str
+) -> None:
+    """With the secret (what only the distribution sends) the viewer address reaches Auth0, and no
+    other header (X-Forwarded-For, auth0-forwarded-for) or the TCP peer does."""
+    status, body, records = _direct(
+        cloudfront_users,
+        "127.0.37.1",
+        ("X-Origin-Verify", origin_secret(cloudfront_users.stack)),
+        ("CloudFront-Viewer-Address", viewer),
+        ("X-Forwarded-For", "192.0.2.1"),
+        ("auth0-forwarded-for", "192.0.2.2"),
+    )
+    assert status == 200, body
+    (record,) = records
+    assert record["forwarded_for"] == record["attributed_ip"] == counted
+
+
+def test_rotation_keeps_the_previous_secret_working_until_it_is_retired(
+    cloudfront_users: StackClient,
+) -> None:
+    """A rotation in moto: the new value is current, the old one previous. Both carry the viewer
+    address to Auth0 (so a distribution still sending the old one drops nothing); the value before
+    that, and the old one once AWSPREVIOUS is removed, are refused without reaching Auth0."""
+    stack = cloudfront_users.stack
+    client = stack.aws.client("secretsmanager")
+    secret_id = stack.physical("OriginVerifySecret").ref
+    oldest = origin_secret(stack)
+    client.put_secret_value(SecretId=secret_id, SecretString="first-rotation-" + "a" * 48)
+    old = origin_secret(stack)
+    client.put_secret_value(SecretId=secret_id, SecretString="second-rotation-" + "b" * 48)
+    current = origin_secret(stack)
+    assert origin_secret(stack, "AWSPREVIOUS") == old
+    stack.reset()  # every function cold: their secret caches start empty (as after the cache age)
+
+    viewer = ("CloudFront-Viewer-Address", "198.51.100.20:443")
+    for index, value in enumerate((current, old), start=1):
+        status, body, records = _direct(
+            cloudfront_users, f"127.0.38.{index}", ("X-Origin-Verify", value), viewer
+        )
+        assert status == 200, body
+        assert [(r["forwarded_for"], r["attributed_ip"]) for r in records] == [
+            ("198.51.100.20", "198.51.100.20")
+        ]
+    _refused(*_direct(cloudfront_users, "127.0.38.3", ("X-Origin-Verify", oldest), viewer))
+
+    # The distribution now sends the current value: Auth0 counts the TCP peer.
+    before = len(cloudfront_users.token_requests())
+    response = cloudfront_users.raw_login(*ALICE, source="127.0.38.4", header_lines=[viewer])
+    assert response.status_code == 200
+    (record,) = cloudfront_users.token_requests()[before:]
+    assert record["forwarded_for"] == "127.0.38.4"
+
+    # Retire the previous value; once the functions' caches are fresh it is refused.
+    versions = client.describe_secret(SecretId=secret_id)["VersionIdsToStages"]
+    previous_id = next(version for version, stages in versions.items() if "AWSPREVIOUS" in stages)
+    client.update_secret_version_stage(
+        SecretId=secret_id, VersionStage="AWSPREVIOUS", RemoveFromVersionId=previous_id
+    )
+    stack.reset()
+    _refused(*_direct(cloudfront_users, "127.0.38.5", ("X-Origin-Verify", old), viewer))
+    status, _, records = _direct(cloudfront_users, "127.0.38.6", ("X-Origin-Verify", current), viewer)
+    assert status == 200
+    assert [r["forwarded_for"] for r in records] == ["198.51.100.20"]

@@ -175,8 +175,11 @@ def test_no_wildcard_resources(resources) -> None:
 
 def test_outputs(template) -> None:
     outputs = template["Outputs"]
-    assert "${LoginApi}" in outputs["LoginUrl"]["Value"]["Fn::Sub"]
-    assert outputs["LoginUrl"]["Value"]["Fn::Sub"].endswith("/login")
+    # The API's own URL in request-context mode (the CloudFront branch: test_cloudfront_template.py).
+    condition, _, direct = outputs["LoginUrl"]["Value"]["Fn::If"]
+    assert condition == "UseCloudFront"
+    assert "${LoginApi}" in direct["Fn::Sub"]
+    assert direct["Fn::Sub"].endswith("/login")
     assert outputs["Auth0SecretArn"]["Value"] == SECRET_ARN
 
 

@@ -9,7 +9,8 @@ import pytest
 
 from ropguard.answers import Answer
 from ropguard.api_event import ApiEvent
-from ropguard.edge import ERROR_TABLE, Caller, Route, error_answer, serve
+from ropguard.client_address import CLOUDFRONT, ClientAddressResolver, ClientAddressSettings
+from ropguard.edge import ERROR_TABLE, ORIGIN_NOT_VERIFIED_DESCRIPTION, Caller, Route, error_answer, serve
 from ropguard.errors import (
     ClientAddressError,
     ConfigurationError,
@@ -39,10 +40,18 @@ class Recorder:
     error = info
 
 
-def echo(service: str, event: ApiEvent, caller: Caller) -> Answer:
+class Service:
+    """What the edge needs of a service: where its end users' addresses come from."""
+
+    def __init__(self, name: str = "svc", resolver: ClientAddressResolver | None = None) -> None:
+        self.name = name
+        self.client_address = resolver or ClientAddressResolver(ClientAddressSettings())
+
+
+def echo(service: Service, event: ApiEvent, caller: Caller) -> Answer:
     if event.body == "boom":
         raise UpstreamTimeoutError("ReadTimeout")
-    return Answer("Succeeded", 200, {"service": service, "ip": caller.source_ip}, log_fields={"n": 1})
+    return Answer("Succeeded", 200, {"service": service.name, "ip": caller.source_ip}, log_fields={"n": 1})
 
 
 ROUTES = {
@@ -59,7 +68,7 @@ def event(route_key: str = "POST /a", body: str = "{}", **options: Any) -> dict[
 
 def test_a_route_is_answered_rendered_counted_and_logged() -> None:
     seen = Recorder()
-    response = serve(event("POST /b"), ROUTES, lambda: "svc", logger=seen, metrics=seen)
+    response = serve(event("POST /b"), ROUTES, Service, logger=seen, metrics=seen)
     assert response["statusCode"] == 200
     assert json.loads(response["body"]) == {"service": "svc", "ip": "203.0.113.7"}
     assert response["headers"]["Cache-Control"] == "no-store"
@@ -72,21 +81,21 @@ def test_a_route_is_answered_rendered_counted_and_logged() -> None:
 
 def test_no_source_address_fails_closed_before_the_route_runs() -> None:
     seen = Recorder()
-    response = serve(event(body="boom", source_ip=None), ROUTES, lambda: "svc", logger=seen, metrics=seen)
+    response = serve(event(body="boom", source_ip=None), ROUTES, Service, logger=seen, metrics=seen)
     assert response["statusCode"] == 500
     assert seen.metrics == ["RouteASourceIpMissing"]
 
 
 def test_errors_map_through_the_table() -> None:
     seen = Recorder()
-    response = serve(event(body="boom"), ROUTES, lambda: "svc", logger=seen, metrics=seen)
+    response = serve(event(body="boom"), ROUTES, Service, logger=seen, metrics=seen)
     assert response["statusCode"] == 504
     assert seen.metrics == ["RouteAUpstreamTimeout"]
 
 
 def test_an_unknown_route_is_a_404() -> None:
     seen = Recorder()
-    response = serve(event("GET /nope"), ROUTES, lambda: "svc", logger=seen, metrics=seen)
+    response = serve(event("GET /nope"), ROUTES, Service, logger=seen, metrics=seen)
     assert response["statusCode"] == 404
     assert seen.metrics == ["RouteNotFound"]
 
@@ -94,7 +103,7 @@ def test_an_unknown_route_is_a_404() -> None:
 def test_a_configuration_error_is_one_log_line_naming_the_variable() -> None:
     seen = Recorder()
 
-    def broken() -> str:
+    def broken() -> Service:
         raise ConfigurationError("AUTH0_DOMAIN", "is required")
 
     response = serve(event(), ROUTES, broken, logger=seen, metrics=seen)
@@ -129,3 +138,22 @@ def test_only_invalid_request_returns_its_message() -> None:
     )
     assert "internal detail" not in json.dumps(error_answer(SecretUnavailableError("internal detail")).body)
     assert ERROR_TABLE[-1][0] is RopguardError
+
+
+class _NoOriginSecret:
+    def value(self, stage: str = "AWSCURRENT", *, refresh: bool = False) -> str | None:
+        return "the-origin-secret" if stage == "AWSCURRENT" else None
+
+
+def test_cloudfront_mode_refuses_an_unverified_request_before_the_route_runs() -> None:
+    seen = Recorder()
+    resolver = ClientAddressResolver(ClientAddressSettings(CLOUDFRONT, "origin"), _NoOriginSecret())
+
+    response = serve(event(), ROUTES, lambda: Service(resolver=resolver), logger=seen, metrics=seen)
+
+    assert response["statusCode"] == 403
+    assert json.loads(response["body"]) == {
+        "error": "access_denied",
+        "error_description": ORIGIN_NOT_VERIFIED_DESCRIPTION,
+    }
+    assert seen.metrics == ["RouteAOriginNotVerified"]

@@ -152,6 +152,8 @@ def child_environment(handler: ApiHandler, auth0_url: str, extension_port: int) 
             "AUTH0_DOMAIN": auth0_url,
             "AUTH0_INSECURE_HTTP_HOSTS": "",
             "AUTH0_SECRET_ID": SECRET_ID,
+            "CLIENT_ADDRESS_SOURCE": "request-context",  # the template's default (ClientAddressSource)
+            "SECRET_MAX_AGE_SECONDS": "300",  # the template's default (SecretMaxAgeSeconds)
             "SECURITY_EVENTS_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:security-events",
             "PASSWORD_RESET_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/password-reset",
             "PYTHONDONTWRITEBYTECODE": "1",

@@ -7,7 +7,15 @@ import json
 import pytest
 
 from ropguard.auth0_client import Auth0Reply
-from ropguard.client_address import normalise_ip, source_ip
+from ropguard.client_address import (
+    CLOUDFRONT,
+    ClientAddressResolver,
+    ClientAddressSettings,
+    normalise_ip,
+    source_ip,
+)
+from ropguard.edge import ORIGIN_NOT_VERIFIED_DESCRIPTION
+from ropguard.login import LoginService
 from ropguard.outcomes import Outcome, classify, retry_after_seconds
 from ropguard.responses import error_response, json_response
 from ropguard.settings import LoginSettings, SettingsError
@@ -190,3 +198,58 @@ def test_responses_are_json_and_never_cached() -> None:
     assert response["headers"]["Retry-After"] == "3"
     assert json.loads(response["body"]) == {"error": "invalid_request", "error_description": "bad"}
     assert json_response(200, {"a": 1})["isBase64Encoded"] is False
+
+
+# --- CloudFront mode at the login service ---------------------------------------------------------
+
+
+class _NeverCalled:
+    """A token endpoint that fails the test if the service reaches it."""
+
+    def request_token(self, *args: object, **kwargs: object) -> Auth0Reply:
+        raise AssertionError("Auth0 must not be called for an unverified request")
+
+    def close(self) -> None:
+        pass
+
+
+class _OriginSecret:
+    def value(self, stage: str = "AWSCURRENT", *, refresh: bool = False) -> str | None:
+        return {"AWSCURRENT": "origin-secret-for-the-login-unit-test"}.get(stage)
+
+
+@pytest.mark.parametrize(
+    ("headers", "outcome"),
+    [
+        ({"cloudfront-viewer-address": "198.51.100.10:443"}, Outcome.ORIGIN_NOT_VERIFIED),
+        (
+            {"cloudfront-viewer-address": "198.51.100.10:443", "x-origin-verify": "forged"},
+            Outcome.ORIGIN_NOT_VERIFIED,
+        ),
+        ({"x-origin-verify": "origin-secret-for-the-login-unit-test"}, Outcome.VIEWER_ADDRESS_INVALID),
+    ],
+)
+def test_unverified_cloudfront_request_is_refused_before_auth0(
+    headers: dict[str, str], outcome: Outcome
+) -> None:
+    service = LoginService(
+        LoginSettings.from_env(BASE_ENV),
+        credentials=None,  # type: ignore[arg-type] - never reached
+        token_endpoint=_NeverCalled(),
+        client_address=ClientAddressResolver(ClientAddressSettings(CLOUDFRONT, "origin"), _OriginSecret()),
+    )
+    event = {
+        "version": "2.0",
+        "headers": {"content-type": "application/json", **headers},
+        "body": json.dumps({"username": "alice@example.com", "password": "unit-test-password"}),
+        "requestContext": {"http": {"sourceIp": "130.176.0.1"}, "requestId": "r1"},
+    }
+    result = service.login(event)
+    assert result.outcome is outcome
+    assert result.response["statusCode"] == 403
+    assert json.loads(result.response["body"]) == {
+        "error": "access_denied",
+        "error_description": ORIGIN_NOT_VERIFIED_DESCRIPTION,
+    }
+    assert "forged" not in result.response["body"]
+    assert result.log_fields["source_ip"] is None

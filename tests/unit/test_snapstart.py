@@ -26,14 +26,20 @@ def runtime_module(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, list[C
     importlib.reload(snapstart)
 
 
-def test_without_the_runtime_module_registering_is_a_no_op() -> None:
-    assert "snapshot_restore_py" not in sys.modules
-    assert not snapstart.available()
+def test_without_the_runtime_module_registering_is_a_no_op(monkeypatch: pytest.MonkeyPatch) -> None:
+    # awslambdaric (the offline stack's runtime client) ships a snapshot_restore_py too: hide it.
+    monkeypatch.setitem(sys.modules, "snapshot_restore_py", None)
+    importlib.reload(snapstart)
+    try:
+        assert not snapstart.available()
 
-    def hook() -> None: ...
+        def hook() -> None: ...
 
-    assert snapstart.after_restore(hook) is hook
-    assert snapstart.before_snapshot(hook) is hook
+        assert snapstart.after_restore(hook) is hook
+        assert snapstart.before_snapshot(hook) is hook
+    finally:
+        monkeypatch.undo()
+        importlib.reload(snapstart)
 
 
 def test_with_the_runtime_module_hooks_are_registered(

@@ -3,8 +3,9 @@
 A handler is decorators plus one call to ``serve``. Services never see API Gateway dicts and never
 emit metrics; they return an ``Answer`` or raise a ``ropguard.errors`` class, which ``ERROR_TABLE``
 maps to its answer (the one place an exception becomes HTTP). The end user's address comes from
-``client_address.source_ip`` (the request context only) and is checked before the body is read:
-without it nothing else happens (fail closed).
+the service's ``client_address`` resolver (``ropguard.client_address``: the request context, or in
+CloudFront mode a verified viewer address) and is checked before the body is read: without it
+nothing else happens (fail closed).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from ropguard.answers import Answer, error_body
 from ropguard.api_event import ApiEvent, read_event
-from ropguard.client_address import source_ip
+from ropguard.client_address import ClientAddressResolver
 from ropguard.errors import (
     ClientAddressError,
     ConfigurationError,
@@ -26,11 +27,22 @@ from ropguard.errors import (
     SecretUnavailableError,
     UpstreamError,
     UpstreamTimeoutError,
+    ViewerAddressError,
 )
 from ropguard.outcomes import MISCONFIGURED_BODY, TIMEOUT_BODY, UPSTREAM_BODY
 from ropguard.responses import render
 
-S = TypeVar("S")
+S = TypeVar("S", bound="AddressedService")
+
+#: The one answer to a request that did not prove it came through the CloudFront distribution.
+ORIGIN_NOT_VERIFIED_DESCRIPTION = "The request was not received through the login service's front door."
+
+
+class AddressedService(Protocol):
+    """A service the edge can serve: it says where its end users' addresses come from."""
+
+    @property
+    def client_address(self) -> ClientAddressResolver: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,12 +90,14 @@ ERROR_TABLE: tuple[tuple[type[RopguardError], ErrorAnswer], ...] = (
         ),
     ),
     (
-        OriginNotVerifiedError,
+        ViewerAddressError,
         ErrorAnswer(
-            "OriginNotVerified",
-            403,
-            error_body("access_denied", "The request did not come through the API's front."),
+            "ViewerAddressInvalid", 403, error_body("access_denied", ORIGIN_NOT_VERIFIED_DESCRIPTION)
         ),
+    ),
+    (
+        OriginNotVerifiedError,
+        ErrorAnswer("OriginNotVerified", 403, error_body("access_denied", ORIGIN_NOT_VERIFIED_DESCRIPTION)),
     ),
     (
         ClientAddressError,
@@ -145,10 +159,12 @@ def answer_event(
         route = pick_route(api, routes)
     except RouteNotFoundError as exc:
         return UNKNOWN_ROUTE, error_answer(exc)
-    client_ip = source_ip(dict(event))
-    if client_ip is None:
-        # Fail closed: without the header Auth0 would count every user as this server.
-        return route, error_answer(ClientAddressError("no usable source address"), source_ip=None)
+    try:
+        # Fail closed: without the address Auth0 would count every user as this server; in
+        # CloudFront mode a request not proven to come through the distribution stops here too.
+        client_ip = service.client_address.resolve(dict(event))
+    except RopguardError as exc:
+        return route, error_answer(exc, source_ip=None)
     try:
         return route, route.handle(service, api, Caller(client_ip, api.request_id))
     except RopguardError as exc:

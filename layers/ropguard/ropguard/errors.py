@@ -6,6 +6,8 @@
     ├── RequestError                    the caller sent something we cannot use (a 4xx)
     │   ├── InvalidRequestError         body, size, type, encoding, fields -> 400 invalid_request
     │   ├── OriginNotVerifiedError      CloudFront mode: not proven to come through our distribution -> 403
+    │   │   ├── OriginSecretMismatchError   X-Origin-Verify missing or wrong (current and previous tried)
+    │   │   └── ViewerAddressError          verified, but CloudFront-Viewer-Address missing or unparsable
     │   └── RouteNotFoundError          a method and path this function does not serve -> 404
     ├── ClientAddressError              no usable end-user address: fail closed, Auth0 is never called
     ├── ConfigurationError              an environment variable is missing or invalid (names the variable)
@@ -49,6 +51,14 @@ class OriginNotVerifiedError(RequestError):
 
 class RouteNotFoundError(RequestError):
     """The event names a route this function does not serve (a template wiring mistake or a probe)."""
+
+
+class OriginSecretMismatchError(OriginNotVerifiedError):
+    """CloudFront mode: ``X-Origin-Verify`` is missing or matches neither the current nor previous secret."""
+
+
+class ViewerAddressError(OriginNotVerifiedError):
+    """CloudFront mode: the request is verified but ``CloudFront-Viewer-Address`` is missing or unparsable."""
 
 
 class ClientAddressError(RopguardError):

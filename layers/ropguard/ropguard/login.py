@@ -22,6 +22,7 @@ from ropguard.auth0_client import (
     TokenEndpoint,
     build_http_client,
 )
+from ropguard.client_address import ClientAddressResolver, ClientAddressSettings
 from ropguard.credentials import ClientCredentials, SecretCredentials
 from ropguard.edge import Caller, Route, answer_event
 from ropguard.login_request import LoginRequest, parse_login_body
@@ -66,6 +67,7 @@ class LoginResult:
 
 
 BREACH_REPORT_FAILED = "BreachReportFailed"
+#: One fixed text for every CloudFront-mode refusal: it never echoes or hints at the header sent.
 
 
 class LoginService:
@@ -77,8 +79,11 @@ class LoginService:
         token_endpoint: TokenRequester,
         breach_reporter: BreachReporter | None = None,
         clock: Callable[[], float] = time.time,
+        client_address: ClientAddressResolver | None = None,
     ) -> None:
         self.settings = settings
+        #: Read by the edge before anything else (``ropguard.edge.answer_event``).
+        self.client_address = client_address or ClientAddressResolver(ClientAddressSettings())
         self._credentials = credentials
         self._token_endpoint = token_endpoint
         self._breach_reporter = breach_reporter
@@ -105,6 +110,7 @@ class LoginService:
             token_endpoint=TokenEndpoint(build_http_client(settings.auth0)),
             breach_reporter=breach_reporter,
             clock=clock,
+            client_address=ClientAddressResolver.from_env(env),
         )
 
     def close(self) -> None:

@@ -33,6 +33,8 @@ class Outcome(StrEnum):
     SECRET_UNAVAILABLE = "LoginSecretUnavailable"  # noqa: S105
     BAD_REQUEST = "LoginBadRequest"
     SOURCE_IP_MISSING = "SourceIpMissing"
+    ORIGIN_NOT_VERIFIED = "OriginNotVerified"  # CloudFront mode: X-Origin-Verify missing or wrong
+    VIEWER_ADDRESS_INVALID = "ViewerAddressInvalid"  # CloudFront mode: verified, no usable viewer address
     CONFIGURATION_INVALID = "ConfigurationInvalid"
 
 

@@ -25,6 +25,7 @@ from ropguard.auth0_client import (
     TokenEndpoint,
     build_http_client,
 )
+from ropguard.client_address import ClientAddressResolver, ClientAddressSettings
 from ropguard.credentials import SecretCredentials
 from ropguard.edge import Caller, Route
 from ropguard.rotation import CredentialsSource, exchange
@@ -78,8 +79,11 @@ class SessionService:
         credentials: CredentialsSource,
         auth0: TokenEndpoint,
         clock: Callable[[], float] = time.time,
+        client_address: ClientAddressResolver | None = None,
     ) -> None:
         self.settings = settings
+        #: Read by the edge before anything else (``ropguard.edge.answer_event``).
+        self.client_address = client_address or ClientAddressResolver(ClientAddressSettings())
         self._credentials = credentials
         self._auth0 = auth0
         self._clock = clock
@@ -97,6 +101,7 @@ class SessionService:
             ),
             auth0=TokenEndpoint(build_http_client(settings.auth0)),
             clock=clock,
+            client_address=ClientAddressResolver.from_env(env),
         )
 
     def close(self) -> None:
