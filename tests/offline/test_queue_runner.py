@@ -113,11 +113,11 @@ def deliveries(aws: AwsEndpoint, resolver: StackTemplate) -> dict[str, list[str]
 
 
 def dead_letters(aws: AwsEndpoint, resolver: StackTemplate) -> list[dict[str, Any]]:
+    """A long poll: moto's ReceiveMessage removes a message from the source queue before it adds
+    it to the DLQ, so a drained source queue can briefly mean a DLQ still empty."""
     url = resolver.physical("JobsDeadLetterQueue").ref
-    return [
-        json.loads(m["Body"])
-        for m in aws.client("sqs").receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
-    ]
+    answer = aws.client("sqs").receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=2)
+    return [json.loads(m["Body"]) for m in answer.get("Messages", [])]
 
 
 @pytest.mark.integration
