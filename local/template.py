@@ -140,7 +140,7 @@ class SqsSource:
 
 @dataclass(frozen=True)
 class FunctionSpec:
-    """What the local runtime needs to run one function as Lambda would (contract 1)."""
+    """What the local runtime needs to run one function as Lambda would."""
 
     logical_id: str
     function_name: str

@@ -118,7 +118,7 @@ def fuzz_login(
         ],
         "POWERTOOLS_TRACE_DISABLED": "1",
     }
-    # template.yaml attaches the Parameters and Secrets extension (TEAM contract 2): a loopback
+    # template.yaml attaches the Parameters and Secrets extension : a loopback
     # stand-in backed by moto serves it with its token check, so the fuzzed handler takes that path.
     extension = contextlib.ExitStack()
     if "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT" in env:

@@ -169,7 +169,7 @@ def stack(
     functions = {spec.logical_id: spec for spec in template.functions()}
     login_env = dict(functions["LoginFunction"].environment)
     reset_env = dict(functions["PasswordResetFunction"].environment)
-    # The template attaches the Parameters and Secrets extension (TEAM contract 2): a loopback
+    # The template attaches the Parameters and Secrets extension : a loopback
     # stand-in backed by moto serves it, with the token check, as Lambda's layer would.
     session = boto3.session.Session(region_name=REGION)
     secrets = session.client("secretsmanager")

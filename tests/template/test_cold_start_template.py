@@ -83,7 +83,7 @@ def test_extension_variables_only_with_the_extension_and_ttls_aligned(
     assert variables["PARAMETERS_SECRETS_EXTENSION_HTTP_PORT"] == {
         "Fn::If": ["UseSecretsExtension", "2773", NO_VALUE]
     }
-    for ttl in ("SECRETS_MANAGER_TTL", "PARAMETERS_SECRETS_EXTENSION_CACHE_TTL"):
+    for ttl in ("SECRETS_MANAGER_TTL",):
         assert variables[ttl] == {"Fn::If": ["UseSecretsExtension", {"Ref": "SecretMaxAgeSeconds"}, NO_VALUE]}
 
 

@@ -94,7 +94,7 @@ _PORT = re.compile(r"[0-9]{1,5}")
 
 
 class SecretStages(Protocol):
-    """``ropguard.credentials.CachedSecret``'s reading side (TEAM contract 3)."""
+    """``ropguard.credentials.CachedSecret``'s reading side ."""
 
     def value(self, stage: str = "AWSCURRENT", *, refresh: bool = False) -> str | None: ...
 
