@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 from auth0_emulator.settings import PER_IDENTIFIER_AND_IP, BruteForceSettings, SuspiciousIpSettings
 
-# A brute-force block lifts by itself 30 days after the last failed attempt (Auth0 docs: secure/attack-protection/brute-force-protection).
+# A brute-force block lifts by itself 30 days after the last failed attempt
+# (https://auth0.com/docs/secure/attack-protection/brute-force-protection).
 BRUTE_FORCE_BLOCK_SECONDS = 30 * 24 * 3600
 
 

@@ -171,7 +171,8 @@ class StackClient:
     def set_password(self, user_id: str, password: str) -> None:
         """Auth0's supported way to change a password: a Management API ticket, then its form.
 
-        A password starting with ``AUTH0-TEST-`` makes the user breached (Auth0's breached-password test convention, docs/emulator.md).
+        A password starting with ``AUTH0-TEST-`` makes the user breached (Auth0's breached-password
+        test convention, docs/emulator.md).
         """
         self.registry.add("password", password)
         ticket = self._auth0(
