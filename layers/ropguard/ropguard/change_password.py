@@ -1,7 +1,8 @@
 """Auth0's ``POST /dbconnections/change_password``: asks Auth0 to email a password-reset link.
 
 Auth0 answers 200 with plain text, the same for unknown users (Auth0's change-password reference,
-quoted in docs/emulator.md), so a 200 is all we can know. Failures are sorted into transient (SQS retries them) and permanent (dead-lettered).
+quoted in docs/emulator.md), so a 200 is all we can know. Failures are sorted into transient (SQS
+retries them) and permanent (dead-lettered).
 """
 
 from __future__ import annotations
