@@ -2,8 +2,10 @@
 
 Metric names are read from the code, not listed here: every ``add_metric(name=...)`` in the
 functions, the layer and the doctor (string literals, module constants, enum members), every value
-of ``ropguard.outcomes.Outcome``, and Powertools' ``ColdStart`` where a handler asks for it. A new
-route's metrics are therefore known as soon as its code emits them.
+of ``ropguard.outcomes.Outcome``, every name the edge can give a session route (each route's
+``Route.metric`` of each ``session_outcomes.Kind`` and each ``edge.ERROR_TABLE`` outcome), and
+Powertools' ``ColdStart`` where a handler asks for it. A new route's metrics are therefore known as
+soon as its code emits them.
 """
 
 from __future__ import annotations
@@ -18,7 +20,10 @@ from typing import Any
 import pytest
 import yaml
 
+from ropguard.edge import ERROR_TABLE, UNKNOWN_ROUTE
 from ropguard.outcomes import Outcome
+from ropguard.session import SESSION_ROUTES
+from ropguard.session_outcomes import Kind
 from ropguard_doctor.routes import routes_from_template
 from ropguard_doctor.scheduled import FINDINGS_METRIC
 from tests.template.sam_translation import translated_template
@@ -39,7 +44,7 @@ def _sources() -> Iterator[tuple[Path, ast.Module]]:
 def emitted_metrics() -> set[str]:
     constants: dict[str, str] = {}
     enum_members: dict[str, str] = {}
-    names: set[str] = {outcome.value for outcome in Outcome}
+    names: set[str] = {outcome.value for outcome in Outcome} | edge_metrics()
     trees = list(_sources())
     for _, tree in trees:
         for node in ast.walk(tree):
@@ -67,6 +72,13 @@ def emitted_metrics() -> set[str]:
             ):
                 names.add("ColdStart")
     return names
+
+
+def edge_metrics() -> set[str]:
+    """What ``ropguard.edge.serve`` counts for the session function: ``route.metric(outcome)``."""
+    errors = {row.outcome for _, row in ERROR_TABLE}
+    names = {route.metric(outcome) for route in SESSION_ROUTES.values() for outcome in {*Kind, *errors}}
+    return names | {UNKNOWN_ROUTE.metric(outcome) for outcome in errors}
 
 
 def _metric_names(value: ast.expr, constants: dict[str, str], members: dict[str, str]) -> set[str]:
@@ -129,8 +141,13 @@ def test_the_code_emits_what_the_scanner_expects() -> None:
         "ResetRequested",
         "ResetDeadLettered",
         FINDINGS_METRIC,
+        "MfaVerifySucceeded",
+        "TokenRefreshInvalidGrant",
+        "LogoutOriginNotVerified",
+        "RouteNotFound",
     } <= emitted
     assert "ColdStart" in emitted
+    assert "RefreshSucceeded" not in emitted  # the refresh route's prefix is TokenRefresh
 
 
 def test_every_custom_metric_on_the_dashboard_is_emitted_by_the_code(dashboard) -> None:
@@ -142,7 +159,15 @@ def test_every_custom_metric_on_the_dashboard_is_emitted_by_the_code(dashboard) 
 
 def test_dashboard_covers_what_operators_asked_for(dashboard) -> None:
     titles = " | ".join(widget["properties"]["title"] for widget in dashboard["widgets"])
-    for words in ("Login outcomes", "Breach events", "Tenant findings", "errors", "Cold starts", "p99"):
+    for words in (
+        "Login outcomes",
+        "Session outcomes",
+        "Breach events",
+        "Tenant findings",
+        "errors",
+        "Cold starts",
+        "p99",
+    ):
         assert words in titles
     names = {name for _, name in shown_metrics(dashboard)}
     assert {
@@ -153,6 +178,19 @@ def test_dashboard_covers_what_operators_asked_for(dashboard) -> None:
         "LoginMfaRequired",
     } <= names
     assert {"ResetRequested", "ResetDeadLettered", "TenantFindings", "Errors", "Duration"} <= names
+    assert {
+        "MfaVerifySucceeded",
+        "MfaVerifyInvalidGrant",
+        "TokenRefreshSucceeded",
+        "LogoutSucceeded",
+    } <= names
+
+
+def test_dashboard_shows_the_session_function_wherever_it_shows_the_login_function(template) -> None:
+    body = template["Resources"]["OperationsDashboard"]["Properties"]["DashboardBody"]["Sub"][0]
+    assert body.count("${LoginFunction}") == body.count("${SessionFunction}") > 0
+    assert body.count("${LoginFunctionLogGroup}") == body.count("${SessionFunctionLogGroup}") > 0
+    assert "ropguard-session" in body
 
 
 def test_dashboard_url_is_an_output(template) -> None:
