@@ -87,8 +87,13 @@ CHECKS = [
 ]
 
 
+#: Cases per operation: the ci profile's schemathesis share (about 3,600 over the six documented
+#: operations) keeps the whole fuzz run above its 10,000-case target and `make test` short.
+CI_EXAMPLES_PER_OPERATION = 600
+
+
 @schema.parametrize()
-@fuzz_settings(ci_examples=3_000)
+@fuzz_settings(ci_examples=CI_EXAMPLES_PER_OPERATION)
 def test_api_conforms_to_its_description(
     case: Any, offline_stack: OfflineStack, emulator_admin: httpx.Client
 ) -> None:
