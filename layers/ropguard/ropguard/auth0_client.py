@@ -7,6 +7,7 @@ request is written; a broken or slow exchange afterwards is reported, not repeat
 
 from __future__ import annotations
 
+import http.cookiejar
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,15 @@ FORWARDED_FOR_HEADER = "auth0-forwarded-for"
 CONNECT_RETRIES = 1
 
 
+class RefuseAllCookies(http.cookiejar.DefaultCookiePolicy):
+    """Stores no cookie. One client serves every end user of a container, so a cookie Auth0 sets
+    on one user's answer (a device or session cookie) must never ride along on the next user's
+    request; httpx's default jar would keep and resend it."""
+
+    def set_ok(self, cookie: http.cookiejar.Cookie, request: Any) -> bool:
+        return False
+
+
 def build_http_client(settings: Auth0Settings) -> httpx.Client:
     """A keep-alive client for the tenant with explicit timeouts (also used for /dbconnections)."""
     timeout = httpx.Timeout(
@@ -45,6 +55,7 @@ def build_http_client(settings: Auth0Settings) -> httpx.Client:
         trust_env=False,
         follow_redirects=False,
         headers={"Accept": "application/json"},
+        cookies=http.cookiejar.CookieJar(policy=RefuseAllCookies()),
     )
 
 
