@@ -63,7 +63,7 @@ def normalise_ip(raw: object) -> str | None:
     return str(address)
 
 
-def source_ip(event: dict[str, Any]) -> str | None:
+def source_ip(event: Mapping[str, Any]) -> str | None:
     """The request context's source IP for payload 2.0 (HTTP API) or 1.0 (REST API) events."""
     # Plain dict access: Powertools' event data classes cost a measurable part of a cold start.
     try:
@@ -201,7 +201,7 @@ def viewer_address(event: Mapping[str, Any]) -> str:
 
 
 def resolve_client_address(
-    event: dict[str, Any], settings: ClientAddressSettings, origin_secret: SecretStages | None
+    event: Mapping[str, Any], settings: ClientAddressSettings, origin_secret: SecretStages | None
 ) -> str:
     """The end user's address for ``auth0-forwarded-for``: the one entry point of this module.
 
@@ -239,5 +239,5 @@ class ClientAddressResolver:
         )
         return cls(settings, secret)
 
-    def resolve(self, event: dict[str, Any]) -> str:
+    def resolve(self, event: Mapping[str, Any]) -> str:
         return resolve_client_address(event, self.settings, self._origin_secret)

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.parameters import SecretsProvider
     from mypy_boto3_secretsmanager.client import SecretsManagerClient
 
+    from ropguard.settings import Auth0Settings
+
 #: Set by template.yaml when AWS's extension layer is attached (and by the offline stack's stand-in).
 EXTENSION_PORT_VARIABLE: Final = "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT"
 #: The extension accepts a request only with the execution environment's session token in this header.
@@ -307,6 +309,11 @@ class SecretCredentials:
         if reader is None:
             reader = secret_reader_from_env(boto3_client=boto3_client)
         self._secret = CachedSecret(secret_id, max_age_seconds=max_age_seconds, reader=reader)
+
+    @classmethod
+    def for_tenant(cls, settings: Auth0Settings) -> SecretCredentials:
+        """The credentials every function that calls Auth0 reads: its secret, its max age."""
+        return cls(settings.secret_id, max_age_seconds=settings.secret_max_age_seconds)
 
     @property
     def secret(self) -> CachedSecret:

@@ -162,7 +162,7 @@ def answer_event(
     try:
         # Fail closed: without the address Auth0 would count every user as this server; in
         # CloudFront mode a request not proven to come through the distribution stops here too.
-        client_ip = service.client_address.resolve(dict(event))
+        client_ip = service.client_address.resolve(event)
     except RopguardError as exc:
         return route, error_answer(exc, source_ip=None)
     try:

@@ -104,9 +104,7 @@ class LoginService:
         settings = LoginSettings.from_env(env)
         return cls(
             settings,
-            credentials=SecretCredentials(
-                settings.auth0.secret_id, max_age_seconds=settings.auth0.secret_max_age_seconds
-            ),
+            credentials=SecretCredentials.for_tenant(settings.auth0),
             token_endpoint=TokenEndpoint(build_http_client(settings.auth0)),
             breach_reporter=breach_reporter,
             clock=clock,

@@ -134,9 +134,7 @@ class PasswordResetService:
     @classmethod
     def from_env(cls, env: Environ | None = None) -> PasswordResetService:
         settings = ResetSettings.from_env(env)
-        credentials = SecretCredentials(
-            settings.auth0.secret_id, max_age_seconds=settings.auth0.secret_max_age_seconds
-        )
+        credentials = SecretCredentials.for_tenant(settings.auth0)
         return cls(
             change_password=ChangePasswordClient(build_http_client(settings.auth0)),
             client_id=lambda: credentials.get().client_id,

@@ -96,9 +96,7 @@ class SessionService:
         settings = SessionSettings.from_env(env)
         return cls(
             settings,
-            credentials=SecretCredentials(
-                settings.auth0.secret_id, max_age_seconds=settings.auth0.secret_max_age_seconds
-            ),
+            credentials=SecretCredentials.for_tenant(settings.auth0),
             auth0=TokenEndpoint(build_http_client(settings.auth0)),
             clock=clock,
             client_address=ClientAddressResolver.from_env(env),
