@@ -1,17 +1,26 @@
-"""``python -m auth0_emulator``: serve a tenant file, or hash a password for one."""
+"""``python -m auth0_emulator``: serve a tenant file, or hash a password for one.
+
+Once listening it prints ``auth0 emulator listening on URL`` on standard output (the URL names the
+port that ``--port 0`` picked), so a supervising process knows where and when it is ready.
+"""
 
 from __future__ import annotations
 
 import argparse
 import getpass
 import logging
+import signal
 import sys
+import threading
 
 import yaml
 
 from auth0_emulator.hashing import hash_password
 from auth0_emulator.server import EmulatorServer
 from auth0_emulator.validation import ValidationError
+
+#: The line printed on standard output once the server listens, followed by its URL.
+READY = "auth0 emulator listening on"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,6 +38,11 @@ def main(argv: list[str] | None = None) -> int:
         help="tenant file (default: the repository's demo tenant)",
     )
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO or WARNING")
+    parser.add_argument(
+        "--stop-on-eof",
+        action="store_true",
+        help="also stop when standard input closes (a supervising parent that dies closes it)",
+    )
     args = parser.parse_args(argv)
     if args.command == "hash-password":
         return _hash(args.rounds)
@@ -38,13 +52,23 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValidationError, yaml.YAMLError) as error:
         print(f"cannot load tenant {args.tenant}: {error}", file=sys.stderr)
         return 2
+    stopping = threading.Event()
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda *_: stopping.set())
+    if args.stop_on_eof:
+        threading.Thread(target=_stop_on_eof, args=(stopping,), daemon=True).start()
+    server.start()
     try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
+        print(f"{READY} {server.base_url}", flush=True)
+        stopping.wait()
     finally:
         server.stop()
     return 0
+
+
+def _stop_on_eof(stopping: threading.Event) -> None:
+    sys.stdin.read()
+    stopping.set()
 
 
 def _hash(rounds: int) -> int:

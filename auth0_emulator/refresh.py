@@ -60,6 +60,9 @@ class RefreshStore:
     def __init__(self) -> None:
         self._families: dict[str, Family] = {}
         self._tokens: dict[str, StoredToken] = {}
+        # The live families per (user, client), oldest first (at most 200 + the newest): a login's
+        # cost stays flat however many logins came before it.
+        self._grants: dict[tuple[str, str], list[Family]] = {}
 
     def issue(
         self, *, user_id: str, client_id: str, audience: str | None, scopes: tuple[str, ...], now: float
@@ -67,15 +70,10 @@ class RefreshStore:
         """Start a family (one login) and return its first token; the oldest beyond 200 is revoked."""
         family = Family(secrets.token_hex(8), user_id, client_id, audience, scopes, now)
         self._families[family.family_id] = family
-        live = [
-            f
-            for f in self._families.values()
-            if f.user_id == user_id and f.client_id == client_id and not f.revoked
-        ]
-        for oldest in sorted(live, key=lambda f: f.created_at)[
-            : max(0, len(live) - MAX_ACTIVE_PER_USER_AND_CLIENT)
-        ]:
-            oldest.revoked = True
+        live = [f for f in self._grants.get((user_id, client_id), ()) if not f.revoked]
+        self._grants[(user_id, client_id)] = grant = [*live, family]
+        while len(grant) > MAX_ACTIVE_PER_USER_AND_CLIENT:
+            grant.pop(0).revoked = True
         return self._new_token(family, now)
 
     def exchange(self, token: str, client_id: str, policy: RefreshTokenPolicy, now: float) -> Exchange:
@@ -120,11 +118,8 @@ class RefreshStore:
             return 0
         targets = [family]
         if whole_grant:
-            targets = [
-                f
-                for f in self._families.values()
-                if (f.user_id, f.client_id, f.audience) == (family.user_id, family.client_id, family.audience)
-            ]
+            grant = self._grants.get((family.user_id, family.client_id), [])
+            targets = [f for f in grant if f.audience == family.audience]
         count = 0
         for target in targets:
             if not target.revoked:

@@ -196,10 +196,6 @@ class EmulatorServer:
         self._thread.start()
         return self
 
-    def serve_forever(self) -> None:
-        """Serve from the calling thread until ``KeyboardInterrupt`` (the CLI's way)."""
-        self._bind().serve_forever()
-
     def stop(self) -> None:
         if self._server is None:
             return

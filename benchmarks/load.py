@@ -236,7 +236,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         _logging_to(sink),
         tenant_for(args.logins) as tenant,
         OfflineStack.start(
-            StackConfig(tenant_path=tenant, ports=Ports.free(), workers_per_function=args.workers)
+            StackConfig(
+                tenant_path=tenant,
+                ports=Ports.free(),
+                workers_per_function=args.workers,
+                server_output=sink,
+            )
         ) as stack,
     ):
         with multiprocessing.get_context("spawn").Pool(1) as clients:

@@ -26,18 +26,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from secrets import token_urlsafe
-from typing import Any
+from typing import IO, Any
 
 import httpx
 
-from auth0_emulator import EmulatorServer
 from auth0_emulator.tenant import load_tenant_file
+from local import children
 from local.aws_resources import FAKE_CREDENTIALS, AwsEndpoint, create_resources
 from local.cloudfront import DISTRIBUTION, DistributionFront, origin_headers
 from local.http_api import BoundRoute, LocalHttpApi
 from local.http_events import ApiStage
 from local.lambda_runtime import DEFAULT_MAX_WORKERS, LocalFunction
-from local.moto_process import MotoProcess
 from local.queue_runner import BoundSource, QueueRunner
 from local.secrets_extension import SecretsExtension
 from local.template import (
@@ -95,6 +94,8 @@ class StackConfig:
     environment_overrides: Mapping[str, str] = field(default_factory=dict)
     secret_strings: Mapping[str, str] = field(default_factory=dict)
     workers_per_function: int = DEFAULT_MAX_WORKERS  # each function's pool grows up to this
+    #: Where moto's and the emulator's own output goes (None: the stack's standard error).
+    server_output: IO[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -146,20 +147,22 @@ class OfflineStack(contextlib.AbstractContextManager["OfflineStack"]):
         config = self.config
         for port in dataclasses.astuple(config.ports):
             ensure_free(config.host, port)  # fail first and clearly (moto's start() would hang)
-        moto = MotoProcess(config.host, config.ports.aws)
+        moto = children.moto(config.host, config.ports.aws, config.server_output)
         self._exit.callback(moto.stop)
-        self.aws_url = moto.start().url
+        emulator = None
+        if config.tenant_path is not None:  # starts while moto does
+            emulator = children.auth0_emulator(
+                config.tenant_path, config.host, config.ports.auth0, config.server_output
+            )
+            self._exit.callback(emulator.stop)
+            emulator.launch()
+        self.aws_url = moto.launch().wait_ready().url
         # moto imports its CloudFormation models (every service's) on the first call: start that now.
         warm = threading.Thread(target=self.aws.client("cloudformation").list_stacks, daemon=True)
         warm.start()
         environment = {**FAKE_CREDENTIALS, **self._aws_environment(), **config.environment_overrides}
-        if config.tenant_path is not None:
-            emulator = EmulatorServer.from_tenant_file(
-                config.tenant_path, host=config.host, port=config.ports.auth0
-            )
-            emulator.start()
-            self._exit.callback(emulator.stop)
-            self.auth0_url = emulator.base_url.rstrip("/")
+        if emulator is not None:
+            self.auth0_url = emulator.wait_ready().url.rstrip("/")
             environment.setdefault("AUTH0_DOMAIN", self.auth0_url)
         local = {"Auth0Domain": self.auth0_url} if self.auth0_url else None
         self._template = StackTemplate(
@@ -393,7 +396,10 @@ def parse_args(argv: Sequence[str], env: Mapping[str, str]) -> argparse.Namespac
     parser.add_argument("--host", default=LOOPBACK, help="address to listen on (default %(default)s)")
     for name, port in dataclasses.asdict(ports).items():
         parser.add_argument(
-            f"--{name}-port", type=int, default=port, help=f"env ROPGUARD_{name.upper()}_PORT"
+            f"--{name.replace('_', '-')}-port",
+            type=int,
+            default=port,
+            help=f"env ROPGUARD_{name.upper()}_PORT",
         )
     parser.add_argument("--template", type=Path, default=DEFAULT_TEMPLATE)
     parser.add_argument("--tenant", type=Path, default=DEFAULT_TENANT)

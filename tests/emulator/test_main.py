@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import ast
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,34 +20,29 @@ pytestmark = pytest.mark.integration
 PACKAGE = Path(__file__).resolve().parents[2] / "auth0_emulator"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+def start(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[str], str]:
+    """The emulator as a user runs it (its own process, from an unrelated directory), on the free
+    port it picks itself; its URL comes from the line it prints once listening."""
+    process = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
+        [sys.executable, "-m", "auth0_emulator", "--tenant", str(DEMO_TENANT), "--port", "0", *extra],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
+    assert process.stdout is not None
+    ready = process.stdout.readline()
+    assert ready.startswith("auth0 emulator listening on http://127.0.0.1:"), ready
+    return process, ready.rsplit(" ", 1)[1].strip()
 
 
 @pytest.fixture
 def standalone(tmp_path: Path) -> Iterator[str]:
-    """The emulator as a user runs it: its own process, started from an unrelated directory."""
-    port = free_port()
-    process = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
-        [sys.executable, "-m", "auth0_emulator", "--tenant", str(DEMO_TENANT), "--port", str(port)],
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    base_url = f"http://127.0.0.1:{port}"
+    process, base_url = start(tmp_path)
     try:
-        for _ in range(200):  # bounded wait for the socket, not a timing assertion
-            try:
-                httpx.get(f"{base_url}/.well-known/jwks.json", timeout=1)
-                break
-            except httpx.TransportError:
-                if process.poll() is not None:
-                    pytest.fail(f"emulator exited with status {process.returncode}")
-                time.sleep(0.05)
         yield base_url
     finally:
         process.terminate()
@@ -66,6 +59,17 @@ def test_serves_the_tenant_file_on_the_given_port(standalone: str) -> None:
     assert response.status_code == 200
     issuer = httpx.get(f"{standalone}/.well-known/openid-configuration").json()["issuer"]
     assert issuer == f"{standalone}/"
+
+
+def test_stops_when_its_standard_input_closes_if_asked(tmp_path: Path) -> None:
+    # how the offline stack runs it: a stack that dies closes the pipe and takes the emulator along
+    process, base_url = start(tmp_path, "--stop-on-eof")
+    assert httpx.get(f"{base_url}/.well-known/jwks.json").status_code == 200
+    assert process.stdin is not None
+    process.stdin.close()
+    assert process.wait(timeout=30) == 0
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{base_url}/.well-known/jwks.json")
 
 
 def test_a_bad_tenant_file_exits_2_naming_the_field(tmp_path: Path) -> None:

@@ -23,8 +23,8 @@ REPO = Path(__file__).resolve().parents[2]
 def test_ports_come_from_flags_then_environment_then_defaults() -> None:
     assert Ports.from_env({}) == Ports(api=3000, auth0=4000, aws=5000)
     env = {"ROPGUARD_API_PORT": "3100", "ROPGUARD_AUTH0_PORT": "4100", "ROPGUARD_AWS_PORT": "5100"}
-    args = parse_args(["--api-port", "3200"], env)
-    assert (args.api_port, args.auth0_port, args.aws_port) == (3200, 4100, 5100)
+    args = parse_args(["--api-port", "3200", "--direct-api-port", "3300"], env)
+    assert (args.api_port, args.auth0_port, args.aws_port, args.direct_api_port) == (3200, 4100, 5100, 3300)
 
 
 def test_parameter_overrides_take_sams_syntax() -> None:
@@ -76,6 +76,10 @@ def test_runs_until_signalled_and_stops_cleanly(stop_signal: signal.Signals) -> 
         rest, _ = process.communicate(timeout=60)
         assert process.returncode == 0, rest
         assert "stopping" in rest
+        emulator_url = re.search(r"Auth0 emulator\s+(http://127\.0\.0\.1:\d+)", text)
+        assert emulator_url, text
+        with pytest.raises(httpx.ConnectError):  # its own process stopped with the stack
+            httpx.get(f"{emulator_url.group(1)}/.well-known/jwks.json")
         assert "Traceback" not in rest
         output = text + rest
         assert "dave-is-blocked-0" not in output

@@ -1,0 +1,119 @@
+"""The servers the stack runs in processes of their own: moto's server and the Auth0 emulator.
+
+Each child prints a ready line ending in its URL on standard output once it listens (port 0 picks
+a free port), and stops on SIGTERM or when its standard input closes, so a stack that dies takes
+its children along. Their own processes keep the stack's interpreter free for the API and the
+Runtime API, and moto's state its own: moto keeps its backends in module globals, which any other
+moto in the process (a test's ``mock_aws``) would share and reset.
+
+``python -m local.children --host H --port N`` is the moto child.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO
+
+#: Settings of the child's moto: a test reset purges queues more often than SQS's once a minute.
+MOTO_SETTINGS = {"MOTO_SQS_ENFORCE_STRICT_QUEUE_PURGE_BEHAVIOUR": "false"}
+_MOTO_READY = "moto listening on"
+_EMULATOR_READY = "auth0 emulator listening on"  # auth0_emulator.__main__.READY; the CLI is its interface
+
+
+class ChildServer:
+    """``python -m module ...`` as a child: ``launch()``, then ``wait_ready()`` gives ``url``."""
+
+    def __init__(
+        self, name: str, arguments: Sequence[str], ready: str, *, output: IO[str] | None = None
+    ) -> None:
+        self.name = name
+        self._command = [sys.executable, "-m", *arguments]
+        self._ready = ready
+        self._output = output
+        self._process: subprocess.Popen[str] | None = None
+        self.url = ""
+
+    def launch(self) -> ChildServer:
+        """Start the process without waiting for it (children start in parallel)."""
+        self._process = subprocess.Popen(  # noqa: S603 - our interpreter, modules we name
+            self._command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._output,
+            env={**os.environ, **MOTO_SETTINGS},
+            text=True,
+        )
+        return self
+
+    def wait_ready(self) -> ChildServer:
+        if self._process is None or self._process.stdout is None:
+            raise RuntimeError(f"{self.name} was not launched")
+        line = self._process.stdout.readline()
+        if not line.startswith(self._ready):
+            self.stop()
+            raise OSError(f"{self.name} did not start (exit code {self._process.returncode})")
+        self.url = line[len(self._ready) :].strip()
+        return self
+
+    def stop(self) -> None:
+        if self._process is None:
+            return
+        if self._process.stdin is not None:
+            self._process.stdin.close()
+        try:
+            self._process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        if self._process.stdout is not None:
+            self._process.stdout.close()
+
+
+def moto(host: str, port: int, output: IO[str] | None = None) -> ChildServer:
+    return ChildServer(
+        "moto's server", ["local.children", "--host", host, "--port", str(port)], _MOTO_READY, output=output
+    )
+
+
+def auth0_emulator(tenant: Path, host: str, port: int, output: IO[str] | None = None) -> ChildServer:
+    """The emulator through its own command line, as any user runs it."""
+    arguments = ["auth0_emulator", "--tenant", str(tenant), "--host", host, "--port", str(port)]
+    return ChildServer("the Auth0 emulator", [*arguments, "--stop-on-eof"], _EMULATOR_READY, output=output)
+
+
+def stop_on_eof(stopping: threading.Event) -> None:
+    """Set ``stopping`` once standard input closes: the parent stopped us, or died."""
+    sys.stdin.read()
+    stopping.set()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from moto.server import ThreadedMotoServer  # noqa: PLC0415 - only the child needs moto's server
+
+    parser = argparse.ArgumentParser(prog="python -m local.children")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args(argv)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # it logs every request line
+    server = ThreadedMotoServer(ip_address=args.host, port=args.port, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    print(f"{_MOTO_READY} http://{host}:{port}", flush=True)
+    stopping = threading.Event()
+    threading.Thread(target=stop_on_eof, args=(stopping,), daemon=True).start()
+    with contextlib.suppress(KeyboardInterrupt):
+        stopping.wait()
+    server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
