@@ -261,3 +261,16 @@ def test_the_reply_content_parses(httpserver: HTTPServer) -> None:
     httpserver.expect_request("/x").respond_with_json({"k": "v"})
     with origin_of(httpserver) as origin:
         assert json.loads(origin.request(b"GET", "/x").content) == {"k": "v"}
+
+
+def test_the_host_header_names_the_origin(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/x").respond_with_data("")
+    with origin_of(httpserver) as origin:
+        origin.request(b"GET", "/x")
+        origin.request(b"POST", "/x", content=b"abc")
+
+    (get, _), (post, _) = httpserver.log
+    assert get.headers["Host"] == httpserver.url_for("").split("/")[2]
+    assert "Content-Length" not in get.headers
+    assert post.headers["Content-Length"] == "3"
+    assert [name for name, _ in post.headers.items() if name.lower() == "host"] == ["Host"]

@@ -25,6 +25,7 @@ import ssl
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 import httpcore
 
@@ -182,7 +183,9 @@ class PooledOrigin:
             network_backend=CoalescingBackend(network_backend),
         )
         self._extensions = timeouts.extension()
-        self._default_headers = list(default_headers)
+        # Host first, as httpcore's request() would add it (brackets kept for IPv6); then the rest.
+        host = urlsplit(self.base_url).netloc.encode("ascii")
+        self._default_headers = [(b"Host", host), *default_headers]
         self._urls: dict[str, httpcore.URL] = {}
 
     def _url(self, path_and_query: str) -> httpcore.URL:
@@ -196,15 +199,23 @@ class PooledOrigin:
     def request(
         self, method: bytes, path_and_query: str, *, headers: Headers = (), content: bytes | None = None
     ) -> HttpReply:
-        """One exchange, the answer read in full; raises ``TRANSPORT_ERRORS`` (httpcore's classes)."""
-        response = self._pool.request(
-            method,
-            self._url(path_and_query),
-            headers=[*self._default_headers, *headers],
-            content=content,
-            extensions=self._extensions,
+        """One exchange, the answer read in full; raises ``TRANSPORT_ERRORS`` (httpcore's classes).
+
+        What httpcore's ``request()`` does, with the Host header and URL built once instead of
+        per call: the request, then the whole answer read and the connection handed back.
+        """
+        sent = [*self._default_headers, *headers]
+        if content is not None:
+            sent.append((b"Content-Length", b"%d" % len(content)))
+        request = httpcore.Request(
+            method, self._url(path_and_query), headers=sent, content=content, extensions=self._extensions
         )
-        return HttpReply(response.status, reply_headers(response.headers), response.content)
+        response = self._pool.handle_request(request)
+        try:
+            body = response.read()
+        finally:
+            response.close()
+        return HttpReply(response.status, reply_headers(response.headers), body)
 
     def close(self) -> None:
         self._pool.close()
