@@ -14,7 +14,7 @@ import pytest
 from werkzeug import Request, Response
 
 from benchmarks.loopback_auth0 import CountingTokenServer
-from ropguard.auth0_client import TokenEndpoint, build_http_client
+from ropguard.auth0_client import TokenEndpoint, tenant_origin
 from ropguard.credentials import SecretCredentials
 from ropguard.login import LoginService
 from ropguard.settings import LoginSettings
@@ -51,7 +51,7 @@ def service_with(settings: LoginSettings, secrets_client: Any) -> LoginService:
             max_age_seconds=settings.auth0.secret_max_age_seconds,
             boto3_client=secrets_client,
         ),
-        token_endpoint=TokenEndpoint(build_http_client(settings.auth0)),
+        token_endpoint=TokenEndpoint(tenant_origin(settings.auth0)),
     )
 
 
@@ -153,8 +153,9 @@ class FlakyNetwork(httpcore.SyncBackend):
 
 
 def with_network(service: LoginService, network: FlakyNetwork) -> None:
-    # The one test-only reach into httpx internals: swap the socket layer under the real transport.
-    service._token_endpoint._http._transport._pool._network_backend = network  # type: ignore[attr-defined]
+    # The one test-only reach into the service: the real pooled connection over a flaky socket layer.
+    service.close()
+    service._token_endpoint = TokenEndpoint(tenant_origin(service.settings.auth0, network_backend=network))
 
 
 def test_a_failed_connect_is_retried_once(login_env) -> None:

@@ -1,23 +1,32 @@
-"""HTTP access to the Auth0 Authentication API: one pooled httpx client per container.
+"""HTTP access to the Auth0 Authentication API: one pooled connection per container (httpcore).
 
 A password grant must never reach Auth0 twice: each copy counts toward brute-force protection.
-So the only retry is httpx's transport-level connect retry, which fires before a byte of the
-request is written; a broken or slow exchange afterwards is reported, not repeated.
+So the only retry is the pool's connect retry, which fires before a byte of the request is written;
+a broken or slow exchange afterwards is reported, not repeated. The pool (``ropguard.http_pool``)
+has no cookie jar, follows no redirect and reads no proxy variable: one client serves every end
+user of a container, and nothing of one user's exchange reaches the next one's.
 """
 
 from __future__ import annotations
 
-import http.cookiejar
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
-import httpx
+import httpcore
 
 from ropguard.credentials import ClientCredentials
 from ropguard.errors import UpstreamTimeoutError, UpstreamUnreachableError
+from ropguard.http_pool import (
+    TIMEOUT_ERRORS,
+    TRANSPORT_ERRORS,
+    HttpReply,
+    PooledOrigin,
+    Timeouts,
+    json_content,
+)
 from ropguard.settings import Auth0Settings
-from ropguard.tls import tls_context_for
 
 PASSWORD_GRANT = "password"  # noqa: S105 - a grant type name
 PASSWORD_REALM_GRANT = "http://auth0.com/oauth/grant-type/password-realm"  # noqa: S105
@@ -27,35 +36,32 @@ MFA_RECOVERY_CODE_GRANT = "http://auth0.com/oauth/grant-type/mfa-recovery-code"
 REFRESH_TOKEN_GRANT = "refresh_token"  # noqa: S105
 FORWARDED_FOR_HEADER = "auth0-forwarded-for"
 CONNECT_RETRIES = 1
+TOKEN_PATH: Final = "/oauth/token"  # noqa: S105 - a URL path
+
+#: Sent with every request. ``identity``: an answer is JSON as sent, never a compressed body we
+#: would have to decode (httpx asked for gzip and decoded it; Auth0's answers are a few hundred bytes).
+DEFAULT_HEADERS: Final = (
+    (b"Accept", b"application/json"),
+    (b"Accept-Encoding", b"identity"),
+    (b"User-Agent", b"ropguard"),
+)
+JSON_CONTENT_TYPE: Final = (b"Content-Type", b"application/json")
+_FORWARDED_FOR: Final = FORWARDED_FOR_HEADER.encode("ascii")
+_METHODS: Final = {"GET": b"GET", "POST": b"POST"}
 
 
-class RefuseAllCookies(http.cookiejar.DefaultCookiePolicy):
-    """Stores no cookie. One client serves every end user of a container, so a cookie Auth0 sets
-    on one user's answer (a device or session cookie) must never ride along on the next user's
-    request; httpx's default jar would keep and resend it."""
-
-    def set_ok(self, cookie: http.cookiejar.Cookie, request: Any) -> bool:
-        return False
-
-
-def build_http_client(settings: Auth0Settings) -> httpx.Client:
-    """A keep-alive client for the tenant with explicit timeouts (also used for /dbconnections)."""
-    timeout = httpx.Timeout(
-        connect=settings.connect_timeout_seconds,
-        read=settings.read_timeout_seconds,
-        write=settings.read_timeout_seconds,
-        pool=settings.connect_timeout_seconds,
-    )
-    return httpx.Client(
-        base_url=settings.base_url,
-        timeout=timeout,
-        # httpx retries only failed connects (httpcore ConnectError/ConnectTimeout).
-        transport=httpx.HTTPTransport(retries=CONNECT_RETRIES, verify=tls_context_for(settings.base_url)),
-        # The tenant is configured explicitly; proxy variables must not redirect passwords.
-        trust_env=False,
-        follow_redirects=False,
-        headers={"Accept": "application/json"},
-        cookies=http.cookiejar.CookieJar(policy=RefuseAllCookies()),
+def tenant_origin(
+    settings: Auth0Settings, *, network_backend: httpcore.NetworkBackend | None = None
+) -> PooledOrigin:
+    """The container's keep-alive connection to the tenant, with the configured timeouts."""
+    return PooledOrigin(
+        settings.base_url,
+        Timeouts(
+            connect_seconds=settings.connect_timeout_seconds, read_seconds=settings.read_timeout_seconds
+        ),
+        retries=CONNECT_RETRIES,
+        default_headers=DEFAULT_HEADERS,
+        network_backend=network_backend,
     )
 
 
@@ -115,62 +121,71 @@ class TokenEndpoint:
     """The tenant's Authentication API, always with the end user's IP in auth0-forwarded-for.
 
     ``request_token`` sends password grants; ``send`` every other call. Both go through the one
-    pooled client and never retry once a byte may have reached Auth0.
+    pooled connection and never retry once a byte may have reached Auth0. Timeouts become
+    ``Auth0TimeoutError`` (504), every other transport failure ``Auth0UnreachableError`` (502), each
+    with the failure's class name (httpx's and httpcore's are the same names) as its reason.
     """
 
-    def __init__(self, http: httpx.Client) -> None:
-        self._http = http
+    def __init__(self, origin: PooledOrigin) -> None:
+        self._origin = origin
 
     def close(self) -> None:
-        self._http.close()
+        self._origin.close()
 
     def request_token(
         self, grant: PasswordGrant, credentials: ClientCredentials, *, forwarded_for: str
     ) -> Auth0Reply:
-        try:
-            response = self._http.post(
-                "/oauth/token",
-                json=_token_request_body(grant, credentials),
-                headers={FORWARDED_FOR_HEADER: forwarded_for},
-            )
-        except httpx.TimeoutException as exc:
-            raise Auth0TimeoutError(type(exc).__name__) from None
-        except httpx.TransportError as exc:
-            raise Auth0UnreachableError(type(exc).__name__) from None
-        return Auth0Reply(status=response.status_code, body=json_body(response), headers=response.headers)
+        return self._exchange(
+            b"POST",
+            TOKEN_PATH,
+            [JSON_CONTENT_TYPE, (_FORWARDED_FOR, forwarded_for.encode("ascii"))],
+            json_content(_token_request_body(grant, credentials)),
+        )
 
     def send(
         self, call: Auth0Call, credentials: ClientCredentials | None, *, forwarded_for: str
     ) -> Auth0Reply:
-        headers = {FORWARDED_FOR_HEADER: forwarded_for}
+        headers = [(_FORWARDED_FOR, forwarded_for.encode("ascii"))]
         if call.bearer is not None:
-            headers["Authorization"] = f"Bearer {call.bearer}"
-        body: dict[str, str] | None = None
+            headers.append((b"Authorization", f"Bearer {call.bearer}".encode("ascii")))
+        content: bytes | None = None
         if call.method == "POST":
             body = dict(call.fields)
             if call.client_auth and credentials is not None:
                 body["client_id"] = credentials.client_id
                 body["client_secret"] = credentials.client_secret
+            headers.append(JSON_CONTENT_TYPE)
+            content = json_content(body)
+        return self._exchange(
+            _METHODS.get(call.method) or call.method.encode("ascii"), call.path, headers, content
+        )
+
+    def _exchange(
+        self, method: bytes, path: str, headers: list[tuple[bytes, bytes]], content: bytes | None
+    ) -> Auth0Reply:
         try:
-            response = self._http.request(call.method, call.path, json=body, headers=headers)
-        except httpx.TimeoutException as exc:
+            reply = self._origin.request(method, path, headers=headers, content=content)
+        except TIMEOUT_ERRORS as exc:
             raise Auth0TimeoutError(type(exc).__name__) from None
-        except httpx.TransportError as exc:
+        except TRANSPORT_ERRORS as exc:
             raise Auth0UnreachableError(type(exc).__name__) from None
-        return Auth0Reply(status=response.status_code, body=json_body(response), headers=response.headers)
+        return Auth0Reply(status=reply.status, body=json_body(reply), headers=reply.headers)
 
 
-def json_body(response: httpx.Response) -> Any:
-    """The parsed body, or None unless it is declared JSON and parses.
+def json_body(reply: HttpReply) -> Any:
+    """The parsed body, or None unless it is declared JSON, not content-encoded, and parses.
 
     Auth0 always answers ``application/json``; a body under another type (an HTML error page, a
     captive portal, a misrouted proxy) is not Auth0's answer even when its bytes happen to parse,
-    so it must never be passed on as tokens.
+    so it must never be passed on as tokens. We ask for ``identity``, so an encoded body is not an
+    answer we can read either.
     """
-    media_type = response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    media_type = reply.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media_type != "application/json" and not media_type.endswith("+json"):
         return None
+    if reply.headers.get("content-encoding", "identity").strip().lower() not in ("", "identity"):
+        return None
     try:
-        return response.json()
+        return json.loads(reply.content)
     except ValueError:
         return None

@@ -7,21 +7,69 @@ retries them) and permanent (dead-lettered).
 
 from __future__ import annotations
 
+import http.cookiejar
+from typing import Any
+
 import httpx
 from aws_lambda_powertools import Logger
 
 from ropguard.errors import PermanentResetError, ResetFailedError, TransientResetError
+from ropguard.settings import Auth0Settings
+from ropguard.tls import tls_context_for
 
 logger = Logger(child=True)
 
 CHANGE_PASSWORD_PATH = "/dbconnections/change_password"  # noqa: S105 - a URL path
 
 
-__all__ = ["ChangePasswordClient", "PermanentResetError", "ResetFailedError", "TransientResetError"]
+#: httpx retries only failed connects (httpcore ConnectError/ConnectTimeout), before a byte is sent.
+CONNECT_RETRIES = 1
+
+__all__ = [
+    "ChangePasswordClient",
+    "PermanentResetError",
+    "RefuseAllCookies",
+    "ResetFailedError",
+    "TransientResetError",
+    "build_http_client",
+]
+
+
+class RefuseAllCookies(http.cookiejar.DefaultCookiePolicy):
+    """Stores no cookie. One client serves every reset of a container, so a cookie Auth0 sets on
+    one user's answer must never ride along on the next user's request; httpx's default jar would
+    keep and resend it. (The API functions' client, ``ropguard.http_pool``, has no jar at all.)"""
+
+    def set_ok(self, cookie: http.cookiejar.Cookie, request: Any) -> bool:
+        return False
+
+
+def build_http_client(settings: Auth0Settings) -> httpx.Client:
+    """A keep-alive httpx client for the tenant with explicit timeouts (the password-reset function's).
+
+    The API functions talk to Auth0 through ``ropguard.auth0_client.tenant_origin`` instead (httpcore
+    directly: their warm path); this function's one call per queued reset does not need that.
+    """
+    timeout = httpx.Timeout(
+        connect=settings.connect_timeout_seconds,
+        read=settings.read_timeout_seconds,
+        write=settings.read_timeout_seconds,
+        pool=settings.connect_timeout_seconds,
+    )
+    return httpx.Client(
+        base_url=settings.base_url,
+        timeout=timeout,
+        transport=httpx.HTTPTransport(retries=CONNECT_RETRIES, verify=tls_context_for(settings.base_url)),
+        # The tenant is configured explicitly; proxy variables must not redirect requests.
+        trust_env=False,
+        follow_redirects=False,
+        headers={"Accept": "application/json"},
+        cookies=http.cookiejar.CookieJar(policy=RefuseAllCookies()),
+    )
 
 
 class ChangePasswordClient:
-    """Calls change_password with the tenant's httpx client (``auth0_client.build_http_client``)."""
+    """Calls change_password with the tenant's httpx client (``build_http_client``)."""
 
     def __init__(self, http: httpx.Client) -> None:
         self._http = http

@@ -4,9 +4,10 @@ Two ways to read a secret, chosen once per container from the environment:
 
 * **AWS Parameters and Secrets Lambda Extension** (``PARAMETERS_SECRETS_EXTENSION_HTTP_PORT`` set):
   ``GET http://localhost:{port}/secretsmanager/get?secretId=...`` with the function's session token
-  in ``X-Aws-Parameters-Secrets-Token``, through a small httpx client of its own (short timeouts,
-  created on first use). boto3 is never imported on this path: that is most of the cold start a
-  login would otherwise pay (docs/architecture.md, "Cold start").
+  in ``X-Aws-Parameters-Secrets-Token``, through a small pooled connection of its own
+  (``ropguard.http_pool``: short timeouts, created on first use). Neither boto3 nor httpx is
+  imported on this path: boto3 was most of the cold start a login would otherwise pay
+  (docs/architecture.md, "Cold start").
 * **Powertools Parameters** otherwise (imported on first use, so importing this module stays cheap).
 
 Either way the value is kept in memory for ``max_age_seconds`` so warm invocations make no call at
@@ -23,11 +24,10 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Protocol
-
-import httpx
+from urllib.parse import urlencode
 
 from ropguard.errors import ConfigurationError, SecretUnavailableError
-from ropguard.tls import tls_context_for
+from ropguard.http_pool import TIMEOUT_ERRORS, TRANSPORT_ERRORS, PooledOrigin, Timeouts
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.parameters import SecretsProvider
@@ -40,6 +40,9 @@ EXTENSION_PORT_VARIABLE: Final = "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT"
 #: The extension accepts a request only with the execution environment's session token in this header.
 EXTENSION_TOKEN_HEADER: Final = "X-Aws-Parameters-Secrets-Token"  # noqa: S105 - a header name
 SESSION_TOKEN_VARIABLE: Final = "AWS_SESSION_TOKEN"  # noqa: S105 - a variable name
+_TOKEN_HEADER: Final = EXTENSION_TOKEN_HEADER.encode("ascii")
+#: The answer is parsed as sent: never a compressed body.
+EXTENSION_HEADERS: Final = ((b"Accept", b"application/json"), (b"Accept-Encoding", b"identity"))
 CURRENT: Final = "AWSCURRENT"
 PREVIOUS: Final = "AWSPREVIOUS"
 
@@ -65,10 +68,12 @@ class ExtensionTimeouts:
 
 
 class ExtensionSecretReader:
-    """``GET /secretsmanager/get`` on the Parameters and Secrets extension, through one small client.
+    """``GET /secretsmanager/get`` on the Parameters and Secrets extension, through one small pool.
 
-    The client is built on the first read (not at import, not before a SnapStart snapshot) and
+    The pool is built on the first read (not at import, not before a SnapStart snapshot) and
     rebuilt by ``reset()`` (SnapStart's after-restore hook: sockets do not survive a restore).
+    It reads no proxy variable, so the session token never leaves the host; plain http on
+    localhost loads no CA bundle (``ropguard.tls``).
     """
 
     def __init__(
@@ -81,7 +86,7 @@ class ExtensionSecretReader:
         self.base_url = f"http://localhost:{port}"
         self._environ = environ
         self._timeouts = timeouts
-        self._client: httpx.Client | None = None
+        self._client: PooledOrigin | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> ExtensionSecretReader | None:
@@ -97,23 +102,12 @@ class ExtensionSecretReader:
             raise ConfigurationError(EXTENSION_PORT_VARIABLE, f"must be between 1 and 65535, got {port}")
         return cls(port, environ=env)
 
-    def _http(self) -> httpx.Client:
+    def _http(self) -> PooledOrigin:
         if self._client is None:
-            timeout = httpx.Timeout(
-                connect=self._timeouts.connect_seconds,
-                read=self._timeouts.read_seconds,
-                write=self._timeouts.read_seconds,
-                pool=self._timeouts.connect_seconds,
+            timeouts = Timeouts(
+                connect_seconds=self._timeouts.connect_seconds, read_seconds=self._timeouts.read_seconds
             )
-            # trust_env=False: a proxy variable must never route the session token off the host.
-            # Plain http on localhost: no CA bundle to load (ropguard.tls).
-            self._client = httpx.Client(
-                base_url=self.base_url,
-                timeout=timeout,
-                trust_env=False,
-                follow_redirects=False,
-                verify=tls_context_for(self.base_url),
-            )
+            self._client = PooledOrigin(self.base_url, timeouts, default_headers=EXTENSION_HEADERS)
         return self._client
 
     def reset(self) -> None:
@@ -133,18 +127,20 @@ class ExtensionSecretReader:
         if stage != CURRENT:
             params["versionStage"] = stage
         try:
-            response = self._http().get(
-                "/secretsmanager/get", params=params, headers={EXTENSION_TOKEN_HEADER: token}
+            reply = self._http().request(
+                b"GET",
+                f"/secretsmanager/get?{urlencode(params)}",
+                headers=[(_TOKEN_HEADER, token.encode("ascii"))],
             )
-        except httpx.TimeoutException as exc:
+        except TIMEOUT_ERRORS as exc:
             raise SecretUnavailableError(
                 f"cannot read secret {secret_id}: the extension did not answer in time ({type(exc).__name__})"
             ) from None
-        except httpx.HTTPError as exc:
+        except TRANSPORT_ERRORS as exc:
             raise SecretUnavailableError(
                 f"cannot read secret {secret_id}: the extension is unreachable ({type(exc).__name__})"
             ) from None
-        return _extension_answer(secret_id, stage, response.status_code, response.content)
+        return _extension_answer(secret_id, stage, reply.status, reply.content)
 
 
 def _extension_answer(secret_id: str, stage: str, status: int, content: bytes) -> str | None:

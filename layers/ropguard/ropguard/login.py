@@ -1,6 +1,6 @@
 """POST /login: a typed ``LoginRequest`` in, a domain ``Answer`` out.
 
-``LoginService`` holds the per-container clients (Secrets Manager cache, pooled httpx client) and
+``LoginService`` holds the per-container clients (secret cache, pooled Auth0 connection) and
 is built once per container by the handler. Dependencies are injectable so tests and benchmarks
 drive the real code against loopback servers. ``LOGIN_ROUTES`` is what the handler serves through
 ``ropguard.edge``; ``LoginService.login(event)`` runs the same edge path without metrics, for the
@@ -20,7 +20,7 @@ from ropguard.auth0_client import (
     Auth0Reply,
     PasswordGrant,
     TokenEndpoint,
-    build_http_client,
+    tenant_origin,
 )
 from ropguard.client_address import ClientAddressResolver, ClientAddressSettings
 from ropguard.credentials import ClientCredentials, SecretCredentials
@@ -105,7 +105,7 @@ class LoginService:
         return cls(
             settings,
             credentials=SecretCredentials.for_tenant(settings.auth0),
-            token_endpoint=TokenEndpoint(build_http_client(settings.auth0)),
+            token_endpoint=TokenEndpoint(tenant_origin(settings.auth0)),
             breach_reporter=breach_reporter,
             clock=clock,
             client_address=ClientAddressResolver.from_env(env),

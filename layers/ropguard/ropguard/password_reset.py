@@ -31,12 +31,12 @@ from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ropguard.auth0_client import build_http_client
 from ropguard.change_password import (
     ChangePasswordClient,
     PermanentResetError,
     ResetFailedError,
     TransientResetError,
+    build_http_client,
 )
 from ropguard.credentials import CredentialsUnavailableError, SecretCredentials
 from ropguard.errors import InvalidEventError

@@ -3,7 +3,7 @@
 ``SessionService`` takes typed requests and returns domain ``Answer``s; the same rules as /login
 hold: the caller's address (from the request context) goes to Auth0 in ``auth0-forwarded-for`` on
 every call, the client credentials come from the same cached secret with the same rotation retry,
-all calls share one pooled httpx client, and nothing is sent twice once it may have reached Auth0.
+all calls share one pooled connection, and nothing is sent twice once it may have reached Auth0.
 ``SESSION_ROUTES`` are what the session function serves through ``ropguard.edge``.
 """
 
@@ -23,7 +23,7 @@ from ropguard.auth0_client import (
     Auth0Call,
     Auth0Reply,
     TokenEndpoint,
-    build_http_client,
+    tenant_origin,
 )
 from ropguard.client_address import ClientAddressResolver, ClientAddressSettings
 from ropguard.credentials import SecretCredentials
@@ -97,7 +97,7 @@ class SessionService:
         return cls(
             settings,
             credentials=SecretCredentials.for_tenant(settings.auth0),
-            auth0=TokenEndpoint(build_http_client(settings.auth0)),
+            auth0=TokenEndpoint(tenant_origin(settings.auth0)),
             clock=clock,
             client_address=ClientAddressResolver.from_env(env),
         )

@@ -2,7 +2,7 @@
 
 With SnapStart (template parameter ``SnapStart=PublishedVersions``) Lambda snapshots the execution
 environment after init and resumes copies of it. Sockets and TLS sessions do not survive that, and
-a snapshot must never hold a secret, so the handlers build their services (httpx clients, secret
+a snapshot must never hold a secret, so the handlers build their services (pooled connections, secret
 cache) on the first invocation, never at import, and drop them after a restore so the next
 invocation builds fresh ones. The hooks come from the Lambda Python runtime's
 ``snapshot_restore_py`` module; elsewhere (tests, the offline stack, the benchmark) it is absent and
@@ -29,7 +29,7 @@ def _runtime_hook(name: str) -> Callable[..., Any] | None:
 _register_after_restore = _runtime_hook("register_after_restore")
 _register_before_snapshot = _runtime_hook("register_before_snapshot")
 
-#: What the first invocation imports anyway (httpx's transport, and boto3 for secrets when the
+#: What the first invocation imports anyway (httpcore's HTTP/1.1, and boto3 for secrets when the
 #: extension is absent, as it always is with SnapStart): imported before the snapshot, restores skip it.
 FIRST_CALL_MODULES = ("httpcore", "h11")
 SECRETS_WITHOUT_EXTENSION_MODULES = ("boto3", "aws_lambda_powertools.utilities.parameters")
