@@ -354,7 +354,7 @@ SESSION_HANDLERS = {
     "ropguard": ROOT / "functions/session/app.py",
     "naive": ROOT / "benchmarks/naive_session.py",
 }
-SESSION_WARM_RUNS = 500
+SESSION_WARM_RUNS = 2000
 SESSION_ROUTE_BODIES: dict[str, dict[str, str] | None] = {
     "POST /login/mfa/challenge": {"mfa_token": "bench-mfa-token", "challenge_type": "otp"},
     "GET /login/mfa/authenticators": None,
@@ -393,41 +393,38 @@ def load_session_handler(name: str) -> Callable[[dict[str, Any], Any], dict[str,
     return handler
 
 
-def session_warm_rows(runs: int = SESSION_WARM_RUNS) -> list[tuple[str, ...]]:
-    """Warm p50/p99 per route and handler against moto (set up by the caller's environment) and a
-    loopback Auth0 that answers every session call at once."""
-    from benchmarks.loopback_session import SessionAuth0Server  # noqa: PLC0415
-
+def session_warm_rows(auth0: Any, runs: int = SESSION_WARM_RUNS) -> list[tuple[str, ...]]:
+    """Warm p50/p99 per route and handler against moto (set up by the caller's environment) and
+    ``auth0``, a loopback Auth0 that answers every session call at once (its own process)."""
     rows: list[tuple[str, ...]] = []
-    with SessionAuth0Server() as auth0:
-        os.environ["AUTH0_DOMAIN"] = auth0.base_url
-        for route_key in SESSION_ROUTE_BODIES:
-            event = session_event(route_key)
-            medians: dict[str, tuple[float, float, int]] = {}
-            for name in SESSION_HANDLERS:
-                handler = load_session_handler(name)
-                context = BenchContext()
-                with quiet_stdout():
-                    first = handler(event, context)  # the container is now warm
-                    assert first["statusCode"] == 200, (name, route_key, first)
-                    auth0.reset_counts()
-                    samples = []
-                    for _ in range(runs):
-                        started = time.perf_counter_ns()
-                        handler(event, context)
-                        samples.append((time.perf_counter_ns() - started) / 1e6)
-                medians[name] = (statistics.median(samples), percentile(samples, 0.99), auth0.connections)
-            ours, naive = medians["ropguard"], medians["naive"]
-            rows.append(
-                (
-                    route_key,
-                    f"{ours[0]:.2f}",
-                    f"{ours[1]:.2f}",
-                    f"{naive[0]:.2f}",
-                    f"{naive[1]:.2f}",
-                    f"{ours[2]} / {naive[2]}",
-                )
+    os.environ["AUTH0_DOMAIN"] = auth0.base_url
+    for route_key in SESSION_ROUTE_BODIES:
+        event = session_event(route_key)
+        medians: dict[str, tuple[float, float, int]] = {}
+        for name in SESSION_HANDLERS:
+            handler = load_session_handler(name)
+            context = BenchContext()
+            with quiet_stdout():
+                first = handler(event, context)  # the container is now warm
+                assert first["statusCode"] == 200, (name, route_key, first)
+                auth0.reset_counts()
+                samples = []
+                for _ in range(runs):
+                    started = time.perf_counter_ns()
+                    handler(event, context)
+                    samples.append((time.perf_counter_ns() - started) / 1e6)
+            medians[name] = (statistics.median(samples), percentile(samples, 0.99), auth0.connections)
+        ours, naive = medians["ropguard"], medians["naive"]
+        rows.append(
+            (
+                route_key,
+                f"{ours[0]:.2f}",
+                f"{ours[1]:.2f}",
+                f"{naive[0]:.2f}",
+                f"{naive[1]:.2f}",
+                f"{ours[2]} / {naive[2]}",
             )
+        )
     return rows
 
 
@@ -435,6 +432,10 @@ def session_main(runs: int = SESSION_WARM_RUNS) -> None:
     """The session routes' warm table (own moto server, own loopback Auth0)."""
     from moto.server import ThreadedMotoServer  # noqa: PLC0415
 
+    from benchmarks.loopback_auth0 import TokenServerProcess  # noqa: PLC0415
+    from benchmarks.loopback_session import session_answer  # noqa: PLC0415
+
+    auth0 = TokenServerProcess(session_answer).__enter__()  # forked before moto's threads start
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()
@@ -460,9 +461,10 @@ def session_main(runs: int = SESSION_WARM_RUNS) -> None:
         SecretString=json.dumps({"client_id": "bench", "client_secret": "bench-secret"}),
     )
     try:
-        rows = session_warm_rows(runs)
+        rows = session_warm_rows(auth0, runs)
     finally:
         moto.stop()
+        auth0.__exit__(None, None, None)
     header = (
         "route",
         "ropguard warm p50 ms",

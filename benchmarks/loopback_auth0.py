@@ -19,6 +19,7 @@ import json
 import re
 import socket
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
@@ -101,14 +102,19 @@ class CountingTokenServer(ThreadingHTTPServer):
 
 class TokenServerProcess:
     """The lean endpoint in a process of its own, so serving never competes with the handler
-    under test for this process's GIL (a thread here would add its scheduling to every warm call)."""
+    under test for this process's GIL (a thread here would add its scheduling to every warm call).
+    ``answer`` gives each request's answer (default: ``token_answer``); it must be picklable by
+    reference (a module-level function), and the process forks: start it before any thread."""
+
+    def __init__(self, answer: Answer | None = None) -> None:
+        self._answer = answer or token_answer
 
     def __enter__(self) -> TokenServerProcess:
         import multiprocessing  # noqa: PLC0415 - only the benchmark needs it
 
         context = multiprocessing.get_context("fork")
         self._pipe, child_end = context.Pipe()
-        self._process = context.Process(target=_serve_in_child, args=(child_end,), daemon=True)
+        self._process = context.Process(target=_serve_in_child, args=(child_end, self._answer), daemon=True)
         self._process.start()
         self.base_url = str(self._pipe.recv())
         return self
@@ -135,14 +141,15 @@ class TokenServerProcess:
         self._process.join(timeout=5)
 
 
-def _answer(status: str, body: bytes) -> bytes:
+def prepared_answer(status: str, body: bytes) -> bytes:
+    """A whole HTTP/1.1 answer, JSON, built once."""
     head = f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
     return head.encode("ascii") + body
 
 
 _CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*(\d+)", re.IGNORECASE)
-_TOKEN_ANSWER = _answer("200 OK", TOKEN_BODY)
-_LEAKED_ANSWER = _answer("401 Unauthorized", LEAKED_BODY)
+_TOKEN_ANSWER = prepared_answer("200 OK", TOKEN_BODY)
+_LEAKED_ANSWER = prepared_answer("401 Unauthorized", LEAKED_BODY)
 _BREACHED = f'"username":"{BREACHED_PREFIX}'.encode()
 
 
@@ -151,11 +158,20 @@ class _Counts:
     requests = 0
 
 
-class _LeanToken(asyncio.Protocol):
+Answer = Callable[[bytes, bytes], bytes]  # (request line, request bytes after the headers) -> answer
+
+
+def token_answer(request_line: bytes, body: bytes) -> bytes:
+    """Tokens, or Auth0's breached-password answer for a username starting with ``breached``."""
+    return _LEAKED_ANSWER if _BREACHED in body.replace(b'": "', b'":"') else _TOKEN_ANSWER
+
+
+class _LeanServer(asyncio.Protocol):
     """Finds each request's end in the byte stream and answers it; counts as it goes."""
 
-    def __init__(self, counts: _Counts) -> None:
+    def __init__(self, counts: _Counts, answer: Answer) -> None:
         self._counts = counts
+        self._answer = answer
         self._buffer = b""
         self._transport: asyncio.Transport | None = None
 
@@ -174,15 +190,14 @@ class _LeanToken(asyncio.Protocol):
                 return
             request, self._buffer = self._buffer[:total], self._buffer[total:]
             self._counts.requests += 1
-            leaked = _BREACHED in request[end:].replace(b'": "', b'":"')
             assert self._transport is not None
-            self._transport.write(_LEAKED_ANSWER if leaked else _TOKEN_ANSWER)
+            self._transport.write(self._answer(request[: request.find(b"\r\n")], request[end + 4 :]))
 
 
-def _serve_in_child(pipe: Any) -> None:
+def _serve_in_child(pipe: Any, answer: Answer) -> None:
     counts = _Counts()
     loop = asyncio.new_event_loop()
-    server = loop.run_until_complete(loop.create_server(lambda: _LeanToken(counts), "127.0.0.1", 0))
+    server = loop.run_until_complete(loop.create_server(lambda: _LeanServer(counts, answer), "127.0.0.1", 0))
     host, port = server.sockets[0].getsockname()[:2]
     threading.Thread(target=loop.run_forever, daemon=True).start()
     pipe.send(f"http://{host}:{port}")

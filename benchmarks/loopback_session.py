@@ -1,16 +1,17 @@
 """A loopback Auth0 for the session routes' warm benchmark: fixed answers at once, keep-alive.
 
+``session_answer`` serves them on the lean endpoint: ``TokenServerProcess(session_answer)``.
+
 ``/oauth/token`` (the mfa-otp and refresh grants) answers tokens, ``/mfa/challenge`` an otp
 challenge, ``GET /mfa/authenticators`` one factor, ``/oauth/revoke`` 200 with an empty body (as
-Auth0 does). It counts TCP connections and requests like ``CountingTokenServer``.
+Auth0 does). The endpoint counts TCP connections and requests.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
 
-from benchmarks.loopback_auth0 import TOKEN_BODY, CountingTokenServer, _Handler
+from benchmarks.loopback_auth0 import TOKEN_BODY, prepared_answer
 
 ANSWERS: dict[tuple[str, str], bytes] = {
     ("POST", "/oauth/token"): TOKEN_BODY,
@@ -22,29 +23,13 @@ ANSWERS: dict[tuple[str, str], bytes] = {
 }
 
 
-class _SessionHandler(_Handler):
-    def _answer(self, method: str) -> None:
-        length = int(self.headers.get("Content-Length", "0"))
-        self.rfile.read(length)
-        self.server.count_request(dict(self.headers.items()))
-        body = ANSWERS.get((method, self.path.split("?", 1)[0]))
-        self.send_response(404 if body is None else 200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body or b"")))
-        self.end_headers()
-        self.wfile.write(body or b"")
-
-    def do_POST(self) -> None:  # noqa: N802 - http.server names it
-        self._answer("POST")
-
-    def do_GET(self) -> None:  # noqa: N802 - http.server names it
-        self._answer("GET")
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Silent: the benchmark prints its own table."""
+_PREPARED = {
+    f"{method} {path}".encode(): prepared_answer("200 OK", body) for (method, path), body in ANSWERS.items()
+}
+_NOT_FOUND = prepared_answer("404 Not Found", b"")
 
 
-class SessionAuth0Server(CountingTokenServer):
-    def __init__(self) -> None:
-        super().__init__()
-        self.RequestHandlerClass = _SessionHandler
+def session_answer(request_line: bytes, body: bytes) -> bytes:
+    """For ``TokenServerProcess(session_answer)``: the lean endpoint the warm rows run against."""
+    method, target = request_line.split(b" ", 2)[:2]
+    return _PREPARED.get(method + b" " + target.split(b"?", 1)[0], _NOT_FOUND)

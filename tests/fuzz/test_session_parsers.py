@@ -60,7 +60,11 @@ def _check(parser: str, event: dict[str, Any], submitted: list[str]) -> None:
     try:
         PARSERS[parser](read_event(event))
     except InvalidRequestError as exc:
+        # Field names are the description's own words: a submitted value that happens to spell one
+        # (hypothesis found "oob_code" as an oob_code) repeats nothing of the caller's.
         message = str(exc)
+        for name in FIELDS:
+            message = message.replace(name, "")
         leaked = [value for value in submitted if len(value) >= 8 and value in message]
         assert not leaked, f"{parser}: the description repeats a submitted value"
 

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import boto3
-import httpcore
 import pytest
 from werkzeug import Request, Response
 
@@ -138,24 +137,24 @@ def test_one_tcp_connection_serves_many_invocations(login_env, boto_session, mon
     assert (server.connections, server.requests) == (1, 25)
 
 
-class FlakyNetwork(httpcore.SyncBackend):
+class FlakyNetwork:
     """The real network, except that the first ``failures`` connects are refused."""
 
     def __init__(self, failures: int) -> None:
         self.failures = failures
         self.attempts = 0
 
-    def connect_tcp(self, *args: Any, **kwargs: Any) -> httpcore.NetworkStream:
+    def __call__(self, address: tuple[str, int], timeout: float) -> socket.socket:
         self.attempts += 1
         if self.attempts <= self.failures:
-            raise httpcore.ConnectError("connection refused (simulated)")
-        return super().connect_tcp(*args, **kwargs)
+            raise ConnectionRefusedError("connection refused (simulated)")
+        return socket.create_connection(address, timeout)
 
 
 def with_network(service: LoginService, network: FlakyNetwork) -> None:
     # The one test-only reach into the service: the real pooled connection over a flaky socket layer.
     service.close()
-    service._token_endpoint = TokenEndpoint(tenant_origin(service.settings.auth0, network_backend=network))
+    service._token_endpoint = TokenEndpoint(tenant_origin(service.settings.auth0, opener=network))
 
 
 def test_a_failed_connect_is_retried_once(login_env) -> None:

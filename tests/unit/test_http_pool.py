@@ -1,28 +1,29 @@
-"""ropguard.http_pool: what httpx.Client gave the API functions, kept over httpcore directly.
+"""ropguard.http_pool: what httpx.Client gave the API functions, kept over the standard library's
+http.client.
 
-Against loopback servers: one write per request, keep-alive, no cookie jar, no redirect, no proxy
-from the environment, timeouts and connect failures as httpcore's classes (httpx's names).
+Against loopback servers: one write per request, keep-alive (and never a stale or expired
+connection), no cookie jar, no redirect, no proxy from the environment, timeouts and connect
+failures as the module's own classes (httpx's names).
 """
 
 from __future__ import annotations
 
 import json
 import socket
-import ssl
-from collections.abc import Iterable, Iterator
+import threading
+from collections.abc import Iterator
 from typing import Any
 
-import httpcore
 import httpx
 import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from benchmarks.loopback_auth0 import CountingTokenServer
+from ropguard import http_pool
 from ropguard.http_pool import (
     TIMEOUT_ERRORS,
     TRANSPORT_ERRORS,
-    CoalescingStream,
     PooledOrigin,
     Timeouts,
     json_content,
@@ -36,44 +37,29 @@ def origin_of(server: HTTPServer, **options: Any) -> PooledOrigin:
     return PooledOrigin(server.url_for("").rstrip("/"), TIMEOUTS, **options)
 
 
-class RecordingStream(httpcore.NetworkStream):
-    """The real socket, recording each write it is asked to make."""
+class RecordingSocket:
+    """A real socket, recording each write it is asked to make."""
 
-    def __init__(self, inner: httpcore.NetworkStream, writes: list[bytes]) -> None:
+    def __init__(self, inner: socket.socket, writes: list[bytes]) -> None:
         self._inner = inner
-        self.writes = writes
+        self._writes = writes
 
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self.writes.append(buffer)
-        self._inner.write(buffer, timeout)
+    def sendall(self, data: bytes) -> None:
+        self._writes.append(bytes(data))
+        self._inner.sendall(data)
 
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._inner.read(max_bytes, timeout)
-
-    def close(self) -> None:
-        self._inner.close()
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._inner.get_extra_info(info)
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
 
 
-class RecordingBackend(httpcore.SyncBackend):
+class RecordingOpener:
     def __init__(self) -> None:
         self.writes: list[bytes] = []
         self.connects = 0
 
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.NetworkStream:
+    def __call__(self, address: tuple[str, int], timeout: float) -> Any:
         self.connects += 1
-        return RecordingStream(
-            super().connect_tcp(host, port, timeout, local_address, socket_options), self.writes
-        )
+        return RecordingSocket(socket.create_connection(address, timeout), self.writes)
 
 
 def test_a_request_and_its_reply(httpserver: HTTPServer) -> None:
@@ -96,17 +82,14 @@ def test_a_request_and_its_reply(httpserver: HTTPServer) -> None:
 
 
 def test_headers_and_body_leave_in_one_write() -> None:
-    backend = RecordingBackend()
-    with (
-        CountingTokenServer() as server,
-        PooledOrigin(server.base_url, TIMEOUTS, network_backend=backend) as origin,
-    ):
+    opener = RecordingOpener()
+    with CountingTokenServer() as server, PooledOrigin(server.base_url, TIMEOUTS, opener=opener) as origin:
         for _ in range(3):
             origin.request(b"POST", "/oauth/token", content=b'{"username":"u"}')
 
-    assert len(backend.writes) == 3
-    assert all(write.startswith(b"POST /oauth/token") for write in backend.writes)
-    assert all(write.endswith(b'{"username":"u"}') for write in backend.writes)
+    assert (opener.connects, len(opener.writes)) == (1, 3)
+    assert all(write.startswith(b"POST /oauth/token") for write in opener.writes)
+    assert all(write.endswith(b'{"username":"u"}') for write in opener.writes)
 
 
 def test_one_connection_serves_many_requests() -> None:
@@ -183,12 +166,6 @@ def test_nothing_listening_is_a_connect_error() -> None:
     assert not isinstance(raised.value, TIMEOUT_ERRORS)
 
 
-def test_timeouts_become_httpcores_extension() -> None:
-    assert Timeouts(connect_seconds=1.5, read_seconds=4).extension() == {
-        "timeout": {"connect": 1.5, "read": 4, "write": 4, "pool": 1.5}
-    }
-
-
 def test_json_content_is_encoded_as_httpx_did() -> None:
     body = {"username": "zoë@example.com", "password": 'a "quoted" pass', "scope": "openid profile"}
     assert json_content(body) == httpx.Request("POST", "http://x", json=body).content
@@ -197,64 +174,87 @@ def test_json_content_is_encoded_as_httpx_did() -> None:
 
 
 def test_reply_headers_are_lower_case_latin_1() -> None:
-    assert reply_headers([(b"Content-Type", b"application/json"), (b"X-A", b"\xe9")]) == {
+    assert reply_headers([("Content-Type", "application/json"), ("X-A", "\xe9")]) == {
         "content-type": "application/json",
         "x-a": "é",
     }
 
 
-class FakeStream(httpcore.NetworkStream):
-    def __init__(self) -> None:
-        self.events: list[tuple[str, object]] = []
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self.events.append(("write", (buffer, timeout)))
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        self.events.append(("read", timeout))
-        return b"answer"
-
-    def close(self) -> None:
-        self.events.append(("close", None))
-
-    def start_tls(
-        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
-    ) -> httpcore.NetworkStream:
-        self.events.append(("start_tls", server_hostname))
-        return FakeStream()
-
-    def get_extra_info(self, info: str) -> Any:
-        return f"info:{info}"
+def test_a_connection_the_server_closed_while_idle_is_not_reused() -> None:
+    with CountingTokenServer() as server, PooledOrigin(server.base_url, TIMEOUTS) as origin:
+        origin.request(b"POST", "/oauth/token", content=b"{}")
+        ((idle, _),) = origin._idle
+        assert idle.sock is not None
+        idle.sock.shutdown(socket.SHUT_RDWR)  # what the server's side sees as our close; reads EOF now
+        assert origin.request(b"POST", "/oauth/token", content=b"{}").status == 200
+        assert (server.connections, server.requests) == (2, 2)
 
 
-def test_coalescing_stream_sends_held_writes_before_reading() -> None:
-    inner = FakeStream()
-    stream = CoalescingStream(inner)
-    stream.write(b"head", timeout=3)
-    stream.write(b"", timeout=3)
-    stream.write(b"body", timeout=3)
-    assert inner.events == []
-
-    assert stream.read(10, timeout=5) == b"answer"
-    assert inner.events == [("write", (b"headbody", 3)), ("read", 5)]
-    assert stream.get_extra_info("is_readable") == "info:is_readable"
+def test_an_expired_connection_is_not_reused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(http_pool, "KEEPALIVE_EXPIRY_SECONDS", 0.0)
+    with CountingTokenServer() as server, PooledOrigin(server.base_url, TIMEOUTS) as origin:
+        for _ in range(3):
+            origin.request(b"POST", "/oauth/token", content=b"{}")
+        assert server.connections == 3
 
 
-def test_coalescing_stream_never_sends_late_after_close() -> None:
-    inner = FakeStream()
-    stream = CoalescingStream(inner)
-    stream.write(b"unsent")
-    stream.close()
-    assert inner.events == [("close", None)]
+def test_an_answer_that_closes_the_connection_is_not_reused(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/x").respond_with_data("{}", headers={"Connection": "close"})
+    with origin_of(httpserver) as origin:
+        for _ in range(2):
+            assert origin.request(b"GET", "/x").status == 200
+        assert origin._idle == []
 
 
-def test_coalescing_stream_flushes_before_tls_and_wraps_the_tls_stream() -> None:
-    inner = FakeStream()
-    stream = CoalescingStream(inner)
-    stream.write(b"CONNECT")
-    upgraded = stream.start_tls(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT), "tenant.example.com")
-    assert inner.events == [("write", (b"CONNECT", None)), ("start_tls", "tenant.example.com")]
-    assert isinstance(upgraded, CoalescingStream)
+def test_a_failed_connect_is_retried_before_anything_is_sent() -> None:
+    opener = RecordingOpener()
+    refusals = iter([ConnectionRefusedError("simulated")])
+
+    def flaky(address: tuple[str, int], timeout: float) -> Any:
+        for refusal in refusals:
+            raise refusal
+        return opener(address, timeout)
+
+    with (
+        CountingTokenServer() as server,
+        PooledOrigin(server.base_url, TIMEOUTS, retries=1, opener=flaky) as origin,
+    ):
+        assert origin.request(b"POST", "/oauth/token", content=b"{}").status == 200
+        assert (server.connections, server.requests, len(opener.writes)) == (1, 1, 1)
+
+
+def test_a_server_that_hangs_up_without_answering_is_a_protocol_error() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+
+        def hang_up() -> None:
+            connection, _ = listener.accept()
+            connection.recv(65536)
+            connection.close()
+
+        threading.Thread(target=hang_up, daemon=True).start()
+        port = listener.getsockname()[1]
+        with (
+            PooledOrigin(f"http://127.0.0.1:{port}", TIMEOUTS) as origin,
+            pytest.raises(TRANSPORT_ERRORS) as raised,
+        ):
+            origin.request(b"POST", "/oauth/token", content=b"{}")
+
+    assert type(raised.value).__name__ == "RemoteProtocolError"
+
+
+def test_https_to_a_server_that_does_not_speak_tls_is_a_connect_error() -> None:
+    with CountingTokenServer() as server:
+        https = server.base_url.replace("http://", "https://")
+        with PooledOrigin(https, TIMEOUTS) as origin, pytest.raises(TRANSPORT_ERRORS) as raised:
+            origin.request(b"POST", "/oauth/token", content=b"{}")
+
+    assert type(raised.value).__name__ == "ConnectError"
+    assert server.requests == 0
+
+
+def test_not_an_http_origin_is_refused_at_once() -> None:
+    with pytest.raises(ValueError, match="not an http"):
+        PooledOrigin("ftp://tenant.example.com", TIMEOUTS)
 
 
 def test_the_reply_content_parses(httpserver: HTTPServer) -> None:

@@ -1,4 +1,4 @@
-"""HTTP access to the Auth0 Authentication API: one pooled connection per container (httpcore).
+"""HTTP access to the Auth0 Authentication API: one pooled connection per container (http.client).
 
 A password grant must never reach Auth0 twice: each copy counts toward brute-force protection.
 So the only retry is the pool's connect retry, which fires before a byte of the request is written;
@@ -14,14 +14,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-import httpcore
-
 from ropguard.credentials import ClientCredentials
 from ropguard.errors import UpstreamTimeoutError, UpstreamUnreachableError
 from ropguard.http_pool import (
     TIMEOUT_ERRORS,
     TRANSPORT_ERRORS,
     HttpReply,
+    Opener,
     PooledOrigin,
     Timeouts,
     json_content,
@@ -50,9 +49,7 @@ _FORWARDED_FOR: Final = FORWARDED_FOR_HEADER.encode("ascii")
 _METHODS: Final = {"GET": b"GET", "POST": b"POST"}
 
 
-def tenant_origin(
-    settings: Auth0Settings, *, network_backend: httpcore.NetworkBackend | None = None
-) -> PooledOrigin:
+def tenant_origin(settings: Auth0Settings, *, opener: Opener | None = None) -> PooledOrigin:
     """The container's keep-alive connection to the tenant, with the configured timeouts."""
     return PooledOrigin(
         settings.base_url,
@@ -61,7 +58,7 @@ def tenant_origin(
         ),
         retries=CONNECT_RETRIES,
         default_headers=DEFAULT_HEADERS,
-        network_backend=network_backend,
+        opener=opener,
     )
 
 
@@ -123,7 +120,7 @@ class TokenEndpoint:
     ``request_token`` sends password grants; ``send`` every other call. Both go through the one
     pooled connection and never retry once a byte may have reached Auth0. Timeouts become
     ``Auth0TimeoutError`` (504), every other transport failure ``Auth0UnreachableError`` (502), each
-    with the failure's class name (httpx's and httpcore's are the same names) as its reason.
+    with the failure's class name (``ropguard.http_pool``'s, named as httpx names them) as its reason.
     """
 
     def __init__(self, origin: PooledOrigin) -> None:

@@ -47,8 +47,9 @@ class RefuseAllCookies(http.cookiejar.DefaultCookiePolicy):
 def build_http_client(settings: Auth0Settings) -> httpx.Client:
     """A keep-alive httpx client for the tenant with explicit timeouts (the password-reset function's).
 
-    The API functions talk to Auth0 through ``ropguard.auth0_client.tenant_origin`` instead (httpcore
-    directly: their warm path); this function's one call per queued reset does not need that.
+    The API functions talk to Auth0 through ``ropguard.auth0_client.tenant_origin`` instead (the
+    standard library's http.client: their warm path); this function's one call per queued reset
+    does not need that.
     """
     timeout = httpx.Timeout(
         connect=settings.connect_timeout_seconds,

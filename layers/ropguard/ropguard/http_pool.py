@@ -1,52 +1,88 @@
-"""One origin over httpcore's connection pool: what the API functions need from httpx, minus its model.
+"""Keep-alive HTTP/1.1 to one origin over the standard library's ``http.client``.
 
-On a warm login the token request was most of the handler's time, and most of that was httpx's
-per-request machinery (Request/Response models, URL merging, header normalisation, a cookie jar
-that we refuse anyway), not the network (docs/architecture.md, "Warm path"). httpcore is httpx's
-own transport, already shipped with it, so this keeps what ``httpx.Client`` gave the Auth0 and
-extension clients and drops the rest:
+The API functions make one kind of request per invocation, to one origin (the Auth0 tenant, or the
+secrets extension on localhost), one at a time. On a warm login that request was most of the
+handler's time, and most of it was the HTTP client's own per-request work, not the network:
+httpx's models cost 0.3 ms more than httpcore's pool, which cost 0.13 ms more per round trip than
+``http.client`` (docs/architecture.md, "Warm path"). ``http.client`` ships with every Python, so
+the API functions import no third-party HTTP code at all, which also shortens their cold start.
+What ``httpx.Client`` gave them is kept:
 
-* timeouts per phase (connect, read, write, pool) and httpx's pool limits (5 s keep-alive expiry);
-* retries only of a failed TCP connect (httpcore's ``retries``, before a byte is written);
+* a connect timeout and a read timeout of the caller's;
+* keep-alive, a connection idle longer than ``KEEPALIVE_EXPIRY_SECONDS`` or closed by the server
+  (readable while idle) is never reused, and ``MAX_KEEPALIVE_CONNECTIONS`` idle ones at most;
+* retries only of a failed connect (``retries``), before a byte of the request is written;
 * TLS verified against certifi's bundle for https, a no-CA context for plain http (``ropguard.tls``);
-* no proxies from the environment, no redirects followed, no cookie jar: httpcore has none of these,
-  so one end user's cookie can never ride along on the next one's request;
-* the same error classes by name (httpx re-raises httpcore's under the same names): callers catch
-  ``TIMEOUT_ERRORS`` and ``TRANSPORT_ERRORS``.
+* no proxies from the environment, no redirects followed, no cookie jar: one end user's cookie can
+  never ride along on the next one's request;
+* the request leaves in one write with ``TCP_NODELAY``, so the server wakes once per request.
 
-And one thing httpx did not do: the request leaves in one write (``CoalescingBackend``), so headers
-and body are one TCP segment (one TLS record) and the server wakes once per request.
+Failures are this module's own small family, named as httpx names them (the names become log
+reasons and metric-free error details; callers catch ``TIMEOUT_ERRORS`` and ``TRANSPORT_ERRORS``)::
+
+    TransportError
+    ├── TimeoutException
+    │   ├── ConnectTimeout      no connection within the connect timeout (retried)
+    │   └── ReadTimeout         no (complete) answer within the read timeout
+    ├── ConnectError            refused, unreachable, TLS handshake failed (retried)
+    ├── ReadError               the connection broke during the exchange
+    └── RemoteProtocolError     the answer is not HTTP/1.1 (or the server hung up without one)
 """
 
 from __future__ import annotations
 
+import http.client
 import json
-import ssl
-from collections.abc import Iterable, Mapping, Sequence
+import select
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-import httpcore
-
 from ropguard.tls import ssl_context_for
 
-#: httpx.Client's pool limits, kept as they were (a Lambda container sends one request at a time).
-MAX_CONNECTIONS: Final = 100
+#: As httpx.Client had them (a Lambda container sends one request at a time).
 MAX_KEEPALIVE_CONNECTIONS: Final = 20
 KEEPALIVE_EXPIRY_SECONDS: Final = 5.0
 
-TIMEOUT_ERRORS: Final = (httpcore.TimeoutException,)
-#: Every failure of the exchange itself (timeouts included: they are ``NetworkError``s' siblings).
-TRANSPORT_ERRORS: Final = (
-    httpcore.TimeoutException,
-    httpcore.NetworkError,
-    httpcore.ProtocolError,
-    httpcore.UnsupportedProtocol,
-    httpcore.ProxyError,
-)
-
 Headers = Sequence[tuple[bytes, bytes]]
+#: Opens the TCP connection: ``(host, port), timeout -> socket`` (``socket.create_connection``).
+Opener = Callable[[tuple[str, int], float], socket.socket]
+
+
+class TransportError(Exception):
+    """The exchange failed before a complete answer arrived (the family is in the module docstring)."""
+
+
+class TimeoutException(TransportError):  # noqa: N818 - httpx's name; the names are log reasons
+    pass
+
+
+class ConnectTimeout(TimeoutException):
+    pass
+
+
+class ReadTimeout(TimeoutException):
+    pass
+
+
+class ConnectError(TransportError):
+    pass
+
+
+class ReadError(TransportError):
+    pass
+
+
+class RemoteProtocolError(TransportError):
+    pass
+
+
+TIMEOUT_ERRORS: Final = (TimeoutException,)
+TRANSPORT_ERRORS: Final = (TransportError,)
 
 #: ``httpx``'s JSON body encoding (compact, UTF-8, no NaN), built once instead of per request.
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
@@ -67,77 +103,12 @@ class HttpReply:
     content: bytes = field(repr=False)
 
 
-def reply_headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
+def reply_headers(raw: Iterable[tuple[str, str]]) -> dict[str, str]:
     headers: dict[str, str] = {}
     for name, value in raw:
-        key = name.decode("latin-1").lower()
-        text = value.decode("latin-1")
-        headers[key] = f"{headers[key]}, {text}" if key in headers else text
+        key = name.lower()
+        headers[key] = f"{headers[key]}, {value}" if key in headers else value
     return headers
-
-
-class CoalescingStream(httpcore.NetworkStream):
-    """Holds writes until the first read, then sends them in one write.
-
-    httpcore writes a request's headers and its body separately: two segments on the wire, two
-    wakeups of the server. HTTP/1.1 without ``Expect: 100-continue`` never needs an answer before the
-    whole request is sent, so nothing waits on the held bytes; they leave before any read, TLS
-    upgrade or close. A failure to send them surfaces from that read, as the same ``WriteError``.
-    """
-
-    def __init__(self, inner: httpcore.NetworkStream) -> None:
-        self._inner = inner
-        self._held: list[bytes] = []
-        self._write_timeout: float | None = None
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        if buffer:
-            self._held.append(buffer)
-            self._write_timeout = timeout
-
-    def flush(self) -> None:
-        if self._held:
-            data = b"".join(self._held)
-            self._held.clear()
-            self._inner.write(data, self._write_timeout)
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        self.flush()
-        return self._inner.read(max_bytes, timeout)
-
-    def start_tls(
-        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
-    ) -> httpcore.NetworkStream:
-        self.flush()
-        return CoalescingStream(self._inner.start_tls(ssl_context, server_hostname, timeout))
-
-    def close(self) -> None:
-        self._held.clear()  # an unsent request is abandoned, never sent late
-        self._inner.close()
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._inner.get_extra_info(info)
-
-
-class CoalescingBackend(httpcore.NetworkBackend):
-    """``inner``'s connections (the real sockets by default), each wrapped in a ``CoalescingStream``."""
-
-    def __init__(self, inner: httpcore.NetworkBackend | None = None) -> None:
-        self._inner = inner if inner is not None else httpcore.SyncBackend()
-
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.NetworkStream:
-        stream = self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
-        return CoalescingStream(stream)
-
-    def sleep(self, seconds: float) -> None:
-        self._inner.sleep(seconds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,23 +116,12 @@ class Timeouts:
     connect_seconds: float
     read_seconds: float
 
-    def extension(self) -> dict[str, dict[str, float]]:
-        """httpcore's per-request ``timeout`` extension, as httpx.Timeout(connect=, read=) built it."""
-        return {
-            "timeout": {
-                "connect": self.connect_seconds,
-                "read": self.read_seconds,
-                "write": self.read_seconds,
-                "pool": self.connect_seconds,
-            }
-        }
-
 
 class PooledOrigin:
     """Keep-alive HTTP/1.1 to one origin (``base_url``: scheme, host, port; no path).
 
-    Everything that does not change per request is built here once: the URL of each path, the
-    timeout extension, the default headers. ``network_backend`` replaces the sockets (tests).
+    Everything that does not change per request is built here once: the TLS context, the default
+    headers. ``opener`` replaces ``socket.create_connection`` (tests).
     """
 
     def __init__(
@@ -171,57 +131,155 @@ class PooledOrigin:
         *,
         retries: int = 0,
         default_headers: Headers = (),
-        network_backend: httpcore.NetworkBackend | None = None,
+        opener: Opener | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        self._pool = httpcore.ConnectionPool(
-            ssl_context=ssl_context_for(self.base_url),
-            max_connections=MAX_CONNECTIONS,
-            max_keepalive_connections=MAX_KEEPALIVE_CONNECTIONS,
-            keepalive_expiry=KEEPALIVE_EXPIRY_SECONDS,
-            retries=retries,
-            network_backend=CoalescingBackend(network_backend),
-        )
-        self._extensions = timeouts.extension()
-        # Host first, as httpcore's request() would add it (brackets kept for IPv6); then the rest.
-        host = urlsplit(self.base_url).netloc.encode("ascii")
-        self._default_headers = [(b"Host", host), *default_headers]
-        self._urls: dict[str, httpcore.URL] = {}
-
-    def _url(self, path_and_query: str) -> httpcore.URL:
-        url = self._urls.get(path_and_query)
-        if url is None:
-            url = httpcore.URL(self.base_url + path_and_query)
-            if len(self._urls) < 64:  # the code's own paths; a query-bearing one is not worth keeping
-                self._urls[path_and_query] = url
-        return url
+        parts = urlsplit(self.base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"not an http(s) origin: {self.base_url!r}")
+        self._tls = ssl_context_for(self.base_url) if parts.scheme == "https" else None
+        self._host = parts.hostname
+        self._port = parts.port or (443 if self._tls else 80)
+        self._timeouts = timeouts
+        self._retries = retries
+        self._opener = opener
+        # Host first, as http.client would add it (brackets kept for IPv6); then the rest.
+        self._default_headers = [(b"Host", parts.netloc.encode("ascii")), *default_headers]
+        self._idle: list[tuple[_OneWriteConnection, float]] = []
+        self._lock = threading.Lock()
 
     def request(
         self, method: bytes, path_and_query: str, *, headers: Headers = (), content: bytes | None = None
     ) -> HttpReply:
-        """One exchange, the answer read in full; raises ``TRANSPORT_ERRORS`` (httpcore's classes).
-
-        What httpcore's ``request()`` does, with the Host header and URL built once instead of
-        per call: the request, then the whole answer read and the connection handed back.
-        """
-        sent = [*self._default_headers, *headers]
-        if content is not None:
-            sent.append((b"Content-Length", b"%d" % len(content)))
-        request = httpcore.Request(
-            method, self._url(path_and_query), headers=sent, content=content, extensions=self._extensions
-        )
-        response = self._pool.handle_request(request)
+        """One exchange, the answer read in full; raises ``TRANSPORT_ERRORS``."""
+        connection = self._checkout()
         try:
+            connection.putrequest(
+                method.decode("ascii"), path_and_query, skip_host=True, skip_accept_encoding=True
+            )
+            for name, value in self._default_headers:
+                connection.putheader(name, value)
+            for name, value in headers:
+                connection.putheader(name, value)
+            if content is not None:
+                connection.putheader(b"Content-Length", b"%d" % len(content))
+            connection.endheaders(content)
+            response = connection.getresponse()
             body = response.read()
-        finally:
-            response.close()
-        return HttpReply(response.status, reply_headers(response.headers), body)
+        except BaseException as exc:
+            connection.close()
+            raise _exchange_error(exc) from None
+        reply = HttpReply(response.status, reply_headers(response.getheaders()), body)
+        self._checkin(connection)
+        return reply
 
     def close(self) -> None:
-        self._pool.close()
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for connection, _ in idle:
+            connection.close()
 
     def __enter__(self) -> PooledOrigin:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+    # -- the pool ------------------------------------------------------------------------------
+
+    def _checkout(self) -> _OneWriteConnection:
+        now = time.monotonic()
+        while True:
+            with self._lock:
+                if not self._idle:
+                    break
+                connection, since = self._idle.pop()
+            if now - since < KEEPALIVE_EXPIRY_SECONDS and not _readable(connection):
+                return connection
+            connection.close()  # expired, or the server closed it (or sent what nobody asked)
+        return self._connect()
+
+    def _checkin(self, connection: _OneWriteConnection) -> None:
+        if connection.sock is None:  # the answer said Connection: close
+            return
+        with self._lock:
+            if len(self._idle) < MAX_KEEPALIVE_CONNECTIONS:
+                self._idle.append((connection, time.monotonic()))
+                return
+        connection.close()
+
+    def _connect(self) -> _OneWriteConnection:
+        for attempt in range(self._retries + 1):
+            try:
+                sock = self._open()
+            except TimeoutError:
+                error: TransportError = ConnectTimeout("no connection within the connect timeout")
+            except OSError as exc:  # refused, unreachable, TLS handshake (ssl.SSLError)
+                error = ConnectError(type(exc).__name__)
+            else:
+                connection = _OneWriteConnection(self._host, self._port)
+                connection.sock = sock  # http.client speaks over the socket it is given (TLS or not)
+                return connection
+            if attempt == self._retries:
+                raise error
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _open(self) -> socket.socket:
+        """TCP (and TLS) under the connect timeout; the socket then waits up to the read timeout."""
+        opener = self._opener or socket.create_connection
+        sock = opener((self._host, self._port), self._timeouts.connect_seconds)
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self._tls is not None:
+                sock = self._tls.wrap_socket(sock, server_hostname=self._host)
+            sock.settimeout(self._timeouts.read_seconds)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+
+
+class _OneWriteConnection(http.client.HTTPConnection):
+    """Sends a request's headers and body in one write (http.client sends them apart: two segments,
+    two wakeups of the server). Nothing is answered before the whole request is sent (no
+    ``Expect: 100-continue``), so the held bytes leave when the answer is asked for."""
+
+    def __init__(self, host: str, port: int) -> None:
+        super().__init__(host, port)
+        self._held: list[bytes] = []
+
+    def send(self, data: Any) -> None:
+        self._held.append(bytes(data))
+
+    def getresponse(self) -> http.client.HTTPResponse:
+        if self._held:
+            data = b"".join(self._held)
+            self._held.clear()
+            super().send(data)
+        return super().getresponse()
+
+    def close(self) -> None:
+        self._held.clear()  # an unsent request is abandoned, never sent late
+        super().close()
+
+
+def _readable(connection: http.client.HTTPConnection) -> bool:
+    """An idle keep-alive socket that is readable was closed by the server (or holds garbage)."""
+    sock = connection.sock
+    if sock is None:
+        return True
+    try:
+        return bool(select.select([sock], [], [], 0)[0])
+    except (OSError, ValueError):
+        return True
+
+
+def _exchange_error(exc: BaseException) -> BaseException:
+    """What a failure during the exchange is called (anything else is re-raised as it is)."""
+    if isinstance(exc, TimeoutError):
+        return ReadTimeout("no complete answer within the read timeout")
+    if isinstance(exc, http.client.RemoteDisconnected | http.client.HTTPException):
+        return RemoteProtocolError(type(exc).__name__)
+    if isinstance(exc, OSError):
+        return ReadError(type(exc).__name__)
+    return exc

@@ -19,8 +19,8 @@ def tls_context_for(base_url: str) -> ssl.SSLContext | bool:
 
 
 def ssl_context_for(base_url: str) -> ssl.SSLContext:
-    """For httpcore (``ropguard.http_pool``): what httpx builds for ``verify=True`` for https
-    (certificate and host name checked against certifi's bundle), a no-CA context otherwise.
+    """For ``ropguard.http_pool``: what httpx builds for ``verify=True`` for https (certificate and
+    host name checked against certifi's bundle), a no-CA context otherwise.
 
     Unlike httpx's transport it never reads ``SSL_CERT_FILE`` or ``SSL_CERT_DIR``: like proxies, the
     trusted roots are not the environment's to change.
