@@ -6,8 +6,9 @@ Parameters and Secrets extension configured (a loopback stand-in that checks the
 tracing off (the template's default). Afterwards none of boto3, botocore, the X-Ray SDK or pydantic
 may be in ``sys.modules``: together they were most of the login's cold start (issue 10; README
 "Performance"); nor Powertools' event data classes (tens of ms for what two dict lookups do), nor
-httpx (its models were most of a warm login; ``ropguard.http_pool`` uses httpcore directly). This
-venv has them all installed, so an import anywhere on the path shows up here.
+any third-party HTTP client: httpx's models were most of a warm login, and ``ropguard.http_pool``
+speaks HTTP through the standard library's ``http.client``. This venv has them all installed, so an
+import anywhere on the path shows up here.
 """
 
 from __future__ import annotations
@@ -33,8 +34,10 @@ FORBIDDEN = (
     "pydantic",
     # Every event type Powertools knows, for two dict lookups: read the event's keys directly.
     "aws_lambda_powertools.utilities.data_classes",
-    # The API functions speak HTTP through ropguard.http_pool (httpcore, httpx's own transport).
+    # The API functions speak HTTP through ropguard.http_pool (the standard library's http.client).
     "httpx",
+    "httpcore",
+    "h11",
 )
 SECRET_ID = "ropguard/import-budget"
 CLIENT_SECRET = "client-secret-import-budget-never-log-me"
