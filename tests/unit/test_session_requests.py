@@ -85,12 +85,23 @@ def test_authenticators_take_a_bearer_header() -> None:
         ("Basic abc", "must use the Bearer scheme"),
         ("Bearer ", "must not be empty"),
         ("Bearer " + "x" * 3000, "longer than 2048"),
+        # would not encode into the header sent on to Auth0 (was an unhandled UnicodeEncodeError)
+        ("Bearer tok\u00e9n", "only letters, digits"),
+        ("Bearer a b", "only letters, digits"),
+        ("Bearer a\x7fb", "only letters, digits"),
+        ("Bearer ==", "only letters, digits"),
     ],
 )
 def test_authenticators_header_errors(header: str | None, message: str) -> None:
     raw = http_api_event(None, content_type=None, headers={"authorization": header} if header else {})
     with pytest.raises(InvalidRequestError, match=message):
         parse_authenticators(read_event(raw))
+
+
+def test_authenticators_take_any_b64token() -> None:
+    token = "eyJhbGciOi.J-_~+/x.sig=="
+    raw = http_api_event(None, content_type=None, headers={"Authorization": f"Bearer  {token} "})
+    assert parse_authenticators(read_event(raw)).mfa_token == token
 
 
 def test_refresh_scope_is_optional_and_checked() -> None:

@@ -7,6 +7,7 @@ Fields a route does not read are ignored and never reach Auth0.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,9 @@ MAX_OTP_CHARS = 16
 MAX_BINDING_CODE_CHARS = 64
 MAX_RECOVERY_CODE_CHARS = 64
 MAX_AUTHENTICATOR_ID_CHARS = 256
+#: RFC 6750's b64token: the only characters a bearer token may have, and all a header can carry
+#: safely onward to Auth0 (an mfa_token is a JWT: base64url and dots).
+_BEARER_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 CHALLENGE_TYPES = ("otp", "oob")
 FACTORS = ("otp", "oob_code", "recovery_code")
 
@@ -109,9 +113,12 @@ def parse_authenticators(event: ApiEvent) -> AuthenticatorsRequest:
     scheme, _, token = header.strip().partition(" ")
     if scheme.lower() != "bearer":
         raise InvalidRequestError("the Authorization header must use the Bearer scheme (Bearer <mfa_token>)")
-    return AuthenticatorsRequest(
-        mfa_token=checked_string(token.strip(), "the Authorization header's token", MAX_TOKEN_CHARS)
-    )
+    mfa_token = checked_string(token.strip(), "the Authorization header's token", MAX_TOKEN_CHARS)
+    if _BEARER_TOKEN.fullmatch(mfa_token) is None:
+        raise InvalidRequestError(
+            "the Authorization header's token may hold only letters, digits and -._~+/ (then =)"
+        )
+    return AuthenticatorsRequest(mfa_token=mfa_token)
 
 
 def _factor(fields: dict[str, Any]) -> Factor:
