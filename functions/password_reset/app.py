@@ -31,9 +31,9 @@ def service() -> PasswordResetService:
     return PasswordResetService.from_env()
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(log_event=False)  # never the queued events, whatever the environment says
 @traced  # only when tracing is on; responses never captured
-@metrics.log_metrics
+@metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     try:
         resets = service()
