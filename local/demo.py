@@ -9,10 +9,12 @@ and Auth0 error codes.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import itertools
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -383,9 +385,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.ERROR, format="%(levelname)s %(name)s: %(message)s"
     )
-    config = StackConfig(ports=Ports.free(), environment_overrides={} if args.verbose else QUIET)
     print("starting the offline stack on free loopback ports...", flush=True)
-    with OfflineStack.start(config) as stack:
+    with contextlib.ExitStack() as quiet:
+        # The emulator and moto log from processes of their own: quiet means their output too.
+        output = None if args.verbose else quiet.enter_context(open(os.devnull, "w", encoding="utf-8"))
+        config = StackConfig(
+            ports=Ports.free(), environment_overrides={} if args.verbose else QUIET, server_output=output
+        )
+        stack = quiet.enter_context(OfflineStack.start(config))
         print(
             f"local API {stack.api_url}, Auth0 emulator {stack.auth0_url}, moto {stack.aws_url}\n", flush=True
         )

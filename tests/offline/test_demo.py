@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from local.demo import Step, play
 from local.stack import OfflineStack
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.integration
@@ -25,3 +31,21 @@ def test_a_step_that_differs_is_marked_and_fails() -> None:
         "          expected: 401 unauthorized",
         "          actual:   200",
     ]
+
+
+@pytest.mark.integration
+def test_the_command_prints_the_story_and_nothing_else() -> None:
+    """``make demo`` as a user sees it: no function, emulator or moto log line, no EMF metrics."""
+    result = subprocess.run(
+        [sys.executable, "-m", "local.demo"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "every step went as expected" in result.stdout
+    output = result.stdout + result.stderr
+    for noise in ("INFO", "WARNING", "_aws", "ColdStart", "ropguard.emulator"):
+        assert noise not in output, noise
