@@ -131,8 +131,9 @@ class BenchContext:
     aws_request_id: str = "bench"
 
 
-def load_handler(name: str) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", HANDLERS[name])
+def load_handler(name: str, path: Path | None = None) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """``lambda_handler`` of a fresh copy of the handler file (``HANDLERS[name]`` unless ``path``)."""
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", path or HANDLERS[name])
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -383,16 +384,6 @@ def session_event(route_key: str) -> dict[str, Any]:
     }
 
 
-def load_session_handler(name: str) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
-    spec = importlib.util.spec_from_file_location(f"bench_session_{name}", SESSION_HANDLERS[name])
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    handler: Callable[[dict[str, Any], Any], dict[str, Any]] = module.lambda_handler
-    return handler
-
-
 def session_warm_rows(auth0: Any, runs: int = SESSION_WARM_RUNS) -> list[tuple[str, ...]]:
     """Warm p50/p99 per route and handler against moto (set up by the caller's environment) and
     ``auth0``, a loopback Auth0 that answers every session call at once (its own process)."""
@@ -401,8 +392,8 @@ def session_warm_rows(auth0: Any, runs: int = SESSION_WARM_RUNS) -> list[tuple[s
     for route_key in SESSION_ROUTE_BODIES:
         event = session_event(route_key)
         medians: dict[str, tuple[float, float, int]] = {}
-        for name in SESSION_HANDLERS:
-            handler = load_session_handler(name)
+        for name, path in SESSION_HANDLERS.items():
+            handler = load_handler(f"session_{name}", path)
             context = BenchContext()
             with quiet_stdout():
                 first = handler(event, context)  # the container is now warm

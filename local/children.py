@@ -18,7 +18,7 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -32,12 +32,19 @@ class ChildServer:
     """``python -m module ...`` as a child: ``launch()``, then ``wait_ready()`` gives ``url``."""
 
     def __init__(
-        self, name: str, arguments: Sequence[str], ready: str, *, output: IO[str] | None = None
+        self,
+        name: str,
+        arguments: Sequence[str],
+        ready: str,
+        *,
+        output: IO[str] | None = None,
+        settings: Mapping[str, str] | None = None,
     ) -> None:
         self.name = name
         self._command = [sys.executable, "-m", *arguments]
         self._ready = ready
         self._output = output
+        self._settings = dict(settings or {})
         self._process: subprocess.Popen[str] | None = None
         self.url = ""
 
@@ -48,7 +55,7 @@ class ChildServer:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._output,
-            env={**os.environ, **MOTO_SETTINGS},
+            env={**os.environ, **self._settings},
             text=True,
         )
         return self
@@ -78,9 +85,8 @@ class ChildServer:
 
 
 def moto(host: str, port: int, output: IO[str] | None = None) -> ChildServer:
-    return ChildServer(
-        "moto's server", ["local.children", "--host", host, "--port", str(port)], _MOTO_READY, output=output
-    )
+    arguments = ["local.children", "--host", host, "--port", str(port)]
+    return ChildServer("moto's server", arguments, _MOTO_READY, output=output, settings=MOTO_SETTINGS)
 
 
 def auth0_emulator(tenant: Path, host: str, port: int, output: IO[str] | None = None) -> ChildServer:

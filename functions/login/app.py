@@ -1,7 +1,7 @@
 """POST /login handler: decorators plus one call to ``ropguard.edge.serve``.
 
 The service is built on the first invocation, not at import, so a configuration error becomes one
-logged error and a JSON 500 instead of an init crash, and httpx clients live per container.
+logged error and a JSON 500 instead of an init crash, and pooled connections live per container.
 The event is never logged: it carries the password. Cold-start budget: nothing here imports
 boto3, botocore, the X-Ray SDK or pydantic on a login (tests/unit/test_import_budget.py).
 """

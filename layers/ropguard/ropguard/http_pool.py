@@ -166,9 +166,12 @@ class PooledOrigin:
             connection.endheaders(content)
             response = connection.getresponse()
             body = response.read()
-        except BaseException as exc:
+        except (OSError, http.client.HTTPException) as exc:
             connection.close()
             raise _exchange_error(exc) from None
+        except BaseException:
+            connection.close()
+            raise
         reply = HttpReply(response.status, reply_headers(response.getheaders()), body)
         self._checkin(connection)
         return reply
@@ -209,20 +212,19 @@ class PooledOrigin:
         connection.close()
 
     def _connect(self) -> _OneWriteConnection:
-        for attempt in range(self._retries + 1):
+        error: TransportError = ConnectError("no connect attempt")
+        for _ in range(self._retries + 1):
             try:
                 sock = self._open()
             except TimeoutError:
-                error: TransportError = ConnectTimeout("no connection within the connect timeout")
+                error = ConnectTimeout("no connection within the connect timeout")
             except OSError as exc:  # refused, unreachable, TLS handshake (ssl.SSLError)
                 error = ConnectError(type(exc).__name__)
             else:
                 connection = _OneWriteConnection(self._host, self._port)
                 connection.sock = sock  # http.client speaks over the socket it is given (TLS or not)
                 return connection
-            if attempt == self._retries:
-                raise error
-        raise AssertionError("unreachable")  # pragma: no cover
+        raise error
 
     def _open(self) -> socket.socket:
         """TCP (and TLS) under the connect timeout; the socket then waits up to the read timeout."""
@@ -274,12 +276,10 @@ def _readable(connection: http.client.HTTPConnection) -> bool:
         return True
 
 
-def _exchange_error(exc: BaseException) -> BaseException:
-    """What a failure during the exchange is called (anything else is re-raised as it is)."""
+def _exchange_error(exc: OSError | http.client.HTTPException) -> TransportError:
+    """What a failure during the exchange is called (RemoteDisconnected is an HTTPException)."""
     if isinstance(exc, TimeoutError):
         return ReadTimeout("no complete answer within the read timeout")
-    if isinstance(exc, http.client.RemoteDisconnected | http.client.HTTPException):
+    if isinstance(exc, http.client.HTTPException):
         return RemoteProtocolError(type(exc).__name__)
-    if isinstance(exc, OSError):
-        return ReadError(type(exc).__name__)
-    return exc
+    return ReadError(type(exc).__name__)
