@@ -89,10 +89,13 @@ def moto(host: str, port: int, output: IO[str] | None = None) -> ChildServer:
     return ChildServer("moto's server", arguments, _MOTO_READY, output=output, settings=MOTO_SETTINGS)
 
 
-def auth0_emulator(tenant: Path, host: str, port: int, output: IO[str] | None = None) -> ChildServer:
+def auth0_emulator(
+    tenant: Path, host: str, port: int, output: IO[str] | None = None, log_level: str = "INFO"
+) -> ChildServer:
     """The emulator through its own command line, as any user runs it."""
     arguments = ["auth0_emulator", "--tenant", str(tenant), "--host", host, "--port", str(port)]
-    return ChildServer("the Auth0 emulator", [*arguments, "--stop-on-eof"], _EMULATOR_READY, output=output)
+    arguments += ["--log-level", log_level, "--stop-on-eof"]
+    return ChildServer("the Auth0 emulator", arguments, _EMULATOR_READY, output=output)
 
 
 def stop_on_eof(stopping: threading.Event) -> None:

@@ -390,7 +390,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The emulator and moto log from processes of their own: quiet means their output too.
         output = None if args.verbose else quiet.enter_context(open(os.devnull, "w", encoding="utf-8"))
         config = StackConfig(
-            ports=Ports.free(), environment_overrides={} if args.verbose else QUIET, server_output=output
+            ports=Ports.free(),
+            environment_overrides={} if args.verbose else QUIET,
+            server_output=output,
+            server_log_level="INFO" if args.verbose else "WARNING",
         )
         stack = quiet.enter_context(OfflineStack.start(config))
         print(

@@ -1,5 +1,11 @@
-"""A local HTTP API on werkzeug's server: serves the template's ``HttpApi`` routes and invokes
-their functions with payload format 2.0 events, as API Gateway does. The source IP is the TCP peer.
+"""A local HTTP API on waitress: serves the template's ``HttpApi`` routes and invokes their
+functions with payload format 2.0 events, as API Gateway does. The source IP is the TCP peer.
+
+waitress, not werkzeug's development server: werkzeug closes every connection after one answer,
+so each request paid a new TCP connection and a new thread on both ends; waitress keeps HTTP/1.1
+connections alive, as API Gateway does, and serves them from a fixed pool of threads (measured in
+``benchmarks/load.py``, see docs/offline.md). Its proxy-header rewriting is off: what a client
+writes reaches the event as it would through API Gateway, and never the source IP.
 
 ``viewer_headers`` (optional) is called with the peer's host and port and returns headers that
 replace any the client sent under those names, before the event is built: the hook a front
@@ -13,9 +19,10 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from werkzeug.serving import WSGIRequestHandler, make_server
+from waitress import wasyncore
+from waitress.server import create_server
 from werkzeug.wrappers import Request, Response
 
 from local.http_events import (
@@ -36,6 +43,8 @@ LOG = logging.getLogger(__name__)
 OPENAPI_PATH = "/openapi.json"
 #: Request bodies above API Gateway's 10 MB payload limit are refused as it refuses them.
 MAX_BODY_BYTES = 10 * 1024 * 1024
+#: Requests served at once; each holds its thread while its function runs. More wait in order.
+SERVING_THREADS = 64
 
 ViewerHeaders = Callable[[str, int], Mapping[str, str]]
 
@@ -47,13 +56,6 @@ class BoundRoute:
     route: HttpRoute
     stage: ApiStage
     function: LocalFunction
-
-
-class _Handler(WSGIRequestHandler):
-    disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed-ACK wait
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        """Silenced: werkzeug's line carries the query string; ``LocalHttpApi`` logs without it."""
 
 
 class LocalHttpApi:
@@ -72,24 +74,38 @@ class LocalHttpApi:
         self._table = RouteTable(self.routes)
         self.openapi_document = openapi_document
         self.viewer_headers = viewer_headers
-        self._server = make_server(host, port, self._wsgi, threaded=True, request_handler=_Handler)
+        self._sockets: dict[int, Any] = {}  # the server loop's: the listener and every connection
+        # Any: one host and port make one TcpWSGIServer, whose stubs lack its port and trigger
+        self._server: Any = cast(Any, create_server)(
+            self._wsgi,
+            map=self._sockets,
+            host=host,
+            port=port,  # SO_REUSEADDR is waitress's default: a restart binds at once
+            threads=SERVING_THREADS,
+            clear_untrusted_proxy_headers=False,  # forwarded headers reach the event untouched
+            ident="",  # no Server header: API Gateway sends none of waitress's
+        )
+        self._host, self._port = host, int(self._server.effective_port)
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
-        return f"http://{self._server.host}:{self._server.port}"
+        return f"http://{self._host}:{self._port}"
 
     def start(self) -> LocalHttpApi:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="local-http-api", daemon=True)
+        self._thread = threading.Thread(target=self._server.run, name="local-http-api", daemon=True)
         self._thread.start()
         return self
 
     def stop(self) -> None:
+        """Close the listener and every connection, in the server's own loop, then its threads."""
         if self._thread is not None:
-            self._server.shutdown()
+            self._server.trigger.pull_trigger(lambda: wasyncore.close_all(self._sockets))
             self._thread.join()
             self._thread = None
-        self._server.server_close()
+        else:
+            wasyncore.close_all(self._sockets)
+        self._server.task_dispatcher.shutdown()
 
     def _wsgi(self, environ: dict[str, Any], start_response: Any) -> Any:
         return self.handle(Request(environ))(environ, start_response)

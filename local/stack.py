@@ -96,6 +96,8 @@ class StackConfig:
     workers_per_function: int = DEFAULT_MAX_WORKERS  # each function's pool grows up to this
     #: Where moto's and the emulator's own output goes (None: the stack's standard error).
     server_output: IO[str] | None = None
+    #: The emulator's log level: above INFO, its lines per request are not even formatted.
+    server_log_level: str = "INFO"
 
 
 @dataclass(frozen=True)
@@ -152,7 +154,11 @@ class OfflineStack(contextlib.AbstractContextManager["OfflineStack"]):
         emulator = None
         if config.tenant_path is not None:  # starts while moto does
             emulator = children.auth0_emulator(
-                config.tenant_path, config.host, config.ports.auth0, config.server_output
+                config.tenant_path,
+                config.host,
+                config.ports.auth0,
+                config.server_output,
+                config.server_log_level,
             )
             self._exit.callback(emulator.stop)
             emulator.launch()

@@ -149,7 +149,10 @@ def test_the_access_log_leaves_out_the_query_string(api: str, caplog: pytest.Log
 def test_a_body_over_api_gateways_limit_is_refused(api: str) -> None:
     address = urlsplit(api)
     with socket.create_connection((address.hostname, address.port)) as connection:
-        connection.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10485761\r\n\r\n")
+        connection.sendall(
+            b"POST /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 10485761\r\n\r\n"
+        )
+        connection.sendall(b"x" * 10485761)
         answer = connection.makefile("rb").read()
     assert answer.startswith(b"HTTP/1.1 413 ")
     assert answer.endswith(b'{"message": "Request Entity Too Large"}')
