@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import logging
 import os
 import subprocess
 import sys
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 #: Settings of the child's moto: a test reset purges queues more often than SQS's once a minute.
 MOTO_SETTINGS = {"MOTO_SQS_ENFORCE_STRICT_QUEUE_PURGE_BEHAVIOUR": "false"}
@@ -105,23 +104,31 @@ def stop_on_eof(stopping: threading.Event) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from moto.server import ThreadedMotoServer  # noqa: PLC0415 - only the child needs moto's server
+    """moto's server app (the one ``moto_server`` runs) on waitress: werkzeug's server, moto's own,
+    closes the connection after every answer, so every AWS call paid a new connection and thread."""
+    # only the child needs moto's server
+    from moto.moto_server.werkzeug_app import (  # noqa: PLC0415
+        DomainDispatcherApplication,
+        create_backend_app,
+    )
+    from waitress.server import create_server  # noqa: PLC0415
 
     parser = argparse.ArgumentParser(prog="python -m local.children")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args(argv)
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # it logs every request line
-    server = ThreadedMotoServer(ip_address=args.host, port=args.port, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    print(f"{_MOTO_READY} http://{host}:{port}", flush=True)
+    app = DomainDispatcherApplication(create_backend_app)
+    # threads: SQS long polls each hold one while they wait
+    server: Any = create_server(
+        app, host=args.host, port=args.port, threads=32, ident="", clear_untrusted_proxy_headers=False
+    )
+    threading.Thread(target=server.run, name="moto", daemon=True).start()
+    print(f"{_MOTO_READY} http://{args.host}:{server.effective_port}", flush=True)
     stopping = threading.Event()
     threading.Thread(target=stop_on_eof, args=(stopping,), daemon=True).start()
     with contextlib.suppress(KeyboardInterrupt):
         stopping.wait()
-    server.stop()
-    return 0
+    return 0  # the server's threads are daemons: the process ends with them
 
 
 if __name__ == "__main__":
