@@ -11,7 +11,8 @@ past the function's Timeout is killed and replaced. Each worker gets its own Run
 so that the port says which process an answer (or a silence) belongs to; ``AWS_LAMBDA_RUNTIME_API``
 must be a bare ``host:port`` anyway. A worker's stdout and stderr (the function's logs and EMF
 metric lines) are logged line by line to ``local.functions.<LogicalId>`` at INFO, the lines of an
-invocation before ``invoke`` returns.
+invocation before ``invoke`` returns; when that logger is not enabled for INFO as a worker starts,
+its output goes to /dev/null (nothing reads a pipe for lines nobody logs).
 """
 
 from __future__ import annotations
@@ -237,19 +238,21 @@ class _Worker:
                 "runpy.run_module('awslambdaric', run_name='__main__')"
             )
             command = [sys.executable, "-c", bootstrap, handler]
+        # Output nobody logs goes nowhere: no pipe, no reader waking for every line it writes.
+        logged = self.function.output.isEnabledFor(logging.INFO)
         self.process = subprocess.Popen(  # noqa: S603 - our interpreter, the template's handler name
             command,
             cwd=self.function.spec.code_dir,
             env=self._environment,
             stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
+            stdout=subprocess.PIPE if logged else subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # signals for the stack's terminal never reach a worker
         )
-        assert self.process.stdout is not None  # noqa: S101 - Popen with PIPE
-        os.set_blocking(self.process.stdout.fileno(), False)
+        if self.process.stdout is not None:
+            os.set_blocking(self.process.stdout.fileno(), False)
+            self._reader.start()
         self._thread.start()
-        self._reader.start()
 
     def join(self) -> None:
         self._thread.join()
@@ -280,7 +283,8 @@ class _Worker:
             self.terminate()
             self.server.server_close()
             self.settled.set()
-            self._reader.join()
+            if self._reader.is_alive():
+                self._reader.join()
             self.function._retire(self, failure)
 
     def terminate(self) -> None:
@@ -322,9 +326,10 @@ class _Worker:
                 return
 
     def drain_output(self) -> bool:
-        """Log every complete line written so far; False at end of file."""
+        """Log every complete line written so far; False at end of file (or with no pipe)."""
         stream = self.process.stdout
-        assert stream is not None  # noqa: S101 - Popen with PIPE
+        if stream is None:
+            return False
         with self._output_lock:
             while not stream.closed:
                 try:

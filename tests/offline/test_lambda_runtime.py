@@ -150,6 +150,16 @@ def test_what_a_handler_prints_is_logged_before_invoke_returns(
     ] == ["printed by the handler: hello from the worker"]
 
 
+def test_a_worker_started_while_nobody_logs_writes_to_dev_null(
+    functions: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="local.functions")
+    runtime = functions()
+    pid = runtime.invoke({"action": "print", "text": "heard by nobody"})["pid"]
+    assert os.readlink(f"/proc/{pid}/fd/1") == os.devnull
+    assert not [record for record in caplog.records if record.name.startswith("local.functions")]
+
+
 def test_stop_ends_the_workers(functions: Any) -> None:
     runtime = functions()
     pid = runtime.invoke({})["pid"]
