@@ -30,7 +30,6 @@ import re
 import secrets
 import zipfile
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -287,7 +286,7 @@ def _put_placeholder_code(aws: AwsEndpoint, document: Mapping[str, Any]) -> None
     archive = io.BytesIO()
     zipfile.ZipFile(archive, "w").close()
     for resource in document["Resources"].values():
-        code = resource.get("Properties", {}).get("Code")
+        code = resource.get("Properties", {}).get("Code") or {}
         if resource["Type"] == "AWS::Lambda::Function" and code.get("S3Bucket") == LOCAL_CODE_BUCKET:
             s3.put_object(Bucket=LOCAL_CODE_BUCKET, Key=code["S3Key"], Body=archive.getvalue())
 
@@ -486,21 +485,16 @@ def _text(value: Any) -> str:
     return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 
-@contextmanager
-def in_process_moto(region: str = "us-east-1") -> Iterator[AwsEndpoint]:
-    """moto in this process (``mock_aws``), for tools and tests that read the template without a
-    running stack. It shares moto's module state with any moto server in the process."""
-    from moto import mock_aws  # noqa: PLC0415 - only tools and tests pay for importing moto here
-
-    with mock_aws():
-        yield AwsEndpoint("", region)
-
-
 def read_template(
     template_path: Path,
     parameter_overrides: Mapping[str, str] | None = None,
     local_values: Mapping[str, str] | None = None,
 ) -> OfflineResources:
-    """The template created in an in-process moto and read back, then dropped."""
-    with in_process_moto() as aws:
+    """The template created in moto in this process (``mock_aws``) and read back, for tools and
+    tests without a running stack. moto's state is module-wide: this resets any moto server in the
+    same process too."""
+    from moto import mock_aws  # noqa: PLC0415 - only tools and tests pay for importing moto here
+
+    with mock_aws():
+        aws = AwsEndpoint("", "us-east-1")
         return create_resources(template_path, aws, parameter_overrides, local_values=local_values)
