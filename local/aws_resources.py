@@ -75,32 +75,26 @@ HONOURED: Mapping[str, frozenset[str] | None] = {
     "AWS::KMS::Key": names("KeyPolicy EnableKeyRotation Enabled"),
     "AWS::KMS::Alias": names("AliasName TargetKeyId"),
     "AWS::SNS::Topic": names("TopicName DisplayName KmsMasterKeyId"),
-    "AWS::SQS::Queue": names(
-        "QueueName DelaySeconds MaximumMessageSize MessageRetentionPeriod VisibilityTimeout RedrivePolicy "
-        "ReceiveMessageWaitTimeSeconds KmsMasterKeyId KmsDataKeyReusePeriodSeconds SqsManagedSseEnabled"
-    ),
-    "AWS::DynamoDB::Table": names(
-        "TableName KeySchema AttributeDefinitions BillingMode ProvisionedThroughput SSESpecification "
-        "TimeToLiveSpecification"
-    ),
+    "AWS::SQS::Queue": names("QueueName DelaySeconds MaximumMessageSize MessageRetentionPeriod RedrivePolicy "
+        "VisibilityTimeout ReceiveMessageWaitTimeSeconds KmsMasterKeyId KmsDataKeyReusePeriodSeconds "
+        "SqsManagedSseEnabled"),
+    "AWS::DynamoDB::Table": names("TableName KeySchema AttributeDefinitions BillingMode SSESpecification "
+        "ProvisionedThroughput TimeToLiveSpecification"),
     "AWS::Logs::LogGroup": names("LogGroupName RetentionInDays"),
     "AWS::IAM::Role": None,  # moto's Lambda wants the function's role to exist; IAM is not enforced
-    "AWS::Lambda::Function": names(
-        "Code Handler Runtime Timeout MemorySize Environment Layers FunctionName PackageType Architectures"
-    ),
-    "AWS::Lambda::EventSourceMapping": names(
-        "EventSourceArn FunctionName BatchSize FunctionResponseTypes Enabled ScalingConfig"
-    ),
+    "AWS::Lambda::Function": names("Code Handler Runtime Timeout MemorySize Environment Layers FunctionName "
+        "PackageType Architectures"),
+    "AWS::Lambda::EventSourceMapping": names("EventSourceArn FunctionName BatchSize FunctionResponseTypes "
+        "Enabled ScalingConfig"),
     "AWS::Lambda::Version": names("FunctionName"),
     # EXPLICIT, in creation order (a later one may refer to an earlier one)
     "AWS::Lambda::LayerVersion": names("Content LayerName"),
     "AWS::ApiGatewayV2::Api": names("Body"),  # its routes, served by the local HTTP API
     "AWS::SecretsManager::Secret": names("Name KmsKeyId SecretString GenerateSecretString"),
-    "AWS::SNS::Subscription": names(
-        "TopicArn Protocol Endpoint RawMessageDelivery FilterPolicy FilterPolicyScope"
-    ),
+    "AWS::SNS::Subscription": names("TopicArn Protocol Endpoint RawMessageDelivery FilterPolicy "
+        "FilterPolicyScope"),
     "AWS::SQS::QueuePolicy": names("Queues PolicyDocument"),
-}
+}  # fmt: skip
 EXPLICIT = tuple(HONOURED)[tuple(HONOURED).index("AWS::Lambda::LayerVersion") :]
 #: Skipped by these name prefixes (AWS::CloudFront::* : the stack's own front plays the distribution).
 NO_OFFLINE_MEANING_TYPES = (

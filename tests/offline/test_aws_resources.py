@@ -255,3 +255,25 @@ def test_a_generated_secret_follows_its_template(aws: str) -> None:
     value = endpoint.client("secretsmanager").get_secret_value(SecretId=resources.physical("ClientSecret"))
     generated = json.loads(value["SecretString"])
     assert (generated["client_id"], bool(generated["client_secret"])) == ("placeholder", True)
+
+
+@pytest.mark.parametrize(
+    ("snap_start", "extension"),
+    [
+        (
+            "None",
+            (
+                "arn:aws:lambda:us-east-1:177933569100:layer:AWS-Parameters-and-Secrets-Lambda-Extension-Arm64:4",
+            ),
+        ),
+        ("PublishedVersions", ()),  # !If [..., !Ref AWS::NoValue] in a list: moto leaves a null there
+    ],
+)
+def test_dropped_properties_come_back_resolved_inside_to_json_string(
+    snap_start: str, extension: tuple[str]
+) -> None:
+    """Layers: !If, !FindInMap and AWS::NoValue resolved by moto inside Fn::ToJsonString."""
+    login = spec_of(read(ROOT / "template.yaml", Auth0Domain="x", SnapStart=snap_start), "LoginFunction")
+    assert (login.layer_dirs, login.layer_arns) == ((ROOT / "layers" / "ropguard",), extension)
+    assert login.architectures == ("arm64",)
+    assert ("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT" in login.environment) is bool(extension)
