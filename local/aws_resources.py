@@ -2,23 +2,19 @@
 its intrinsics, and everything the offline stack runs is read back from moto.
 
 Read in moto 5.2.5 (``moto/cloudformation/parsing.py``: ``clean_json``, ``parse_condition``,
-``parse_output``; ``moto/awslambda/models.py``: each model's ``create_from_cloudformation_json``):
+``parse_output``; each model's ``create_from_cloudformation_json``, e.g. ``moto/awslambda/models.py``):
 
-- Resource types in ``HONOURED`` (with only the properties listed there) go to ``create_stack``.
-  Functions need their IAM role in moto, so roles go too. moto's function model keeps Handler,
-  Timeout, MemorySize and Environment but drops Layers, Architectures and PackageType, and a
-  mapping's ``Enabled`` is forced off (moto would run the function in Docker; the queue runner
-  consumes SQS): those properties, and a table's TimeToLiveSpecification (dropped too), come back
-  resolved by moto as stack outputs ``{"Fn::ToJsonString": ...}``.
+- ``HONOURED`` types other than ``EXPLICIT`` go to ``create_stack`` (roles too: moto's Lambda wants
+  them). moto's function model drops Layers, Architectures and PackageType, its table model
+  TimeToLiveSpecification, and mappings are created disabled (moto would run Docker; the queue
+  runner consumes SQS): those properties come back resolved as outputs ``{"Fn::ToJsonString": ...}``.
 - ``EXPLICIT`` types have no model in moto's CloudFormation (a layer has one, but its ``Ref``
-  answers the model object, not the ARN): they leave the stack, each becomes a parameter of its
-  own logical id (so moto resolves every ``Ref``/``${...}`` to them to a token), their
-  properties come back resolved as outputs, boto3 creates them, and the token is replaced by the
-  created id wherever it was read. ``AWS::Lambda::Alias`` (no model either; SAM's AutoPublishAlias)
-  is rewritten to its function's ARN: functions run $LATEST offline.
-- ``NO_OFFLINE_MEANING_TYPES`` leave the stack the same way and are never created; a value that
-  still holds one's token is an error. Any other type is an error before moto sees it (moto
-  would only log a warning and skip it).
+  answers the model object, not the ARN), ``NO_OFFLINE_MEANING_TYPES`` are never created: both
+  leave the stack as parameters of their own logical id, so moto resolves references to them to a
+  token; their properties come back resolved as outputs; boto3 creates the explicit ones, whose ids
+  then replace the tokens (``OfflineResources.finish``). An alias (no model either) is rewritten to
+  its function's ARN: functions run $LATEST offline. Any other type is an error before moto sees it
+  (moto would log a warning and skip it).
 """
 
 from __future__ import annotations
@@ -206,8 +202,9 @@ def create_resources(
     stack = _stack_document(created.document)
     _put_placeholder_code(aws, created.document)
     cloudformation = aws.client("cloudformation")
-    tokens = {name: f"{PENDING}{name}" for name in stack["Parameters"] if name not in values}
-    given = values | {name: token for name, token in tokens.items() if name in created.document["Resources"]}
+    given = values | {
+        name: PENDING + name for name in stack["Parameters"] if name in created.document["Resources"]
+    }
     try:
         cloudformation.create_stack(
             StackName=STACK_NAME,
@@ -252,12 +249,16 @@ def _stack_document(document: Mapping[str, Any]) -> dict[str, Any]:
         unknown = sorted(set(properties) - NO_OFFLINE_MEANING - honoured) if honoured is not None else []
         if unknown:
             raise TemplateError(f"Resources.{logical_id}.{unknown[0]}: {kind} property not supported offline")
-        read = properties if kind in EXPLICIT or kind not in HONOURED else {}
-        read = read or {key: properties[key] for key in READ_BACK.get(kind, ()) if key in properties}
-        if read or kind not in HONOURED or kind in EXPLICIT:
+        left_out = kind in EXPLICIT or kind not in HONOURED
+        read = (
+            properties
+            if left_out
+            else {key: properties[key] for key in READ_BACK.get(kind, ()) if key in properties}
+        )
+        if read or left_out:
             output = {"Value": {"Fn::ToJsonString": read}}
             outputs[logical_id] = output | {key: resource[key] for key in ("Condition",) if key in resource}
-        if kind in EXPLICIT or kind not in HONOURED:
+        if left_out:
             parameters[logical_id] = {"Type": "String"}
             continue
         if isinstance(properties.get("KeyPolicy"), dict):  # moto keeps an object as is, and every KMS
