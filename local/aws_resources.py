@@ -1,42 +1,50 @@
-"""Create the translated template's AWS resources in moto's server.
+"""The translated template as one stack in moto: moto's CloudFormation is the only interpreter of
+its intrinsics, and everything the offline stack runs is read back from moto.
 
-Every resource type falls in exactly one of four groups, and any other type is an error:
+Read in moto 5.2.5 (``moto/cloudformation/parsing.py``: ``clean_json``, ``parse_condition``,
+``parse_output``; each model's ``create_from_cloudformation_json``, e.g. ``moto/awslambda/models.py``):
 
-- ``MOTO``: created by moto's CloudFormation (``create_stack``), which honours these properties
-  (read in moto 5.2.5: ``create_from_cloudformation_json`` of each model); ``Ref``/``GetAtt``
-  values come back as stack outputs, so functions see moto's own ids.
-- ``EXPLICIT``: moto's CloudFormation has no model for them, so boto3 creates them here; so is
-  a table's TimeToLiveSpecification, which moto's table model drops.
-- ``template.LOCAL_PROPERTIES``: functions, layers, event source mappings and HTTP APIs, run by the
-  stack itself; nothing of them is created in moto (so moto never runs a function in Docker).
-- ``NO_OFFLINE_MEANING``: IAM, alarms, dashboards, schedules, CloudFront, published versions and
-  aliases: nothing on a laptop behaves differently with them, so they are skipped, by this list and
-  nothing else (functions run $LATEST offline: a Ref to a version or alias is its function's ARN,
-  see ``template.RUN_AS_LATEST``).
+- ``HONOURED`` types other than ``EXPLICIT`` go to ``create_stack`` (roles too: moto's Lambda wants
+  them). moto's function model drops Layers, Architectures and PackageType, its table model
+  TimeToLiveSpecification, and mappings are created disabled (moto would run Docker; the queue
+  runner consumes SQS): those properties come back resolved as outputs ``{"Fn::ToJsonString": ...}``.
+- ``EXPLICIT`` types have no model in moto's CloudFormation (a layer has one, but its ``Ref``
+  answers the model object, not the ARN), ``NO_OFFLINE_MEANING_TYPES`` are never created: both
+  leave the stack as parameters of their own logical id, so moto resolves references to them to a
+  token; their properties come back resolved as outputs; boto3 creates the explicit ones, whose ids
+  then replace the tokens (``OfflineResources.finish``). An alias (no model either) is rewritten to
+  its function's ARN: functions run $LATEST offline. Any other type is an error before moto sees it
+  (moto would log a warning and skip it).
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
+import io
 import json
 import re
 import secrets
-from collections.abc import Mapping
-from dataclasses import dataclass
+import zipfile
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from local.template import (
-    ACCOUNT_ID,
-    LOCAL_PROPERTIES,
-    RUN_AS_LATEST,
+    LOCAL_CODE_BUCKET,
     STACK_NAME,
-    Physical,
-    StackTemplate,
+    FunctionSpec,
+    HttpRoute,
+    SqsSource,
     TemplateError,
-    names,
+    is_extension_layer,
+    load_yaml,
+    parameter_values,
+    translate,
 )
 
 #: moto's documented fake credentials: the local stack never talks to real AWS.
@@ -46,48 +54,64 @@ FAKE_CREDENTIALS = {
     "AWS_SESSION_TOKEN": "testing",
 }
 
-#: type -> (properties moto honours, attributes its GetAtt answers). PointInTimeRecovery and
-#: SSESpecification (read in the API's shape, so not shown) have no offline meaning: nothing is
-#: encrypted offline. TimeToLiveSpecification is applied by an explicit call.
-MOTO: Mapping[str, tuple[frozenset[str], tuple[str, ...]]] = {
-    "AWS::KMS::Key": (names("Description KeyPolicy EnableKeyRotation Enabled"), ("Arn",)),
-    "AWS::KMS::Alias": (names("AliasName TargetKeyId"), ()),
-    "AWS::SNS::Topic": (names("TopicName DisplayName KmsMasterKeyId"), ("TopicName",)),
-    "AWS::SQS::Queue": (
-        names(
-            "QueueName DelaySeconds MaximumMessageSize MessageRetentionPeriod VisibilityTimeout RedrivePolicy"
-        )
-        | names(
-            "ReceiveMessageWaitTimeSeconds KmsMasterKeyId KmsDataKeyReusePeriodSeconds SqsManagedSseEnabled"
-        ),
-        ("Arn", "QueueName"),
-    ),
-    "AWS::DynamoDB::Table": (
-        names("TableName KeySchema AttributeDefinitions BillingMode ProvisionedThroughput SSESpecification")
-        | names("TimeToLiveSpecification PointInTimeRecoverySpecification"),
-        ("Arn",),
-    ),
-    "AWS::Logs::LogGroup": (names("LogGroupName RetentionInDays"), ("Arn",)),
-}
-EXPLICIT: Mapping[str, frozenset[str]] = {
-    "AWS::SecretsManager::Secret": names("Name Description KmsKeyId SecretString GenerateSecretString"),
-    "AWS::SNS::Subscription": names(
-        "TopicArn Protocol Endpoint RawMessageDelivery FilterPolicy FilterPolicyScope"
-    ),
-    "AWS::SQS::QueuePolicy": names("Queues PolicyDocument"),
-}
-#: Skipped by name (AWS::CloudFront::* : the stack's own front plays the distribution).
-NO_OFFLINE_MEANING = tuple(
-    names("AWS::IAM::Role AWS::IAM::Policy AWS::IAM::ManagedPolicy AWS::Lambda::Permission AWS::CloudFront::")
-    | names("AWS::CloudWatch::Alarm AWS::CloudWatch::Dashboard AWS::Scheduler::Schedule")
-    | frozenset(RUN_AS_LATEST)
+
+def names(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+#: Properties that change nothing offline (no IAM, X-Ray, CloudWatch Logs, snapshots or backups on
+#: a laptop): allowed on any type, never read.
+NO_OFFLINE_MEANING = names(
+    "Role Tags Description TracingConfig LoggingConfig SnapStart CompatibleRuntimes CompatibleArchitectures "
+    "LicenseInfo PointInTimeRecoverySpecification RetentionPolicy"
 )
-_SUB_NAMES = re.compile(r"\$\{([^}!]*)\}")
+#: Types -> the properties the offline stack honours (None: any). SSESpecification is accepted but
+#: nothing is encrypted offline.
+HONOURED: Mapping[str, frozenset[str] | None] = {
+    "AWS::KMS::Key": names("KeyPolicy EnableKeyRotation Enabled"),
+    "AWS::KMS::Alias": names("AliasName TargetKeyId"),
+    "AWS::SNS::Topic": names("TopicName DisplayName KmsMasterKeyId"),
+    "AWS::SQS::Queue": names("QueueName DelaySeconds MaximumMessageSize MessageRetentionPeriod RedrivePolicy "
+        "VisibilityTimeout ReceiveMessageWaitTimeSeconds KmsMasterKeyId KmsDataKeyReusePeriodSeconds "
+        "SqsManagedSseEnabled"),
+    "AWS::DynamoDB::Table": names("TableName KeySchema AttributeDefinitions BillingMode SSESpecification "
+        "ProvisionedThroughput TimeToLiveSpecification"),
+    "AWS::Logs::LogGroup": names("LogGroupName RetentionInDays"),
+    "AWS::IAM::Role": None,  # moto's Lambda wants the function's role to exist; IAM is not enforced
+    "AWS::Lambda::Function": names("Code Handler Runtime Timeout MemorySize Environment Layers FunctionName "
+        "PackageType Architectures"),
+    "AWS::Lambda::EventSourceMapping": names("EventSourceArn FunctionName BatchSize FunctionResponseTypes "
+        "Enabled ScalingConfig"),
+    "AWS::Lambda::Version": names("FunctionName"),
+    # EXPLICIT, in creation order (a later one may refer to an earlier one)
+    "AWS::Lambda::LayerVersion": names("Content LayerName"),
+    "AWS::ApiGatewayV2::Api": names("Body"),  # its routes, served by the local HTTP API
+    "AWS::SecretsManager::Secret": names("Name KmsKeyId SecretString GenerateSecretString"),
+    "AWS::SNS::Subscription": names("TopicArn Protocol Endpoint RawMessageDelivery FilterPolicy "
+        "FilterPolicyScope"),
+    "AWS::SQS::QueuePolicy": names("Queues PolicyDocument"),
+}  # fmt: skip
+EXPLICIT = tuple(HONOURED)[tuple(HONOURED).index("AWS::Lambda::LayerVersion") :]
+#: Skipped by these name prefixes (AWS::CloudFront::* : the stack's own front plays the distribution).
+NO_OFFLINE_MEANING_TYPES = (
+    "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::RolePolicy", "AWS::Lambda::Permission",
+    "AWS::CloudWatch::", "AWS::Scheduler::Schedule", "AWS::CloudFront::", "AWS::ApiGatewayV2::Stage",
+)  # fmt: skip
+#: Properties of stack resources that moto's models drop, read back from outputs instead.
+READ_BACK = {
+    "AWS::Lambda::Function": ("Code", "Layers", "Architectures", "PackageType"),
+    "AWS::Lambda::EventSourceMapping": ("Enabled",),
+    "AWS::DynamoDB::Table": ("TimeToLiveSpecification",),
+}
+PENDING = "ropguard-local-pending:"  # + logical id: what moto resolves a left-out resource to
+_TOKEN = re.compile(PENDING + r"(\w+)")
+_FUNCTION_ARN = re.compile(r"arn:[\w-]+:lambda:[\w-]+:\d+:function:([^:/]+)(?::[^/]*)?")
+_INVOKE_ARN = re.compile(r"arn:[\w-]+:apigateway:[\w-]+:lambda:path/2015-03-31/functions/(.+)/invocations")
 
 
 @dataclass(frozen=True)
 class AwsEndpoint:
-    """Where moto's server listens, and how to reach it with boto3."""
+    """Where moto's server listens (empty: boto3's own endpoints, for an in-process ``mock_aws``)."""
 
     url: str
     region: str
@@ -106,180 +130,211 @@ def _client(url: str, region: str, service: str) -> Any:
         aws_session_token=FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
         region_name=region,
     )
-    return session.client(service, endpoint_url=url)  # type: ignore[call-overload]
+    # Without a URL, AWS_ENDPOINT_URL must not send an in-process mock_aws's calls elsewhere.
+    config = Config(ignore_configured_endpoint_urls=not url)  # type: ignore[call-arg]
+    return session.client(service, endpoint_url=url or None, config=config)  # type: ignore[call-overload]
 
 
-def check_types(template: StackTemplate) -> None:
-    """Every resource type is created, run or explicitly meaningless offline; else an error."""
-    for logical_id, resource in template.resources.items():
-        kind = resource["Type"]
-        if kind not in (*MOTO, *EXPLICIT, *LOCAL_PROPERTIES) and not kind.startswith(NO_OFFLINE_MEANING):
-            raise TemplateError(f"Resources.{logical_id}: {kind} is not supported offline")
-        unknown = sorted(set(resource.get("Properties", {})) - LOCAL_PROPERTIES.get(kind, frozenset()))
-        if kind in LOCAL_PROPERTIES and unknown:  # (the others are checked where they are read)
-            raise TemplateError(f"Resources.{logical_id}.{unknown[0]}: {kind} property not supported offline")
+@dataclass
+class OfflineResources:
+    """The template's resources as created offline, and the functions to run."""
+
+    document: dict[str, Any]  # the translated template
+    base_dir: Path  # where its local code directories are
+    types: dict[str, str] = field(default_factory=dict)  # logical id -> type, for what exists offline
+    ids: dict[str, str] = field(default_factory=dict)  # logical id -> its Ref, for what was created
+    properties: dict[str, dict[str, Any]] = field(default_factory=dict)  # resolved by moto, read back
+    functions: list[FunctionSpec] = field(default_factory=list)
+
+    def of_type(self, *types: str) -> list[str]:
+        return [logical_id for logical_id, kind in self.types.items() if kind in types]
+
+    def physical(self, logical_id: str) -> str:
+        """A created resource's Ref (queue URL, table name, secret ARN...)."""
+        if logical_id not in self.ids:
+            raise TemplateError(f"{logical_id} does not exist offline")
+        return self.ids[logical_id]
+
+    def finish(self, value: Any, where: str) -> Any:
+        """A value read back from moto, with created ids in place of tokens; AWS::NoValue (moto
+        leaves None in lists) dropped. A token of what is not created, an intrinsic moto left
+        unresolved or a ``${...}`` is an error naming where."""
+        if isinstance(value, list):
+            return [self.finish(item, f"{where}[{n}]") for n, item in enumerate(value) if item is not None]
+        if isinstance(value, dict):
+            unresolved = [key for key in value if key == "Ref" or key.startswith("Fn::")]
+            if unresolved:
+                raise TemplateError(f"{where}: {unresolved[0]} is not supported offline")
+            return {key: self.finish(item, f"{where}.{key}") for key, item in value.items()}
+        if not isinstance(value, str):
+            return value
+        for token in _TOKEN.findall(value):
+            if token not in self.ids:
+                kind = self.document["Resources"][token]["Type"]
+                raise TemplateError(f"{where}: {token} ({kind}) does not exist offline")
+            value = value.replace(f"{PENDING}{token}", self.ids[token])
+        if "${" in value:
+            raise TemplateError(f"{where}: {value!r} keeps a ${{...}}")
+        return value
+
+
+def refers_to(value: Any, logical_id: str) -> bool:
+    """Whether a value read back (before ``finish``) refers to a resource left out of the stack."""
+    return f"{PENDING}{logical_id}" in json.dumps(value)
 
 
 def create_resources(
-    template: StackTemplate, aws: AwsEndpoint, secret_strings: Mapping[str, str] | None = None
-) -> None:
-    """Create every resource in moto and bind every resource's ids into ``template``.
+    template_path: Path,
+    aws: AwsEndpoint,
+    parameter_overrides: Mapping[str, str] | None = None,
+    secret_strings: Callable[[OfflineResources], Mapping[str, str]] | None = None,
+    local_values: Mapping[str, str] | None = None,
+) -> OfflineResources:
+    """Translate template.yaml, create it in moto and read it back.
 
-    ``secret_strings`` maps a secret's logical id to the value to store (what an operator puts
-    in after deploying, like the Auth0 client credentials).
+    ``local_values`` fill declared parameters the overrides leave out (the emulator's Auth0 domain);
+    ``secret_strings`` says, once moto resolved the template, which value each secret (by logical
+    id) gets (what an operator puts in after deploying, like the Auth0 client credentials).
     """
-    check_types(template)
-    _create_stack(template, aws)
-    bind_stand_ins(template, tuple(LOCAL_PROPERTIES))
-    given = dict(secret_strings or {})
-    unknown = set(given) - set(template.of_type("AWS::SecretsManager::Secret"))
+    sam = load_yaml(template_path)
+    values = parameter_values(sam.get("Parameters", {}), parameter_overrides or {}, local_values or {})
+    created = OfflineResources(translate(sam, values, aws.region), template_path.resolve().parent)
+    stack = _stack_document(created.document)
+    _put_placeholder_code(aws, created.document)
+    cloudformation = aws.client("cloudformation")
+    given = values | {
+        name: PENDING + name for name in stack["Parameters"] if name in created.document["Resources"]
+    }
+    try:
+        cloudformation.create_stack(
+            StackName=STACK_NAME,
+            TemplateBody=json.dumps(stack),
+            Parameters=[{"ParameterKey": key, "ParameterValue": str(value)} for key, value in given.items()],
+        )
+        (described,) = cloudformation.describe_stacks(StackName=STACK_NAME)["Stacks"]
+    except ClientError as exc:
+        raise TemplateError(f"moto's CloudFormation refused the template: {exc}") from None
+    for output in described.get("Outputs", []):
+        created.properties[output["OutputKey"]] = json.loads(output["OutputValue"])
+    for item in cloudformation.describe_stack_resources(StackName=STACK_NAME)["StackResources"]:
+        if "ResourceType" not in item:  # moto lists a resource whose condition is false as empty
+            continue
+        created.types[item["LogicalResourceId"]] = item["ResourceType"]
+        if item.get("PhysicalResourceId"):  # (none for a version: moto's model has no id)
+            created.ids[item["LogicalResourceId"]] = item["PhysicalResourceId"]
+    for logical_id in created.properties.keys() - stack["Resources"].keys():  # left out, and existing
+        created.types[logical_id] = created.document["Resources"][logical_id]["Type"]
+    _create_explicit(created, aws, dict(secret_strings(created) if secret_strings else {}))
+    created.functions = _functions(created, aws)
+    return created
+
+
+def _stack_document(document: Mapping[str, Any]) -> dict[str, Any]:
+    """What moto's CloudFormation gets: the resources it honours; the rest as parameters, and every
+    property the stack reads as an output (with the resource's condition)."""
+    text = json.dumps(document["Resources"])
+    for logical_id, resource in document["Resources"].items():
+        if resource["Type"] == "AWS::Lambda::Alias":  # offline the alias is its function ($LATEST)
+            function = resource["Properties"]["FunctionName"]["Ref"]  # SAM writes a Ref
+            text = text.replace(f'{{"Ref": "{logical_id}"}}', f'{{"Fn::GetAtt": ["{function}", "Arn"]}}')
+            text = text.replace(f"${{{logical_id}}}", f"${{{function}.Arn}}")
+    resources, parameters, outputs = {}, dict(document.get("Parameters", {})), {}
+    for logical_id, resource in json.loads(text).items():
+        kind, properties = resource["Type"], resource.get("Properties", {})
+        if kind == "AWS::Lambda::Alias":
+            continue
+        if kind not in HONOURED and not kind.startswith(NO_OFFLINE_MEANING_TYPES):
+            raise TemplateError(f"Resources.{logical_id}: {kind} is not supported offline")
+        honoured = HONOURED.get(kind)
+        unknown = sorted(set(properties) - NO_OFFLINE_MEANING - honoured) if honoured is not None else []
+        if unknown:
+            raise TemplateError(f"Resources.{logical_id}.{unknown[0]}: {kind} property not supported offline")
+        left_out = kind in EXPLICIT or kind not in HONOURED
+        read = (
+            properties
+            if left_out
+            else {key: properties[key] for key in READ_BACK.get(kind, ()) if key in properties}
+        )
+        if read or left_out:
+            output = {"Value": {"Fn::ToJsonString": read}}
+            outputs[logical_id] = output | {key: resource[key] for key in ("Condition",) if key in resource}
+        if left_out:
+            parameters[logical_id] = {"Type": "String"}
+            continue
+        if isinstance(properties.get("KeyPolicy"), dict):  # moto keeps an object as is, and every KMS
+            properties["KeyPolicy"] = {"Fn::ToJsonString": properties["KeyPolicy"]}  # call then fails
+        if kind == "AWS::Lambda::EventSourceMapping":
+            properties["Enabled"] = False  # the queue runner consumes SQS, never moto (Docker)
+        resources[logical_id] = resource
+    return {key: document[key] for key in ("Conditions", "Mappings") if key in document} | {
+        "Parameters": parameters,
+        "Resources": resources,
+        "Outputs": outputs,
+    }
+
+
+def _put_placeholder_code(aws: AwsEndpoint, document: Mapping[str, Any]) -> None:
+    """moto's Lambda wants each function's code in its S3: an empty zip at each local key (the
+    stack runs the directory the key names)."""
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket=LOCAL_CODE_BUCKET)
+    archive = io.BytesIO()
+    zipfile.ZipFile(archive, "w").close()
+    for resource in document["Resources"].values():
+        code = resource.get("Properties", {}).get("Code") or {}
+        if resource["Type"] == "AWS::Lambda::Function" and code.get("S3Bucket") == LOCAL_CODE_BUCKET:
+            s3.put_object(Bucket=LOCAL_CODE_BUCKET, Key=code["S3Key"], Body=archive.getvalue())
+
+
+def _create_explicit(created: OfflineResources, aws: AwsEndpoint, secret_strings: dict[str, str]) -> None:
+    unknown = set(secret_strings) - set(created.of_type("AWS::SecretsManager::Secret"))
     if unknown:
         raise TemplateError(f"secret values for secrets the template does not create: {sorted(unknown)}")
-    for logical_id in template.of_type("AWS::SecretsManager::Secret"):
-        template.bind(logical_id, _secret(template, aws, logical_id, given.get(logical_id)))
-    for logical_id in template.of_type("AWS::SNS::Subscription"):
-        template.bind(logical_id, Physical(create_subscription(template, aws, logical_id)))
-    for logical_id in template.of_type("AWS::SQS::QueuePolicy"):
-        props = template.properties(logical_id, EXPLICIT["AWS::SQS::QueuePolicy"])
-        for url in props["Queues"]:
-            aws.client("sqs").set_queue_attributes(
-                QueueUrl=url, Attributes={"Policy": json.dumps(props["PolicyDocument"])}
-            )
-        template.bind(logical_id, Physical(f"{STACK_NAME}-{logical_id}"))
-    for logical_id in template.of_type("AWS::DynamoDB::Table"):
-        ttl = template.properties(logical_id).get("TimeToLiveSpecification")
+    for kind in EXPLICIT:
+        for logical_id in created.of_type(kind):
+            props = created.finish(created.properties[logical_id], f"Resources.{logical_id}")
+            created.properties[logical_id] = props
+            if kind == "AWS::Lambda::LayerVersion":
+                content = {key: props["Content"][key] for key in ("S3Bucket", "S3Key")}
+                layer = aws.client("lambda").publish_layer_version(
+                    LayerName=props.get("LayerName", logical_id), Content=content
+                )
+                created.ids[logical_id] = layer["LayerVersionArn"]
+            elif kind == "AWS::ApiGatewayV2::Api":
+                api = aws.client("apigatewayv2").create_api(Name=logical_id, ProtocolType="HTTP")
+                created.ids[logical_id] = api["ApiId"]
+            elif kind == "AWS::SecretsManager::Secret":
+                created.ids[logical_id] = _secret(aws, logical_id, props, secret_strings.get(logical_id))
+            elif kind == "AWS::SNS::Subscription":
+                created.ids[logical_id] = create_subscription(aws, props)
+            else:
+                for url in props["Queues"]:
+                    policy = json.dumps(props["PolicyDocument"])
+                    aws.client("sqs").set_queue_attributes(QueueUrl=url, Attributes={"Policy": policy})
+    for logical_id in created.of_type("AWS::DynamoDB::Table"):
+        ttl = created.properties.get(logical_id, {}).get("TimeToLiveSpecification")
         if ttl and str(ttl.get("Enabled")).lower() == "true":
             aws.client("dynamodb").update_time_to_live(
-                TableName=template.physical(logical_id).ref,
+                TableName=created.physical(logical_id),
                 TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]},
             )
 
 
-def _create_stack(template: StackTemplate, aws: AwsEndpoint) -> None:
-    """The MOTO resources through moto's CloudFormation; each one's Ref and GetAtt as outputs."""
-    ids = template.of_type(*MOTO)
-    resolvable = set(ids) | {name for name, value in template.parameters.items() if value is not None}
-    resources: dict[str, Any] = {}
-    outputs: dict[str, Any] = {}
-    for logical_id in ids:
-        resource = template.resources[logical_id]
-        honoured, attributes = MOTO[resource["Type"]]
-        unknown = sorted(set(resource.get("Properties", {})) - honoured)
-        if unknown:
-            raise TemplateError(f"Resources.{logical_id}.{unknown[0]}: not honoured by moto offline")
-        missing = sorted(_references(resource) - resolvable)
-        if missing:
-            raise TemplateError(f"Resources.{logical_id} refers to {missing[0]}, which moto cannot resolve")
-        properties = dict(resource.get("Properties", {}))
-        if isinstance(properties.get("KeyPolicy"), dict):  # moto keeps an object as is, and then every
-            properties["KeyPolicy"] = {"Fn::ToJsonString": properties["KeyPolicy"]}  # KMS call fails
-        resources[logical_id] = {"Type": resource["Type"], "Properties": properties}
-        outputs[f"Ref{logical_id}"] = {"Value": {"Ref": logical_id}}
-        for attribute in attributes:
-            outputs[f"Att{logical_id}{attribute}"] = {"Value": {"Fn::GetAtt": [logical_id, attribute]}}
-    document: dict[str, Any] = {
-        "Parameters": {
-            name: spec for name, spec in template.document.get("Parameters", {}).items() if name in resolvable
-        },
-        "Mappings": template.document.get("Mappings", {}),
-        "Resources": resources,
-        "Outputs": outputs,
-    }
-    cloudformation = aws.client("cloudformation")
-    cloudformation.create_stack(
-        StackName=STACK_NAME,
-        TemplateBody=json.dumps(document),
-        Parameters=[
-            {"ParameterKey": name, "ParameterValue": value}
-            for name, value in template.parameters.items()
-            if value is not None
-        ],
-    )
-    (stack,) = cloudformation.describe_stacks(StackName=STACK_NAME)["Stacks"]
-    if stack["StackStatus"] != "CREATE_COMPLETE":
-        raise TemplateError(f"moto did not create the stack: {stack['StackStatus']}")
-    values = {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
-    for logical_id in ids:
-        attributes = MOTO[template.resources[logical_id]["Type"]][1]
-        template.bind(
-            logical_id,
-            Physical(
-                values[f"Ref{logical_id}"],
-                {attribute: values[f"Att{logical_id}{attribute}"] for attribute in attributes},
-            ),
-        )
-
-
-def _references(value: Any) -> set[str]:
-    """Names a value refers to through Ref, GetAtt or Sub (pseudo parameters left out)."""
-    found: set[str] = set()
-    if isinstance(value, list):
-        for item in value:
-            found |= _references(item)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            if key == "Ref" and isinstance(item, str):
-                found.add(item)
-            elif key == "Fn::GetAtt":
-                found.add(item[0])
-            elif key == "Fn::Sub":
-                text = item[0] if isinstance(item, list) else item
-                found |= {name.split(".")[0] for name in _SUB_NAMES.findall(text)}
-            else:
-                found |= _references(item)
-    return {name for name in found if not name.startswith("AWS::")}
-
-
-def stand_in(template: StackTemplate, logical_id: str) -> Physical:
-    """The ids of a resource that is not created in moto (or, for reading, not created at all)."""
-    kind = template.resources[logical_id]["Type"]
-    region = template.region
-    own = template.resources[logical_id].get("Properties", {})
-    name = f"{STACK_NAME}-{logical_id}"
-    if kind == "AWS::Lambda::Function":
-        name = template.resolve(own.get("FunctionName", name), f"Resources.{logical_id}.FunctionName")
-        return Physical(name, {"Arn": f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{name}"})
-    if kind in ("AWS::Lambda::Alias", "AWS::Lambda::Version"):  # offline: the function ($LATEST)
-        target = own.get("FunctionName")
-        if not (isinstance(target, dict) and isinstance(target.get("Ref"), str)):
-            raise TemplateError(f"Resources.{logical_id}.FunctionName must be a !Ref to a function offline")
-        function = stand_in(template, target["Ref"])
-        return Physical(function.attributes["Arn"], {"Version": "$LATEST"})
-    if kind == "AWS::Lambda::LayerVersion":
-        layer = template.resolve(own.get("LayerName", name), f"Resources.{logical_id}.LayerName")
-        return Physical(f"arn:aws:lambda:{region}:{ACCOUNT_ID}:layer:{layer}:1")
-    if kind == "AWS::ApiGatewayV2::Api":
-        api_id = hashlib.sha256(logical_id.encode()).hexdigest()[:10]
-        return Physical(api_id, {"ApiEndpoint": f"https://{api_id}.execute-api.{region}.amazonaws.com"})
-    service = kind.split("::")[1].lower()
-    return Physical(name, {"Arn": f"arn:aws:{service}:{region}:{ACCOUNT_ID}:{name}"})
-
-
-def bind_stand_ins(template: StackTemplate, types: tuple[str, ...] | None = None) -> None:
-    """Stand-in ids for the resources of ``types`` (None: all the stack creates or runs, for
-    reading without moto; what has no offline meaning stays unbound, so a value using it fails)."""
-    for logical_id, resource in template.resources.items():
-        if resource["Type"] in (types or (*MOTO, *EXPLICIT, *LOCAL_PROPERTIES)):
-            template.bind(logical_id, stand_in(template, logical_id))
-
-
-def _secret(template: StackTemplate, aws: AwsEndpoint, logical_id: str, value: str | None) -> Physical:
-    props = template.properties(logical_id, EXPLICIT["AWS::SecretsManager::Secret"])
+def _secret(aws: AwsEndpoint, logical_id: str, props: Mapping[str, Any], value: str | None) -> str:
     value = value or props.get("SecretString")
     if value is None:
         generate = props.get("GenerateSecretString", {})
         generated = secrets.token_urlsafe(24)
         key, base = generate.get("GenerateStringKey"), generate.get("SecretStringTemplate")
         value = json.dumps({**json.loads(base), key: generated}) if key and base else generated
-    request: dict[str, str] = {"Name": props.get("Name", f"{STACK_NAME}-{logical_id}"), "SecretString": value}
-    request |= {key: props[key] for key in ("Description", "KmsKeyId") if key in props}
-    arn = aws.client("secretsmanager").create_secret(**request)["ARN"]
-    return Physical(arn, {"Id": arn})
+    request = {"Name": props.get("Name", f"{STACK_NAME}-{logical_id}"), "SecretString": value}
+    request |= {key: props[key] for key in ("KmsKeyId",) if key in props}
+    arn: str = aws.client("secretsmanager").create_secret(**request)["ARN"]
+    return arn
 
 
-def create_subscription(template: StackTemplate, aws: AwsEndpoint, logical_id: str) -> str:
+def create_subscription(aws: AwsEndpoint, props: Mapping[str, Any]) -> str:
     """Subscribe as the template says (also to restore one in tests); the subscription's ARN."""
-    props = template.properties(logical_id, EXPLICIT["AWS::SNS::Subscription"])
     attributes = {key: props[key] for key in ("FilterPolicyScope",) if key in props}
     if "FilterPolicy" in props:
         policy = props["FilterPolicy"]
@@ -295,3 +350,146 @@ def create_subscription(template: StackTemplate, aws: AwsEndpoint, logical_id: s
         ReturnSubscriptionArn=True,
     )["SubscriptionArn"]
     return arn
+
+
+def _functions(created: OfflineResources, aws: AwsEndpoint) -> list[FunctionSpec]:
+    """Every function as moto holds it, with its routes and SQS sources."""
+    by_name = {created.ids[fid]: fid for fid in created.of_type("AWS::Lambda::Function")}
+    routes: dict[str, list[HttpRoute]] = {}
+    for api_id in created.of_type("AWS::ApiGatewayV2::Api"):
+        for function, route in _routes(created, api_id):
+            if function not in by_name:
+                raise TemplateError(f"Resources.{api_id}.Body: {route.route_key} invokes no function")
+            routes.setdefault(by_name[function], []).append(route)
+    sources: dict[str, list[SqsSource]] = {}
+    for mapping in aws.client("lambda").list_event_source_mappings()["EventSourceMappings"]:
+        (mapping_id,) = (lid for lid, uuid in created.ids.items() if uuid == mapping["UUID"])
+        function = by_name[_function_name(mapping["FunctionArn"])]
+        if ":sqs:" not in mapping["EventSourceArn"]:
+            raise TemplateError(f"Resources.{mapping_id}.EventSourceArn: only SQS sources run offline")
+        sources.setdefault(function, []).append(
+            SqsSource(
+                name=mapping_id.removeprefix(function) or mapping_id,
+                queue_arn=mapping["EventSourceArn"],
+                batch_size=int(mapping["BatchSize"]),
+                report_batch_item_failures="ReportBatchItemFailures"
+                in mapping.get("FunctionResponseTypes", []),
+                enabled=_text(created.properties.get(mapping_id, {}).get("Enabled", True)) == "true",
+                maximum_concurrency=mapping.get("ScalingConfig", {}).get("MaximumConcurrency"),
+            )
+        )
+    return [
+        _function(created, aws, fid, tuple(routes.get(fid, ())), tuple(sources.get(fid, ())))
+        for fid in created.of_type("AWS::Lambda::Function")
+    ]
+
+
+def _function(
+    created: OfflineResources,
+    aws: AwsEndpoint,
+    logical_id: str,
+    routes: tuple[HttpRoute, ...],
+    sources: tuple[SqsSource, ...],
+) -> FunctionSpec:
+    where = f"Resources.{logical_id}"
+    config = aws.client("lambda").get_function_configuration(FunctionName=created.ids[logical_id])
+    props = created.finish(created.properties.get(logical_id, {}), where)  # what moto's model drops
+    if props.get("PackageType", "Zip") != "Zip":
+        raise TemplateError(f"{where}.PackageType: only Zip functions run offline")
+    handler = str(config.get("Handler") or "")
+    if "." not in handler:
+        raise TemplateError(f"{where}.Handler must look like module.function, got {handler!r}")
+    code_dir = _local_dir(created.base_dir, props["Code"], f"{where}.Code")
+    own_layers = {
+        created.ids[lid]: _local_dir(
+            created.base_dir, created.properties[lid]["Content"], f"Resources.{lid}.Content"
+        )
+        for lid in created.of_type("AWS::Lambda::LayerVersion")
+    }
+    layer_dirs, layer_arns = [], []
+    for layer in props.get("Layers", []):
+        if layer in own_layers:
+            layer_dirs.append(own_layers[layer])
+        elif is_extension_layer(str(layer)):
+            layer_arns.append(str(layer))
+        else:
+            raise TemplateError(f"{where}.Layers: layer {layer} cannot run offline")
+    variables = created.finish(config.get("Environment", {}).get("Variables", {}), f"{where}.Environment")
+    if any(isinstance(value, (dict, list)) for value in variables.values()):
+        raise TemplateError(f"{where}.Environment.Variables: every value must be a string")
+    return FunctionSpec(
+        logical_id=logical_id,
+        function_name=config["FunctionName"],
+        handler=handler,
+        handler_file=_module_file(code_dir, handler.rsplit(".", 1)[0], f"{where}.Handler"),
+        code_dir=code_dir,
+        layer_dirs=tuple(layer_dirs),
+        environment={name: _text(value) for name, value in variables.items()},
+        timeout_seconds=int(config["Timeout"]),
+        memory_mb=int(config["MemorySize"]),
+        http_routes=routes,
+        sqs_sources=sources,
+        layer_arns=tuple(layer_arns),
+        architectures=tuple(props.get("Architectures", ["x86_64"])),
+    )
+
+
+def _routes(created: OfflineResources, api_id: str) -> Iterator[tuple[str, HttpRoute]]:
+    """(function name, route) from an HTTP API's OpenAPI body as SAM wrote it and moto resolved it.
+    A version's or alias's ARN names its function: functions run $LATEST offline."""
+    where = f"Resources.{api_id}.Body"
+    body = created.properties[api_id].get("Body")
+    if not isinstance(body, dict) or set(body) - {"openapi", "info", "paths", "tags"}:
+        raise TemplateError(f"{where}: only paths with Lambda integrations are served offline")
+    for path, methods in body["paths"].items():
+        for method, operation in methods.items():
+            integration = operation.get("x-amazon-apigateway-integration", {})
+            target = _INVOKE_ARN.fullmatch(str(integration.get("uri", "")))
+            extra = set(operation) - {"x-amazon-apigateway-integration", "responses", "parameters"}
+            if extra or integration.get("type") != "aws_proxy" or not target:
+                raise TemplateError(f"{where}.paths.{path}.{method}: not a plain Lambda proxy route")
+            name = "ANY" if method == "x-amazon-apigateway-any-method" else method.upper()
+            version = str(integration["payloadFormatVersion"])
+            yield _function_name(target.group(1)), HttpRoute(created.ids[api_id], name, path, version)
+
+
+def _function_name(arn: str) -> str:
+    match = _FUNCTION_ARN.fullmatch(arn)
+    return match.group(1) if match else arn
+
+
+def _local_dir(base_dir: Path, code: Mapping[str, Any], where: str) -> Path:
+    if code.get("S3Bucket") != LOCAL_CODE_BUCKET or set(code) != {"S3Bucket", "S3Key"}:
+        raise TemplateError(f"{where}: only a local directory (CodeUri/ContentUri) runs offline")
+    directory = (base_dir / str(code["S3Key"])).resolve()
+    if not directory.is_dir():
+        raise TemplateError(f"{where}: {directory} is not a directory")
+    return directory
+
+
+def _module_file(code_dir: Path, module: str, where: str) -> Path:
+    relative = Path(*module.split("."))
+    for candidate in (code_dir / relative.with_suffix(".py"), code_dir / relative / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    raise TemplateError(f"{where}: no module {module} under {code_dir}")
+
+
+def _text(value: Any) -> str:
+    """A value as Lambda's environment holds it (CloudFormation writes booleans lower-case)."""
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+def read_template(
+    template_path: Path,
+    parameter_overrides: Mapping[str, str] | None = None,
+    local_values: Mapping[str, str] | None = None,
+) -> OfflineResources:
+    """The template created in moto in this process (``mock_aws``) and read back, for tools and
+    tests without a running stack. moto's state is module-wide: this resets any moto server in the
+    same process too."""
+    from moto import mock_aws  # noqa: PLC0415 - only tools and tests pay for importing moto here
+
+    with mock_aws():
+        aws = AwsEndpoint("", "us-east-1")
+        return create_resources(template_path, aws, parameter_overrides, local_values=local_values)

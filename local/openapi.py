@@ -17,8 +17,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from local.aws_resources import bind_stand_ins
-from local.template import FunctionSpec, HttpRoute, StackTemplate, TemplateError
+from local.aws_resources import read_template
+from local.template import FunctionSpec, HttpRoute, TemplateError
 from ropguard import login_request, outcomes, responses, session_outcomes, session_requests
 from ropguard.settings import LoginSettings, SessionSettings
 
@@ -379,9 +379,8 @@ ROUTE_OPERATIONS: Mapping[str, Describe] = {
 
 
 def _routes(template_path: Path) -> list[tuple[HttpRoute, FunctionSpec]]:
-    template = StackTemplate(template_path, local_values=_PLACEHOLDER_PARAMETERS)
-    bind_stand_ins(template)
-    return [(route, spec) for spec in template.functions() for route in spec.http_routes]
+    functions = read_template(template_path, local_values=_PLACEHOLDER_PARAMETERS).functions
+    return [(route, spec) for spec in functions for route in spec.http_routes]
 
 
 def _version() -> str:

@@ -2,9 +2,9 @@
 template's resources, functions, HTTP routes and queue consumers, all on loopback.
 
 ``OfflineStack`` is the in-process API (tests and ``make demo`` start it on free ports);
-``python -m local.stack`` runs it until Ctrl-C. Everything comes from template.yaml (through
-``local.template``); the only local values are ports, endpoint URLs, the emulator's URL as
-``Auth0Domain`` and the demo client's credentials in the template's secret.
+``python -m local.stack`` runs it until Ctrl-C. Everything comes from template.yaml (created in
+moto and read back by ``local.aws_resources``); the only local values are ports, endpoint URLs,
+the emulator's URL as ``Auth0Domain`` and the demo client's credentials in the template's secret.
 """
 
 from __future__ import annotations
@@ -32,21 +32,14 @@ import httpx
 
 from auth0_emulator.tenant import load_tenant_file
 from local import children
-from local.aws_resources import FAKE_CREDENTIALS, AwsEndpoint, create_resources
+from local.aws_resources import FAKE_CREDENTIALS, AwsEndpoint, OfflineResources, create_resources, refers_to
 from local.cloudfront import DISTRIBUTION, DistributionFront, origin_headers
 from local.http_api import BoundRoute, LocalHttpApi
 from local.http_events import ApiStage
 from local.lambda_runtime import DEFAULT_MAX_WORKERS, LocalFunction
 from local.queue_runner import BoundSource, QueueRunner
 from local.secrets_extension import SecretsExtension
-from local.template import (
-    ACCOUNT_ID,
-    FunctionSpec,
-    Physical,
-    StackTemplate,
-    TemplateError,
-    is_extension_layer,
-)
+from local.template import ACCOUNT_ID, FunctionSpec, TemplateError, is_extension_layer
 
 LOG = logging.getLogger(__name__)
 
@@ -123,7 +116,7 @@ class OfflineStack(contextlib.AbstractContextManager["OfflineStack"]):
         #: The API's own endpoint: ``api_url`` itself unless a distribution plays in front of it.
         self.direct_api_url = ""
         self.functions: dict[str, LocalFunction] = {}
-        self._template: StackTemplate | None = None
+        self._resources: OfflineResources | None = None
         self._exit = contextlib.ExitStack()
         self._runner: QueueRunner | None = None
 
@@ -171,15 +164,11 @@ class OfflineStack(contextlib.AbstractContextManager["OfflineStack"]):
             self.auth0_url = emulator.wait_ready().url.rstrip("/")
             environment.setdefault("AUTH0_DOMAIN", self.auth0_url)
         local = {"Auth0Domain": self.auth0_url} if self.auth0_url else None
-        self._template = StackTemplate(
-            config.template_path, config.parameter_overrides, config.region, local_values=local
-        )
-        secret_strings = dict(config.secret_strings)
-        if config.tenant_path is not None:
-            secret_strings = {**self._auth0_secret(config.tenant_path, secret_strings), **secret_strings}
         warm.join()
-        create_resources(self._template, self.aws, secret_strings)
-        specs = self._template.functions()
+        self._resources = create_resources(
+            config.template_path, self.aws, config.parameter_overrides, self._secret_strings, local
+        )
+        specs = self._resources.functions
         self._start_functions(specs, environment)
         self._start_http_api(specs)
         self._runner = self._start_queue_runner(specs, self.aws)
@@ -189,23 +178,27 @@ class OfflineStack(contextlib.AbstractContextManager["OfflineStack"]):
         return {"AWS_ENDPOINT_URL": self.aws_url, "AWS_REGION": region, "AWS_DEFAULT_REGION": region,
                 "POWERTOOLS_TRACE_DISABLED": "true"}  # fmt: skip
 
-    def _auth0_secret(self, tenant_path: Path, given: Mapping[str, str]) -> dict[str, str]:
-        """The demo client's credentials go into the template's one secret."""
+    def _secret_strings(self, resources: OfflineResources) -> dict[str, str]:
+        """The configured secret values; with a tenant, its demo client's credentials go into the
+        template's one other secret."""
+        given = dict(self.config.secret_strings)
+        if self.config.tenant_path is None:
+            return given
         # A CloudFront distribution's origin secret is generated, never the Auth0 client's.
-        fronted = json.dumps([self.template.resources[name] for name in self.template.of_type(DISTRIBUTION)])
+        fronted = [resources.properties[name] for name in resources.of_type(DISTRIBUTION)]
         secrets = [
             name
-            for name in self.template.of_type("AWS::SecretsManager::Secret")
-            if name not in given and f"${{{name}}}" not in fronted and f'"Ref": "{name}"' not in fronted
+            for name in resources.of_type("AWS::SecretsManager::Secret")
+            if name not in given and not refers_to(fronted, name)
         ]
         if len(secrets) > 1:
             raise TemplateError(
                 f"the template creates several secrets ({', '.join(secrets)}); "
                 "say which holds the Auth0 client with StackConfig.secret_strings"
             )
-        client = demo_client(tenant_path)
+        client = demo_client(self.config.tenant_path)
         value = json.dumps({"client_id": client.client_id, "client_secret": client.client_secret})
-        return dict.fromkeys(secrets, value)
+        return dict.fromkeys(secrets, value) | given
 
     def _start_functions(self, specs: Sequence[FunctionSpec], overrides: Mapping[str, str]) -> None:
         """Each function's worker pool, with its first worker initialised (all in parallel)."""
@@ -244,12 +237,15 @@ class OfflineStack(contextlib.AbstractContextManager["OfflineStack"]):
             for spec in specs
             for route in spec.http_routes
         ]
-        distributions = self.template.of_type(DISTRIBUTION)
+        distributions = self.resources.of_type(DISTRIBUTION)
         if len(distributions) > 1:
             raise TemplateError(f"the offline stack plays one CloudFront distribution, got {distributions}")
         front = None
         if distributions:
-            origin = origin_headers(self.template.properties(distributions[0]))
+            (name,) = distributions
+            origin = origin_headers(
+                self.resources.finish(self.resources.properties[name], f"Resources.{name}")
+            )
             front = DistributionFront(origin, lambda: self.aws.client("secretsmanager"))
             direct = LocalHttpApi(
                 routes,
@@ -271,7 +267,11 @@ class OfflineStack(contextlib.AbstractContextManager["OfflineStack"]):
         self.direct_api_url = self.direct_api_url or api.url
 
     def _start_queue_runner(self, specs: Sequence[FunctionSpec], aws: AwsEndpoint) -> QueueRunner:
-        urls = {self.physical(queue).attributes["Arn"]: url for queue, url in self.queue_urls.items()}
+        sqs = aws.client("sqs")
+        urls = {
+            sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]: url
+            for url in self.queue_urls.values()
+        }
         sources = [
             BoundSource(source, urls[source.queue_arn], self.functions[spec.logical_id])
             for spec in specs
@@ -284,19 +284,19 @@ class OfflineStack(contextlib.AbstractContextManager["OfflineStack"]):
     # -- for tests and the demo -------------------------------------------------------------
 
     @property
-    def template(self) -> StackTemplate:
-        """The translated template with this stack's parameters and physical ids."""
-        if self._template is None:
-            raise RuntimeError("the stack has not read its template yet")
-        return self._template
+    def resources(self) -> OfflineResources:
+        """The template's resources as moto created them, and the functions."""
+        if self._resources is None:
+            raise RuntimeError("the stack has not created its resources yet")
+        return self._resources
 
-    def physical(self, logical_id: str) -> Physical:
-        """The created resource behind a logical id (queue URL, table name, secret ARN…)."""
-        return self.template.physical(logical_id)
+    def physical(self, logical_id: str) -> str:
+        """The created resource behind a logical id, its Ref (queue URL, table name, secret ARN…)."""
+        return self.resources.physical(logical_id)
 
     @property
     def queue_urls(self) -> dict[str, str]:
-        return {queue: self.physical(queue).ref for queue in self.template.of_type("AWS::SQS::Queue")}
+        return {queue: self.physical(queue) for queue in self.resources.of_type("AWS::SQS::Queue")}
 
     @property
     def aws(self) -> AwsEndpoint:
@@ -312,8 +312,8 @@ class OfflineStack(contextlib.AbstractContextManager["OfflineStack"]):
             function.cold_start()  # waits for an invocation in flight
         for url in self.queue_urls.values():
             sqs.purge_queue(QueueUrl=url)  # whatever that invocation left behind
-        for table in self.template.of_type("AWS::DynamoDB::Table"):
-            empty_table(self.aws.client("dynamodb"), self.physical(table).ref)
+        for table in self.resources.of_type("AWS::DynamoDB::Table"):
+            empty_table(self.aws.client("dynamodb"), self.physical(table))
         if self.auth0_url:
             httpx.post(f"{self.auth0_url}/__emulator/reset", timeout=10).raise_for_status()
 

@@ -16,11 +16,10 @@ import pytest
 from aws_lambda_powertools.metrics.provider import cold_start
 
 from benchmarks.loopback_extension import Fetch, LoopbackExtension
-from local.aws_resources import bind_stand_ins
-from local.template import StackTemplate
 from tests.fixtures.emulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_USERS, EmulatorHandle
 from tests.fixtures.login import ROOT, FakeLambdaContext, load_login_app
 from tests.fuzz.support import CASES, CI_TARGET, PASSWORD_CANARY, PROFILE, STATUSES, Answer, Invoke
+from tests.offline.conftest import read, spec_of
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
@@ -85,10 +84,7 @@ def moto_secrets(client: Any) -> Fetch:
 
 def template_login_environment(auth0_url: str) -> dict[str, str]:
     """LoginFunction's variables as template.yaml sets them, for a stack whose Auth0 is ``auth0_url``."""
-    template = StackTemplate(ROOT / "template.yaml", {"Auth0Domain": auth0_url})
-    bind_stand_ins(template)
-    (login,) = [spec for spec in template.functions() if spec.logical_id == "LoginFunction"]
-    return dict(login.environment)
+    return dict(spec_of(read(ROOT / "template.yaml", Auth0Domain=auth0_url), "LoginFunction").environment)
 
 
 @pytest.fixture
@@ -101,6 +97,8 @@ def fuzz_login(
     """``lambda_handler`` configured by template.yaml, its secret, topic and queue on moto's server,
     its Auth0 the emulator. Each call captures what the handler printed (logs, EMF metrics) and
     logged, so a test can look for the password in exactly that invocation's output."""
+    # First: reading the template in an in-process moto resets moto's state, this server's included.
+    template_env = template_login_environment(auth0_emulator.base_url)
     secret_registry.add("client secret", DEMO_CLIENT_SECRET)
     secret_registry.add("password", PASSWORD_CANARY, *(password for _, password in DEMO_USERS.values()))
     secret_arn = boto_session.client("secretsmanager").create_secret(
@@ -108,7 +106,7 @@ def fuzz_login(
         SecretString=json.dumps({"client_id": DEMO_CLIENT_ID, "client_secret": DEMO_CLIENT_SECRET}),
     )["ARN"]
     env = {
-        **template_login_environment(auth0_emulator.base_url),
+        **template_env,
         "AUTH0_SECRET_ID": secret_arn,
         "SECURITY_EVENTS_TOPIC_ARN": boto_session.client("sns").create_topic(Name="fuzz-security-events")[
             "TopicArn"

@@ -27,7 +27,6 @@ from benchmarks.loopback_extension import LoopbackExtension
 from functions.password_reset import app as reset_app
 from local.aws_resources import AwsEndpoint, create_resources
 from local.queue_runner import sqs_event
-from local.template import StackTemplate
 from ropguard.security_events import SecurityEventPublisher
 from tests.emf import metric_totals
 from tests.fixtures.emulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_USERS, EmulatorHandle
@@ -156,17 +155,14 @@ def stack(
     secret_registry.add("password", BOB_PASSWORD, ALICE_PASSWORD)
     secret_registry.add("client secret", DEMO_CLIENT_SECRET)
     secret_registry.add("session token", EXTENSION_TOKEN)
-    template = StackTemplate(ROOT / "template.yaml", {"Auth0Domain": auth0_emulator.base_url})
-    create_resources(
-        template,
+    client = json.dumps({"client_id": DEMO_CLIENT_ID, "client_secret": DEMO_CLIENT_SECRET})
+    template = create_resources(
+        ROOT / "template.yaml",
         AwsEndpoint(aws, REGION),
-        secret_strings={
-            "Auth0ClientSecret": json.dumps(
-                {"client_id": DEMO_CLIENT_ID, "client_secret": DEMO_CLIENT_SECRET}
-            )
-        },
+        {"Auth0Domain": auth0_emulator.base_url},
+        secret_strings=lambda _: {"Auth0ClientSecret": client},
     )
-    functions = {spec.logical_id: spec for spec in template.functions()}
+    functions = {spec.logical_id: spec for spec in template.functions}
     login_env = dict(functions["LoginFunction"].environment)
     reset_env = dict(functions["PasswordResetFunction"].environment)
     # The template attaches the Parameters and Secrets extension : a loopback
@@ -194,7 +190,7 @@ def stack(
     cold_start.reset_cold_start_flag()
     try:
         yield Stack(
-            resources={logical_id: template.physical(logical_id).ref for logical_id in RESOURCES},
+            resources={logical_id: template.physical(logical_id) for logical_id in RESOURCES},
             login_env=login_env,
             reset_env=reset_env,
             auth0=auth0_emulator,

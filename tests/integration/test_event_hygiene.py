@@ -17,7 +17,7 @@ def test_a_secret_in_a_delivered_event_is_caught(
     offline_stack: OfflineStack, secret_registry: SecretRegistry
 ) -> None:
     secret_registry.add("password", "pw-smuggled-into-an-event-42")
-    topic_arn = offline_stack.physical("SecurityEventsTopic").ref
+    topic_arn = offline_stack.physical("SecurityEventsTopic")
     offline_stack.aws.client("sns").publish(
         TopicArn=topic_arn,
         Message=json.dumps({"type": "password.breached", "password": "pw-smuggled-into-an-event-42"}),

@@ -151,7 +151,7 @@ def test_auth0_rate_limit_is_429_with_retry_after_from_its_reset_header(users: S
 def secret_deleted(stack: OfflineStack) -> Iterator[None]:
     """Secrets Manager refuses the secret (scheduled for deletion), then it is restored."""
     secrets = stack.aws.client("secretsmanager")
-    secret_id = stack.physical("Auth0ClientSecret").ref
+    secret_id = stack.physical("Auth0ClientSecret")
     secrets.delete_secret(SecretId=secret_id, RecoveryWindowInDays=7)
     try:
         yield
@@ -163,7 +163,7 @@ def secret_deleted(stack: OfflineStack) -> Iterator[None]:
 def secret_malformed(stack: OfflineStack) -> Iterator[None]:
     """The secret's current value is not ``{"client_id", "client_secret"}``, then it is put back."""
     secrets = stack.aws.client("secretsmanager")
-    secret_id = stack.physical("Auth0ClientSecret").ref
+    secret_id = stack.physical("Auth0ClientSecret")
     original = secrets.get_secret_value(SecretId=secret_id)["SecretString"]
     secrets.put_secret_value(SecretId=secret_id, SecretString=json.dumps({"client_id": "only-half"}))
     try:
@@ -189,7 +189,7 @@ def topic_deleted(stack: OfflineStack) -> Iterator[None]:
     """SNS answers NotFound for the security-events topic; afterwards the topic and its
     subscription are created again as the template says (same name, so the same ARN)."""
     sns = stack.aws.client("sns")
-    topic_arn = stack.physical("SecurityEventsTopic").ref
+    topic_arn = stack.physical("SecurityEventsTopic")
     attributes = sns.get_topic_attributes(TopicArn=topic_arn)["Attributes"]
     sns.delete_topic(TopicArn=topic_arn)
     try:
@@ -198,7 +198,8 @@ def topic_deleted(stack: OfflineStack) -> Iterator[None]:
         name = topic_arn.rsplit(":", 1)[1]
         kept = {key: attributes[key] for key in ("KmsMasterKeyId", "DisplayName") if key in attributes}
         assert sns.create_topic(Name=name, Attributes=kept)["TopicArn"] == topic_arn
-        create_subscription(stack.template, stack.aws, "PasswordResetSubscription")
+        subscription = stack.resources.properties["PasswordResetSubscription"]
+        create_subscription(stack.aws, subscription)
 
 
 def test_sns_unavailable_still_answers_401_and_the_email_arrives_through_the_fallback(
@@ -207,7 +208,7 @@ def test_sns_unavailable_still_answers_401_and_the_email_arrives_through_the_fal
     with topic_deleted(own.stack):
         sns = own.stack.aws.client("sns")
         with pytest.raises(sns.exceptions.NotFoundException):  # SNS really cannot take the event
-            sns.get_topic_attributes(TopicArn=own.stack.physical("SecurityEventsTopic").ref)
+            sns.get_topic_attributes(TopicArn=own.stack.physical("SecurityEventsTopic"))
         response = own.login(*BOB, source="127.0.33.1")
 
         assert error_of(response) == (401, "password_leaked")

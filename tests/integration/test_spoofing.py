@@ -286,7 +286,7 @@ def origin_secret(stack: OfflineStack, stage: str = "AWSCURRENT") -> str:
     """The origin secret's value in moto (registered with the scanner: it must never be printed)."""
     client = stack.aws.client("secretsmanager")
     value = str(
-        client.get_secret_value(SecretId=stack.physical("OriginVerifySecret").ref, VersionStage=stage)[
+        client.get_secret_value(SecretId=stack.physical("OriginVerifySecret"), VersionStage=stage)[
             "SecretString"
         ]
     )
@@ -413,7 +413,7 @@ def test_rotation_keeps_the_previous_secret_working_until_it_is_retired(
     that, and the old one once AWSPREVIOUS is removed, are refused without reaching Auth0."""
     stack = cloudfront_users.stack
     client = stack.aws.client("secretsmanager")
-    secret_id = stack.physical("OriginVerifySecret").ref
+    secret_id = stack.physical("OriginVerifySecret")
     oldest = origin_secret(stack)
     client.put_secret_value(SecretId=secret_id, SecretString="first-rotation-" + "a" * 48)
     old = origin_secret(stack)

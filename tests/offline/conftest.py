@@ -2,25 +2,30 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pytest
 
-from local.aws_resources import bind_stand_ins
-from local.template import FunctionSpec, StackTemplate
+from local.aws_resources import OfflineResources, read_template
+from local.template import FunctionSpec
 
 FIXTURE_TEMPLATE = Path(__file__).parent / "fixture_app" / "template.yaml"
 FIXTURE_PARAMETERS = {"RequiredDomain": "example.test"}
 
 
+@functools.cache
+def read(path: Path = FIXTURE_TEMPLATE, **overrides: str) -> OfflineResources:
+    """A template created in an in-process moto and read back (once per path and overrides)."""
+    return read_template(path, overrides)
+
+
 @pytest.fixture
-def fixture_template() -> StackTemplate:
-    """The translated fixture template, every resource with a stand-in id (nothing created)."""
-    template = StackTemplate(FIXTURE_TEMPLATE, FIXTURE_PARAMETERS)
-    bind_stand_ins(template)
-    return template
+def fixture_template() -> OfflineResources:
+    """The fixture template as moto resolved it (nothing kept running)."""
+    return read(FIXTURE_TEMPLATE, **FIXTURE_PARAMETERS)
 
 
-def spec_of(template: StackTemplate, logical_id: str) -> FunctionSpec:
-    (spec,) = (spec for spec in template.functions() if spec.logical_id == logical_id)
+def spec_of(resources: OfflineResources, logical_id: str) -> FunctionSpec:
+    (spec,) = (spec for spec in resources.functions if spec.logical_id == logical_id)
     return spec

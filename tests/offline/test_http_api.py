@@ -13,13 +13,12 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from local.aws_resources import bind_stand_ins
 from local.http_api import BoundRoute, LocalHttpApi
 from local.http_events import ApiStage
 from local.lambda_runtime import LocalFunction
-from local.template import HttpRoute, StackTemplate
+from local.template import HttpRoute
 
-from .conftest import FIXTURE_PARAMETERS, FIXTURE_TEMPLATE
+from .conftest import FIXTURE_PARAMETERS, FIXTURE_TEMPLATE, read
 
 pytestmark = pytest.mark.integration
 
@@ -31,9 +30,7 @@ def viewer_headers(host: str, port: int) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The fixture app's routes, plus one whose function cannot even import its module."""
-    template = StackTemplate(FIXTURE_TEMPLATE, FIXTURE_PARAMETERS)
-    bind_stand_ins(template)
-    specs = template.functions()
+    specs = read(FIXTURE_TEMPLATE, **FIXTURE_PARAMETERS).functions
     runtime = next(spec for spec in specs if spec.logical_id == "RuntimeFunction")
     broken = replace(
         runtime, handler="broken.handler", http_routes=(HttpRoute("api", "GET", "/broken", "2.0"),)

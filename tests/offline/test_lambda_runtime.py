@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from local.aws_resources import OfflineResources
 from local.lambda_runtime import FunctionError, LocalFunction
-from local.template import StackTemplate
 
 from .conftest import spec_of
 
@@ -24,7 +24,7 @@ LOCAL = {"AWS_ENDPOINT_URL": "http://127.0.0.1:9", "SHARED_GREETING": "overridde
 
 
 @pytest.fixture
-def functions(fixture_template: StackTemplate) -> Iterator[Any]:
+def functions(fixture_template: OfflineResources) -> Iterator[Any]:
     started: list[LocalFunction] = []
 
     def start(logical_id: str = "RuntimeFunction", **changes: Any) -> LocalFunction:
@@ -62,9 +62,10 @@ def test_a_worker_has_its_functions_environment_and_nothing_of_the_parents(funct
     assert answer["pid"] != os.getpid()
     assert Path(answer["cwd"]) == runtime.spec.code_dir
     assert answer["layer"] == "from-the-layer"
-    assert runtime.arn == "arn:aws:lambda:eu-west-1:123456789012:function:ropguard-local-RuntimeFunction"
+    assert runtime.arn == f"arn:aws:lambda:eu-west-1:123456789012:function:{runtime.spec.function_name}"
+    assert runtime.spec.function_name.startswith("ropguard-local-RuntimeFunction-")  # moto's name
     assert answer["context"] == {
-        "function_name": "ropguard-local-RuntimeFunction",
+        "function_name": runtime.spec.function_name,
         "memory_limit_in_mb": "128",  # a string, as Lambda's Python runtime gives it
         "invoked_function_arn": runtime.arn,
         "aws_request_id": "req-1",

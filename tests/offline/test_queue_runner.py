@@ -10,10 +10,9 @@ from typing import Any
 
 import pytest
 
-from local.aws_resources import AwsEndpoint, create_resources
+from local.aws_resources import AwsEndpoint, OfflineResources, create_resources
 from local.lambda_runtime import LocalFunction
 from local.queue_runner import BoundSource, QueueRunner, sqs_event, succeeded_ids
-from local.template import StackTemplate
 from tests.fixtures.aws import FAKE_AWS_ENV
 
 from .conftest import FIXTURE_PARAMETERS, FIXTURE_TEMPLATE, spec_of
@@ -77,14 +76,13 @@ def test_only_reported_failures_stay(result: Any, reports: bool, expected: list[
 
 
 @pytest.fixture
-def running(aws: str) -> Iterator[tuple[StackTemplate, AwsEndpoint, QueueRunner]]:
-    resolver = StackTemplate(FIXTURE_TEMPLATE, FIXTURE_PARAMETERS)
+def running(aws: str) -> Iterator[tuple[OfflineResources, AwsEndpoint, QueueRunner]]:
     endpoint = AwsEndpoint(aws, "us-east-1")
-    create_resources(resolver, endpoint)
+    resolver = create_resources(FIXTURE_TEMPLATE, endpoint, FIXTURE_PARAMETERS)
     spec = spec_of(resolver, "WorkerFunction")
     worker = LocalFunction(spec, {**FAKE_AWS_ENV, "AWS_ENDPOINT_URL": aws}, "us-east-1", "123456789012")
     (source,) = spec.sqs_sources
-    runner = QueueRunner([BoundSource(source, resolver.physical("JobsQueue").ref, worker)], endpoint).start()
+    runner = QueueRunner([BoundSource(source, resolver.physical("JobsQueue"), worker)], endpoint).start()
     try:
         yield resolver, endpoint, runner
     finally:
@@ -92,47 +90,47 @@ def running(aws: str) -> Iterator[tuple[StackTemplate, AwsEndpoint, QueueRunner]
         worker.stop()
 
 
-def send(aws: AwsEndpoint, resolver: StackTemplate, *jobs: dict[str, Any]) -> None:
+def send(aws: AwsEndpoint, resolver: OfflineResources, *jobs: dict[str, Any]) -> None:
     sns = aws.client("sns")
     for job in jobs:
         sns.publish(
-            TopicArn=resolver.physical("EventsTopic").ref,
+            TopicArn=resolver.physical("EventsTopic"),
             Message=json.dumps(job),
             MessageAttributes={"type": {"DataType": "String", "StringValue": "job.requested"}},
         )
 
 
-def attempts(aws: AwsEndpoint, resolver: StackTemplate) -> dict[str, int]:
+def attempts(aws: AwsEndpoint, resolver: OfflineResources) -> dict[str, int]:
     return {job: len(receives) for job, receives in deliveries(aws, resolver).items()}
 
 
-def deliveries(aws: AwsEndpoint, resolver: StackTemplate) -> dict[str, list[str]]:
+def deliveries(aws: AwsEndpoint, resolver: OfflineResources) -> dict[str, list[str]]:
     """Per job, the ``eventSourceARN`` and ``ApproximateReceiveCount`` of each record the worker handled."""
-    items = aws.client("dynamodb").scan(TableName=resolver.physical("ProcessedTable").ref)["Items"]
+    items = aws.client("dynamodb").scan(TableName=resolver.physical("ProcessedTable"))["Items"]
     return {item["id"]["S"]: [entry["S"] for entry in item["receives"]["L"]] for item in items}
 
 
-def dead_letters(aws: AwsEndpoint, resolver: StackTemplate) -> list[dict[str, Any]]:
+def dead_letters(aws: AwsEndpoint, resolver: OfflineResources) -> list[dict[str, Any]]:
     """A long poll: moto's ReceiveMessage removes a message from the source queue before it adds
     it to the DLQ, so a drained source queue can briefly mean a DLQ still empty."""
-    url = resolver.physical("JobsDeadLetterQueue").ref
+    url = resolver.physical("JobsDeadLetterQueue")
     answer = aws.client("sqs").receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=2)
     return [json.loads(m["Body"]) for m in answer.get("Messages", [])]
 
 
 @pytest.mark.integration
-def test_successful_batches_are_deleted(running: tuple[StackTemplate, AwsEndpoint, QueueRunner]) -> None:
+def test_successful_batches_are_deleted(running: tuple[OfflineResources, AwsEndpoint, QueueRunner]) -> None:
     resolver, aws, runner = running
     send(aws, resolver, {"id": "a"}, {"id": "b"})
     assert runner.drain(timeout=30)
-    queue_arn = resolver.physical("JobsQueue").attributes["Arn"]
+    (queue_arn,) = {source.queue_arn for spec in resolver.functions for source in spec.sqs_sources}
     assert deliveries(aws, resolver) == {"a": [f"{queue_arn} 1"], "b": [f"{queue_arn} 1"]}
     assert dead_letters(aws, resolver) == []
 
 
 @pytest.mark.integration
 def test_a_reported_failure_is_retried_then_dead_lettered_by_moto(
-    running: tuple[StackTemplate, AwsEndpoint, QueueRunner],
+    running: tuple[OfflineResources, AwsEndpoint, QueueRunner],
 ) -> None:
     resolver, aws, runner = running
     send(aws, resolver, {"id": "good"}, {"id": "bad", "fail": True})
@@ -145,7 +143,7 @@ def test_a_reported_failure_is_retried_then_dead_lettered_by_moto(
 
 @pytest.mark.integration
 def test_a_raising_handler_leaves_the_whole_batch(
-    running: tuple[StackTemplate, AwsEndpoint, QueueRunner], caplog: pytest.LogCaptureFixture
+    running: tuple[OfflineResources, AwsEndpoint, QueueRunner], caplog: pytest.LogCaptureFixture
 ) -> None:
     resolver, aws, runner = running
     runner.stop()  # send both first, so that they arrive in one batch

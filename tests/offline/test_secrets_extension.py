@@ -47,7 +47,7 @@ def read(function: LocalFunction, query: str, **event: Any) -> dict[str, Any]:
 def test_a_function_with_the_layer_reads_its_secret_with_its_session_token(
     stack: OfflineStack, runtime: LocalFunction
 ) -> None:
-    arn = stack.physical("ClientSecret").ref
+    arn = stack.physical("ClientSecret")
     answer = read(runtime, f"secretId={arn}")
     assert answer["status"] == 200
     body = answer["body"]
@@ -68,14 +68,14 @@ def test_the_worker_gets_the_stand_ins_port_and_not_the_templates(runtime: Local
 def test_a_missing_stage_or_secret_is_secrets_managers_not_found(
     stack: OfflineStack, runtime: LocalFunction
 ) -> None:
-    arn = stack.physical("ClientSecret").ref
+    arn = stack.physical("ClientSecret")
     for query in (f"secretId={arn}&versionStage=AWSPREVIOUS", "secretId=no-such-secret"):
         answer = read(runtime, query)
         assert (answer["status"], answer["body"]["__type"]) == (400, "ResourceNotFoundException")
 
 
 def test_a_missing_or_wrong_token_is_refused(stack: OfflineStack, runtime: LocalFunction) -> None:
-    arn = stack.physical("ClientSecret").ref
+    arn = stack.physical("ClientSecret")
     assert read(runtime, f"secretId={arn}", token="")["status"] == 401
     wrong = read(runtime, f"secretId={arn}", token="not-the-session-token")
     assert wrong["status"] == 403

@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 
-from local.aws_resources import bind_stand_ins
-from local.template import FunctionSpec, StackTemplate
+from local.template import FunctionSpec, load_yaml, translate
 from ropguard.security_events import (
     FALLBACK_METRIC,
     LOST_METRIC,
@@ -20,6 +19,7 @@ from ropguard.security_events import (
     PublishPolicy,
 )
 from ropguard.settings import ResetSettings, SecurityEventSettings
+from tests.offline.conftest import read, spec_of
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = {"Ref": "SecurityEventsKey"}
@@ -28,21 +28,19 @@ DOMAIN = {"Auth0Domain": "tenant.example.auth0.com"}
 
 
 @pytest.fixture(scope="module")
-def template() -> StackTemplate:
+def template() -> dict[str, Any]:
     """The SAM translation (functions are AWS::Lambda::Function with Globals merged in)."""
-    return StackTemplate(ROOT / "template.yaml", DOMAIN)
+    return translate(load_yaml(ROOT / "template.yaml"), DOMAIN, "us-east-1")
 
 
 @pytest.fixture(scope="module")
-def resources(template: StackTemplate) -> Any:
-    return template.resources
+def resources(template: dict[str, Any]) -> Any:
+    return template["Resources"]
 
 
 def function(overrides: dict[str, str], logical_id: str) -> FunctionSpec:
-    template = StackTemplate(ROOT / "template.yaml", {**DOMAIN, **overrides})
-    bind_stand_ins(template)
-    (spec,) = (spec for spec in template.functions() if spec.logical_id == logical_id)
-    return spec
+    """The function as moto resolved the template with these overrides."""
+    return spec_of(read(ROOT / "template.yaml", **DOMAIN, **overrides), logical_id)
 
 
 def props(resources: Any, logical_id: str) -> dict[str, Any]:
@@ -146,10 +144,10 @@ def test_environments_satisfy_the_settings_the_code_reads() -> None:
     assert reset.connection == "Username-Password-Authentication"
     assert reset.window_seconds == 3600
     assert reset.max_receive_count == 5
-    login_env = function({}, "LoginFunction").environment
-    events = SecurityEventSettings.from_env(login_env)
-    assert events.topic_arn.endswith("SecurityEventsTopic")
-    assert events.fallback_queue_url.endswith("PasswordResetQueue")
+    created = read(ROOT / "template.yaml", **DOMAIN)
+    events = SecurityEventSettings.from_env(spec_of(created, "LoginFunction").environment)
+    assert events.topic_arn == created.physical("SecurityEventsTopic")
+    assert events.fallback_queue_url == created.physical("PasswordResetQueue")
 
 
 def test_reset_connection_is_the_realm_when_one_is_set() -> None:
@@ -220,8 +218,8 @@ def test_alarms_watch_the_dlq_and_the_metrics_the_code_emits(resources: Any) -> 
         assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (0, "GreaterThanThreshold")
 
 
-def test_outputs_name_the_event_resources(template: StackTemplate) -> None:
-    outputs = template.document["Outputs"]
+def test_outputs_name_the_event_resources(template: dict[str, Any]) -> None:
+    outputs = template["Outputs"]
     assert outputs["SecurityEventsTopicArn"]["Value"] == {"Ref": "SecurityEventsTopic"}
     assert outputs["PasswordResetQueueUrl"]["Value"] == {"Ref": "PasswordResetQueue"}
     assert outputs["PasswordResetDeadLetterQueueUrl"]["Value"] == {"Ref": "PasswordResetDeadLetterQueue"}
