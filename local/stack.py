@@ -172,6 +172,7 @@ class OfflineStack(contextlib.AbstractContextManager["OfflineStack"]):
         self._start_functions(specs, environment)
         self._start_http_api(specs)
         self._runner = self._start_queue_runner(specs, self.aws)
+        moto.settle()  # its models and the stack's resources are built: out of the collector's reach
 
     def _aws_environment(self) -> dict[str, str]:
         region = self.config.region
@@ -302,13 +303,14 @@ class OfflineStack(contextlib.AbstractContextManager["OfflineStack"]):
     def aws(self) -> AwsEndpoint:
         return AwsEndpoint(self.aws_url, self.config.region)
 
-    def reset(self) -> None:
+    def reset(self, *, cold_start: bool = True) -> None:
         """Back to a just-started stack, for the next test: queues purged, tables emptied, the
-        emulator back to its tenant file, and every function cold (its module imported afresh)."""
+        emulator back to its tenant file, and every function cold (its module imported afresh)
+        unless ``cold_start`` is False (a benchmark's warm-up keeps its warm workers)."""
         sqs = self.aws.client("sqs")  # the stack's moto allows PurgeQueue more than once a minute
         for url in self.queue_urls.values():
             sqs.purge_queue(QueueUrl=url)
-        for function in self.functions.values():
+        for function in self.functions.values() if cold_start else ():
             function.cold_start()  # waits for an invocation in flight
         for url in self.queue_urls.values():
             sqs.purge_queue(QueueUrl=url)  # whatever that invocation left behind
@@ -436,6 +438,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         LOG.error("the offline stack did not start: %s", exc)
         return 1
     with stack:
+        children.settle_heap()
         print(banner(stack, time.monotonic() - started), flush=True)
         stopping.wait()
         print("stopping…", flush=True)

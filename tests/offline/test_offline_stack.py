@@ -68,6 +68,16 @@ def test_reset_gives_each_test_a_fresh_stack(offline_stack: OfflineStack) -> Non
     assert offline_stack.drain(timeout=0)
 
 
+def test_a_warm_reset_starts_auth0_again_but_keeps_the_workers(offline_stack: OfflineStack) -> None:
+    assert httpx.post(f"{offline_stack.api_url}/login", json=ALICE).status_code == 200
+    workers = {id(worker) for function in offline_stack.functions.values() for worker in function._workers}
+    offline_stack.reset(cold_start=False)
+    assert token_requests(offline_stack) == []
+    assert {
+        id(worker) for function in offline_stack.functions.values() for worker in function._workers
+    } == workers
+
+
 def test_the_stack_does_not_leak_its_environment(offline_stack: OfflineStack) -> None:
     assert os.environ.get("AWS_ENDPOINT_URL") != offline_stack.aws_url
     assert "POWERTOOLS_SERVICE_NAME" not in os.environ or os.environ["POWERTOOLS_SERVICE_NAME"] not in (
