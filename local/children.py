@@ -58,6 +58,7 @@ class ChildServer:
             stderr=self._output,
             env={**os.environ, **self._settings},
             text=True,
+            start_new_session=True,  # Ctrl-C in the stack's terminal is the stack's to handle
         )
         return self
 

@@ -157,7 +157,7 @@ class OfflineStack(contextlib.AbstractContextManager["OfflineStack"]):
             emulator.launch()
         self.aws_url = moto.launch().wait_ready().url
         # moto imports its CloudFormation models (every service's) on the first call: start that now.
-        warm = threading.Thread(target=self.aws.client("cloudformation").list_stacks, daemon=True)
+        warm = threading.Thread(target=_warm, args=(self.aws.client("cloudformation"),), daemon=True)
         warm.start()
         environment = {**FAKE_CREDENTIALS, **self._aws_environment(), **config.environment_overrides}
         if emulator is not None:
@@ -328,6 +328,12 @@ class OfflineStack(contextlib.AbstractContextManager["OfflineStack"]):
     def drain(self, timeout: float = 30.0) -> bool:
         """Wait until every queue that feeds a function is empty; False when ``timeout`` passes."""
         return self._runner.drain(timeout) if self._runner else True
+
+
+def _warm(cloudformation: Any) -> None:
+    """A first call, only to make moto import its models early; a failure shows in the next call."""
+    with contextlib.suppress(Exception):
+        cloudformation.list_stacks()
 
 
 def ensure_free(host: str, port: int) -> None:
