@@ -378,8 +378,21 @@ def _functions(created: OfflineResources, aws: AwsEndpoint) -> list[FunctionSpec
                 maximum_concurrency=mapping.get("ScalingConfig", {}).get("MaximumConcurrency"),
             )
         )
+    own_layers = {  # the template's own layers by ARN: their directories go on PYTHONPATH
+        created.ids[lid]: _local_dir(
+            created.base_dir, created.properties[lid]["Content"], f"Resources.{lid}.Content"
+        )
+        for lid in created.of_type("AWS::Lambda::LayerVersion")
+    }
     return [
-        _function(created, aws, fid, tuple(routes.get(fid, ())), tuple(sources.get(fid, ())))
+        _function(
+            created,
+            aws,
+            fid,
+            own_layers,
+            routes=tuple(routes.get(fid, ())),
+            sources=tuple(sources.get(fid, ())),
+        )
         for fid in created.of_type("AWS::Lambda::Function")
     ]
 
@@ -388,6 +401,8 @@ def _function(
     created: OfflineResources,
     aws: AwsEndpoint,
     logical_id: str,
+    own_layers: Mapping[str, Path],
+    *,
     routes: tuple[HttpRoute, ...],
     sources: tuple[SqsSource, ...],
 ) -> FunctionSpec:
@@ -400,12 +415,6 @@ def _function(
     if "." not in handler:
         raise TemplateError(f"{where}.Handler must look like module.function, got {handler!r}")
     code_dir = _local_dir(created.base_dir, props["Code"], f"{where}.Code")
-    own_layers = {
-        created.ids[lid]: _local_dir(
-            created.base_dir, created.properties[lid]["Content"], f"Resources.{lid}.Content"
-        )
-        for lid in created.of_type("AWS::Lambda::LayerVersion")
-    }
     layer_dirs, layer_arns = [], []
     for layer in props.get("Layers", []):
         if layer in own_layers:

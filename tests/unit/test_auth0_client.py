@@ -10,7 +10,6 @@ import socket
 
 import pytest
 from pytest_httpserver import HTTPServer
-from werkzeug import Request, Response
 
 from ropguard.auth0_client import (
     PASSWORD_REALM_GRANT,
@@ -25,6 +24,7 @@ from ropguard.auth0_client import (
 from ropguard.credentials import ClientCredentials
 from ropguard.http_pool import HttpReply
 from ropguard.settings import Auth0Settings
+from tests.fixtures.cookies import cookie_setting_answer
 
 CREDENTIALS = ClientCredentials("client-id", "client-secret-never-log")
 GRANT = PasswordGrant("alice@example.com", "pw-never-log", "openid", "https://api", "customers")
@@ -108,13 +108,7 @@ def test_a_cookie_set_on_one_answer_is_never_sent_with_the_next_request(httpserv
     """Auth0 may set device or session cookies; one user's must not ride along on another's login."""
     seen: list[str | None] = []
 
-    def answer(request: Request) -> Response:
-        seen.append(request.headers.get("Cookie"))
-        response = Response('{"ok": true}', content_type="application/json")
-        response.set_cookie("did", "device-of-the-previous-user", path="/")
-        return response
-
-    httpserver.expect_request("/oauth/token").respond_with_handler(answer)
+    httpserver.expect_request("/oauth/token").respond_with_handler(cookie_setting_answer(seen))
     endpoint = endpoint_for(httpserver)
     for user in ("alice", "bob", "carol"):
         grant = PasswordGrant(f"{user}@example.com", "pw", "openid", None, None)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pytest_httpserver import HTTPServer
-from werkzeug import Request, Response
 
 from ropguard.change_password import build_http_client
 from ropguard.settings import Auth0Settings
+from tests.fixtures.cookies import cookie_setting_answer
 
 
 def settings_for(server: HTTPServer) -> Auth0Settings:
@@ -23,13 +23,9 @@ def test_a_cookie_set_on_one_answer_is_never_sent_with_the_next_request(httpserv
     """Auth0 may set device or session cookies; one user's must not ride along on another's reset."""
     seen: list[str | None] = []
 
-    def answer(request: Request) -> Response:
-        seen.append(request.headers.get("Cookie"))
-        response = Response('{"ok": true}', content_type="application/json")
-        response.set_cookie("did", "device-of-the-previous-user", path="/")
-        return response
-
-    httpserver.expect_request("/dbconnections/change_password").respond_with_handler(answer)
+    httpserver.expect_request("/dbconnections/change_password").respond_with_handler(
+        cookie_setting_answer(seen)
+    )
     with build_http_client(settings_for(httpserver)) as client:
         for _ in range(3):
             assert client.post("/dbconnections/change_password", json={}).status_code == 200

@@ -29,6 +29,7 @@ from ropguard.http_pool import (
     json_content,
     reply_headers,
 )
+from tests.fixtures.cookies import cookie_setting_answer
 
 TIMEOUTS = Timeouts(connect_seconds=2, read_seconds=2)
 
@@ -102,14 +103,7 @@ def test_one_connection_serves_many_requests() -> None:
 def test_no_cookie_is_ever_sent_back(httpserver: HTTPServer) -> None:
     """One pool serves every end user of a container: there is no jar to carry one user's cookie."""
     seen: list[str | None] = []
-
-    def answer(request: Request) -> Response:
-        seen.append(request.headers.get("Cookie"))
-        response = Response("{}", content_type="application/json")
-        response.set_cookie("did", "device-of-the-previous-user", path="/")
-        return response
-
-    httpserver.expect_request("/oauth/token").respond_with_handler(answer)
+    httpserver.expect_request("/oauth/token").respond_with_handler(cookie_setting_answer(seen, body="{}"))
     with origin_of(httpserver) as origin:
         for _ in range(3):
             origin.request(b"POST", "/oauth/token", content=b"{}")
