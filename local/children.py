@@ -25,8 +25,8 @@ from typing import IO, Any
 #: Settings of the child's moto: a test reset purges queues more often than SQS's once a minute.
 MOTO_SETTINGS = {"MOTO_SQS_ENFORCE_STRICT_QUEUE_PURGE_BEHAVIOUR": "false"}
 _MOTO_READY = "moto listening on"
-_EMULATOR_READY = "auth0 emulator listening on"
-_SETTLE = "settle"  # auth0_emulator.__main__.READY; the CLI is its interface
+_EMULATOR_READY = "auth0 emulator listening on"  # auth0_emulator.__main__.READY; the CLI is its interface
+_SETTLE = "settle"  # a line on moto's child's standard input: settle_heap() now
 
 
 class ChildServer:
@@ -114,7 +114,7 @@ def settle_heap() -> None:
     """One full collection, then everything alive moves out of the collector's reach (``gc.freeze``).
 
     A long-running server's startup heap (botocore's and moto's models: 100k-350k objects) was
-    scanned by every full collection, a pause of 100-270 ms that every request in flight waited
+    scanned by every full collection, a pause of 150-270 ms that every request in flight waited
     out (the load benchmark's p99). For processes that own their lifetime (the command lines and
     the benchmark), never a library call: what a test process frees later must stay collectable.
     """
