@@ -106,6 +106,7 @@ READ_BACK = {
 PENDING = "ropguard-local-pending:"  # + logical id: what moto resolves a left-out resource to
 _TOKEN = re.compile(PENDING + r"(\w+)")
 _FUNCTION_ARN = re.compile(r"arn:[\w-]+:lambda:[\w-]+:\d+:function:([^:/]+)(?::[^/]*)?")
+_PLAIN_ROUTE = re.compile(r"(get|post|put|patch|delete|head|options) ((/([\w.~-]+|\{\w+\}))+|/)")
 _INVOKE_ARN = re.compile(r"arn:[\w-]+:apigateway:[\w-]+:lambda:path/2015-03-31/functions/(.+)/invocations")
 
 
@@ -457,9 +458,15 @@ def _routes(created: OfflineResources, api_id: str) -> Iterator[tuple[str, HttpR
             extra = set(operation) - {"x-amazon-apigateway-integration", "responses", "parameters"}
             if extra or integration.get("type") != "aws_proxy" or not target:
                 raise TemplateError(f"{where}.paths.{path}.{method}: not a plain Lambda proxy route")
-            name = "ANY" if method == "x-amazon-apigateway-any-method" else method.upper()
-            version = str(integration["payloadFormatVersion"])
-            yield _function_name(target.group(1)), HttpRoute(created.ids[api_id], name, path, version)
+            # What template.yaml does not use is refused, not half-served: ANY, greedy and $default
+            # routes, payload format 1.0.
+            if not _PLAIN_ROUTE.fullmatch(f"{method} {path}") or integration["payloadFormatVersion"] != "2.0":
+                raise TemplateError(
+                    f"{where}.paths.{path}.{method}: only a method, a path of literal and {{name}} "
+                    "segments, and payload format 2.0 are served offline"
+                )
+            route = HttpRoute(created.ids[api_id], method.upper(), path)
+            yield _function_name(target.group(1)), route
 
 
 def _function_name(arn: str) -> str:

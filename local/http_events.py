@@ -4,8 +4,8 @@ handler's result in, a response out. Pure functions over werkzeug's request and 
 Shapes follow AWS's "Working with AWS Lambda proxy integrations for HTTP APIs": header names
 lower-cased, repeated headers and query parameters comma-joined, cookies in their own field,
 the source IP taken from the connection (never from a header), binary bodies base64-encoded;
-a result without ``statusCode`` is sent as a 200 JSON body. Routes are matched as API Gateway
-selects them: the most specific path wins, a method over ``ANY``, ``$default`` last.
+a result without ``statusCode`` is sent as a 200 JSON body, and a result's fields are those of
+payload format 2.0 (``multiValueHeaders`` is 1.0's: API Gateway ignores it, and so does this).
 """
 
 from __future__ import annotations
@@ -47,30 +47,22 @@ class ApiStage:
 
 
 class RouteTable:
-    """The routes of the template, matched with werkzeug's router."""
+    """The routes of the template, matched with werkzeug's router (a literal segment before a
+    ``{name}`` one, as API Gateway selects them)."""
 
     def __init__(self, routes: Iterable[HttpRoute]) -> None:
-        routes = sorted(routes, key=lambda route: route.method == "ANY")  # a method before ANY
-        self.default = next((route for route in routes if route.path == "$default"), None)
-        self._map = Map(
-            [
-                Rule(
-                    re.sub(r"\{([^}+]+)\+\}", r"<path:\1>", route.path).replace("{", "<").replace("}", ">"),
-                    methods=None if route.method == "ANY" else [route.method],
-                    endpoint=route,
-                )
-                for route in routes
-                if route is not self.default
-            ],
-            merge_slashes=False,
-        )
+        rules = [
+            Rule(route.path.replace("{", "<").replace("}", ">"), methods=[route.method], endpoint=route)
+            for route in routes
+        ]
+        self._map = Map(rules, merge_slashes=False)
 
     def match(self, method: str, path: str) -> tuple[HttpRoute, dict[str, str]] | None:
         route: HttpRoute
         try:
             route, parameters = self._map.bind("local").match(path, method)
         except HTTPException:  # not found, another method (API Gateway says 404 to both), redirect
-            return (self.default, {}) if self.default else None
+            return None
         return route, dict(parameters)
 
 
@@ -203,8 +195,6 @@ def to_response(result: Any, request_id: str) -> Response:
     headers: list[tuple[str, str]] = [
         (str(name), str(value)) for name, value in (result.get("headers") or {}).items()
     ]
-    for name, values in (result.get("multiValueHeaders") or {}).items():
-        headers.extend((str(name), str(value)) for value in values)
     headers.extend(("set-cookie", str(cookie)) for cookie in result.get("cookies") or [])
     if not any(name.lower() == "content-type" for name, _ in headers):
         headers.append(("content-type", "application/json"))

@@ -84,16 +84,15 @@ def parameter_values(
 
 @dataclass(frozen=True)
 class HttpRoute:
-    """One route of an HTTP API that invokes a function."""
+    """One route of an HTTP API that invokes a function with payload format 2.0 events."""
 
     api_id: str  # the API's id (its !Ref)
-    method: str  # upper case; ANY matches every method
-    path: str  # "/login", "/users/{id}" or "$default"
-    payload_format_version: str
+    method: str  # upper case
+    path: str  # "/login" or "/users/{id}"
 
     @property
     def route_key(self) -> str:
-        return "$default" if self.path == "$default" else f"{self.method} {self.path}"
+        return f"{self.method} {self.path}"
 
 
 @dataclass(frozen=True)

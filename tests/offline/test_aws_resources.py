@@ -4,6 +4,7 @@ in an in-process moto (reading) and in moto's real server (what the stack create
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -58,10 +59,10 @@ def test_a_variable_set_on_one_function_is_in_that_functions_spec_only() -> None
 def test_routes_come_from_each_apis_openapi_body(fixture_template: OfflineResources) -> None:
     echo = spec_of(fixture_template, "EchoFunction")
     api = fixture_template.physical("EchoApi")
-    assert {(r.route_key, r.api_id, r.payload_format_version) for r in echo.http_routes} == {
-        ("POST /echo", api, "2.0"),
-        ("GET /items/{id}", api, "2.0"),
-        ("ANY /files/{proxy+}", api, "2.0"),
+    assert {(r.route_key, r.api_id) for r in echo.http_routes} == {
+        ("POST /echo", api),
+        ("GET /items/{id}", api),
+        ("PUT /files/{name}", api),
     }
     (shapes,) = spec_of(fixture_template, "ShapesFunction").http_routes
     assert (shapes.route_key, shapes.api_id) == (
@@ -142,6 +143,17 @@ FUNCTION = (
         (
             "  Q:\n    Type: AWS::SQS::Queue\n    Properties: {FifoQueue: true}\n",
             "Resources.Q.FifoQueue: AWS::SQS::Queue property",
+        ),
+        *(
+            (
+                f"      Events: {{Api: {{Type: HttpApi, Properties: {{{route}}}}}}}\n",
+                re.escape(f"Resources.ServerlessHttpApi.Body.paths.{path}.{method}: only a method, a path"),
+            )
+            for route, path, method in [
+                ("Path: '/f/{p+}', Method: get", "/f/{p+}", "get"),
+                ("Path: /f, Method: any", "/f", "x-amazon-apigateway-any-method"),
+                ("Path: /f, Method: get, PayloadFormatVersion: '1.0'", "/f", "get"),
+            ]
         ),
     ],
 )

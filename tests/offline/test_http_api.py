@@ -32,9 +32,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The fixture app's routes, plus one whose function cannot even import its module."""
     specs = read(FIXTURE_TEMPLATE, **FIXTURE_PARAMETERS).functions
     runtime = next(spec for spec in specs if spec.logical_id == "RuntimeFunction")
-    broken = replace(
-        runtime, handler="broken.handler", http_routes=(HttpRoute("api", "GET", "/broken", "2.0"),)
-    )
+    broken = replace(runtime, handler="broken.handler", http_routes=(HttpRoute("api", "GET", "/broken"),))
     functions = [LocalFunction(spec, {}, "us-east-1", "123456789012") for spec in [*specs, broken]]
     routes = [
         BoundRoute(route, ApiStage(route.api_id, "123456789012", "us-east-1"), function)
@@ -65,7 +63,7 @@ def test_request_reaches_the_function_as_a_v2_event(api: str) -> None:
         )
     assert response.status_code == 201
     assert response.headers["x-echo"] == "yes"
-    assert response.headers.get_list("x-multi") == ["one", "two"]
+    assert "x-multi" not in response.headers  # multiValueHeaders: payload format 1.0's
     assert response.headers.get_list("set-cookie") == ["a=1; Path=/", "b=2"]
     assert response.headers["apigw-requestid"]
     event = response.json()["event"]
@@ -89,11 +87,11 @@ def test_each_client_address_is_its_own_source_ip(api: str) -> None:
 
 def test_binary_request_bodies_arrive_base64_encoded(api: str) -> None:
     event = httpx.put(
-        f"{api}/files/a/b", content=b"\x00\xff", headers={"content-type": "application/octet-stream"}
+        f"{api}/files/ab", content=b"\x00\xff", headers={"content-type": "application/octet-stream"}
     ).json()["event"]
     assert event["isBase64Encoded"] is True
     assert base64.b64decode(event["body"]) == b"\x00\xff"
-    assert event["pathParameters"] == {"proxy": "a/b"}
+    assert event["pathParameters"] == {"name": "ab"}
 
 
 def test_result_shapes_are_answered_as_api_gateway_does(api: str) -> None:
@@ -108,10 +106,10 @@ def test_result_shapes_are_answered_as_api_gateway_does(api: str) -> None:
 
 
 def test_handler_exception_is_a_500_and_is_logged(api: str, caplog: pytest.LogCaptureFixture) -> None:
-    response = httpx.delete(f"{api}/files/boom")
+    response = httpx.put(f"{api}/files/boom")
     assert (response.status_code, response.json()) == (500, {"message": "Internal Server Error"})
     assert any(
-        "EchoFunction failed on ANY /files/{proxy+}" in record.getMessage()
+        "EchoFunction failed on PUT /files/{name}" in record.getMessage()
         and "RuntimeError: the fixture handler failed on purpose" in record.getMessage()
         for record in caplog.records
     )

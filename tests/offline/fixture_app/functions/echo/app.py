@@ -44,7 +44,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return {
         "statusCode": 201,
         "headers": {"content-type": "application/json", "x-echo": "yes"},
-        "multiValueHeaders": {"x-multi": ["one", "two"]},
+        "multiValueHeaders": {"x-multi": ["one", "two"]},  # payload format 1.0's: ignored
         "cookies": ["a=1; Path=/", "b=2"],
         "body": json.dumps(answer),
     }
