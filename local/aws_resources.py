@@ -5,7 +5,7 @@ Read in moto 5.2.5 (``moto/cloudformation/parsing.py``: ``clean_json``, ``parse_
 ``parse_output``; each model's ``create_from_cloudformation_json``, e.g. ``moto/awslambda/models.py``):
 
 - ``HONOURED`` types other than ``EXPLICIT`` go to ``create_stack`` (roles too: moto's Lambda wants
-  them). moto's function model drops Layers, Architectures and PackageType, its table model
+  them). moto's function model drops Layers and PackageType, its table model
   TimeToLiveSpecification, and mappings are created disabled (moto would run Docker; the queue
   runner consumes SQS): those properties come back resolved as outputs ``{"Fn::ToJsonString": ...}``.
 - ``EXPLICIT`` types have no model in moto's CloudFormation (a layer has one, but its ``Ref``
@@ -99,7 +99,7 @@ NO_OFFLINE_MEANING_TYPES = (
 )  # fmt: skip
 #: Properties of stack resources that moto's models drop, read back from outputs instead.
 READ_BACK = {
-    "AWS::Lambda::Function": ("Code", "Layers", "Architectures", "PackageType"),
+    "AWS::Lambda::Function": ("Code", "Layers", "PackageType"),
     "AWS::Lambda::EventSourceMapping": ("Enabled",),
     "AWS::DynamoDB::Table": ("TimeToLiveSpecification",),
 }
@@ -376,7 +376,6 @@ def _functions(created: OfflineResources, aws: AwsEndpoint) -> list[FunctionSpec
                 report_batch_item_failures="ReportBatchItemFailures"
                 in mapping.get("FunctionResponseTypes", []),
                 enabled=_text(created.properties.get(mapping_id, {}).get("Enabled", True)) == "true",
-                maximum_concurrency=mapping.get("ScalingConfig", {}).get("MaximumConcurrency"),
             )
         )
     own_layers = {  # the template's own layers by ARN: their directories go on PYTHONPATH
@@ -440,7 +439,6 @@ def _function(
         http_routes=routes,
         sqs_sources=sources,
         layer_arns=tuple(layer_arns),
-        architectures=tuple(props.get("Architectures", ["x86_64"])),
     )
 
 

@@ -104,7 +104,6 @@ class SqsSource:
     batch_size: int
     report_batch_item_failures: bool
     enabled: bool
-    maximum_concurrency: int | None = None
 
 
 @dataclass(frozen=True)
@@ -123,8 +122,3 @@ class FunctionSpec:
     http_routes: tuple[HttpRoute, ...]
     sqs_sources: tuple[SqsSource, ...]
     layer_arns: tuple[str, ...] = ()  # only the Parameters and Secrets extension's (issue 10)
-    architectures: tuple[str, ...] = ("x86_64",)  # workers run on the host's architecture
-
-    @property
-    def handler_name(self) -> str:
-        return self.handler.rsplit(".", 1)[1]

@@ -33,7 +33,7 @@ def test_functions_are_read_back_from_moto(fixture_template: OfflineResources) -
     app_dir = FIXTURE_TEMPLATE.parent
     assert echo.function_name == fixture_template.physical("EchoFunction")
     assert echo.handler_file == app_dir / "functions" / "echo" / "app.py"
-    assert (echo.handler_name, echo.code_dir) == ("lambda_handler", app_dir / "functions" / "echo")
+    assert (echo.handler, echo.code_dir) == ("app.lambda_handler", app_dir / "functions" / "echo")
     assert echo.layer_dirs == (app_dir / "layer",)
     assert (echo.timeout_seconds, echo.memory_mb) == (7, 256)  # MemorySize through !FindInMap
     assert (functions["WorkerFunction"].timeout_seconds, functions["WorkerFunction"].memory_mb) == (5, 128)
@@ -287,5 +287,4 @@ def test_dropped_properties_come_back_resolved_inside_to_json_string(
     """Layers: !If, !FindInMap and AWS::NoValue resolved by moto inside Fn::ToJsonString."""
     login = spec_of(read(ROOT / "template.yaml", Auth0Domain="x", SnapStart=snap_start), "LoginFunction")
     assert (login.layer_dirs, login.layer_arns) == ((ROOT / "layers" / "ropguard",), extension)
-    assert login.architectures == ("arm64",)
     assert ("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT" in login.environment) is bool(extension)
