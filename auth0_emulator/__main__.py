@@ -7,6 +7,7 @@ port that ``--port 0`` picked), so a supervising process knows where and when it
 from __future__ import annotations
 
 import argparse
+import gc
 import getpass
 import logging
 import signal
@@ -58,6 +59,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.stop_on_eof:
         threading.Thread(target=_stop_on_eof, args=(stopping,), daemon=True).start()
     server.start()
+    # The tenant and the libraries are loaded: out of the collector's reach, so a full collection
+    # scans only what requests made (it paused every request in flight for 50-70 ms before).
+    gc.collect()
+    gc.freeze()
     try:
         print(f"{READY} {server.base_url}", flush=True)
         stopping.wait()

@@ -13,6 +13,14 @@ boto3 on the breach path, the reset function's cold start), then the emulator, t
 the tables start again from the tenant file, without cold-starting the functions; the measured
 run is the steady state. The table shows both rounds.
 
+The reference (``--reference``, default commit ``eb6c95c``) is the offline stack as issue 11 found it:
+handlers imported into the stack's own process and invoked one at a time under one lock, a
+hand-written HTTP server, moto in the stack's process. Its own ``benchmarks/load.py`` runs first,
+same clients, logins and seed, from a temporary git worktree of that commit (so a clone with its
+history can always measure it), and its row heads the table: a machine's speed drifts, and only
+figures from one run compare. It has no warm-up round (it had none: its handlers loaded in the
+stack's process at start).
+
 The functions' own output (Powertools logs and EMF metrics) goes to ``--function-output``
 (default: discarded), so the table stays readable.
 """
@@ -27,6 +35,7 @@ import logging
 import multiprocessing
 import os
 import platform
+import subprocess
 import sys
 import tempfile
 import threading
@@ -184,8 +193,9 @@ COLUMNS = (
 )
 
 
-def table(runs: Sequence[tuple[str, LoadResult]]) -> str:
-    rows = [
+def table(runs: Sequence[tuple[str, LoadResult]], before: Sequence[Sequence[str]] = ()) -> str:
+    """One row per run, after ``before`` (rows already rendered, the reference's)."""
+    rows = [*(tuple(row) for row in before)] + [
         (
             label,
             str(result.requests),
@@ -205,6 +215,50 @@ def table(runs: Sequence[tuple[str, LoadResult]]) -> str:
     ]
     lines += ["| " + " | ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) + " |" for row in rows]
     return "\n".join(lines)
+
+
+REPO = Path(__file__).resolve().parents[1]
+#: The commit issue 11 measured (155-164 logins/s, p99 about 900 ms, on its day's machine).
+REFERENCE = "eb6c95c5d0c945ccec28e8bcd74320213b6da028"
+
+
+def reference_row(revision: str, clients: int, logins: int, seed: int) -> list[str]:
+    """The reference revision's own benchmark, run from a temporary worktree: its table row, led
+    by a label. Raises ``RuntimeError`` (with why) when it cannot run or its answers mismatch."""
+    with tempfile.TemporaryDirectory() as directory:
+        tree = Path(directory) / "reference"
+        git = ["git", "-C", str(REPO)]
+        added = subprocess.run(  # noqa: S603 - git, our revision
+            [*git, "worktree", "add", "--detach", str(tree), revision],
+            check=False,
+            capture_output=True,
+            text=True,
+        )
+        if added.returncode:
+            raise RuntimeError(f"no worktree of {revision}: {added.stderr.strip()}")
+        try:
+            # its own package first, before this checkout's editable install
+            path = os.pathsep.join([str(tree), str(tree / "layers" / "ropguard")])
+            ran = subprocess.run(  # noqa: S603 - our interpreter, its benchmark
+                [sys.executable, "-m", "benchmarks.load", "--clients", str(clients), "--logins", str(logins),
+                 "--seed", str(seed)],
+                cwd=tree, env={**os.environ, "PYTHONPATH": path}, check=False, capture_output=True, text=True,
+                timeout=1800,
+            )  # fmt: skip
+        finally:
+            remove = [*git, "worktree", "remove", "--force", str(tree)]
+            subprocess.run(remove, check=False, capture_output=True)  # noqa: S603 - git
+    return parse_reference(revision, ran.returncode, ran.stdout, ran.stderr)
+
+
+def parse_reference(revision: str, returncode: int, stdout: str, stderr: str = "") -> list[str]:
+    """The last table row of the reference's output (requests ... mismatches), labelled."""
+    lines = stdout.strip().splitlines()
+    cells = [cell.strip() for cell in lines[-1].strip("|").split("|")] if lines else []
+    if returncode or len(cells) != len(COLUMNS) - 1 or not cells[0].isdigit():
+        tail = (stdout + stderr).strip()[-500:]
+        raise RuntimeError(f"the reference {revision} failed (exit {returncode}): {tail}")
+    return [f"reference {revision[:7]}", *cells]
 
 
 @contextlib.contextmanager
@@ -252,6 +306,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         help="logins of another seed first, then the emulator, queues and tables reset; 0: none "
         "(default %(default)s)",
     )
+    parser.add_argument(
+        "--reference",
+        default=REFERENCE,
+        help="git revision measured first, beside this one: the stack issue 11 found (default %(default)s); "
+        "'none' skips it",
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.clients <= 2500 or args.logins < args.clients:
         parser.error("need 1..2500 clients and at least one login per client")
@@ -265,6 +325,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     plans = build_plan(args.clients, args.logins, seed=args.seed)
     warm_plans = build_plan(args.clients, args.warm_up, seed=args.seed + 1) if args.warm_up else []
     real_stdout = sys.stdout
+    before: list[list[str]] = []
+    if args.reference != "none":
+        print(f"measuring the reference {args.reference} first (about a minute)...", file=sys.stderr)
+        try:
+            before.append(reference_row(args.reference, args.clients, args.logins, args.seed))
+        except (RuntimeError, OSError, subprocess.TimeoutExpired) as error:
+            print(f"reference {args.reference} not measured: {error}", file=real_stdout)
     logged = args.function_output != os.devnull  # discarded output is not even formatted
     runs: list[tuple[str, LoadResult]] = []
     with (
@@ -307,7 +374,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"mismatch: {problem}", file=real_stdout)
     if len(problems) > 20:
         print(f"... and {len(problems) - 20} more mismatches", file=real_stdout)
-    print(table(runs), file=real_stdout)
+    print(table(runs, before), file=real_stdout)
+    if before:
+        reference, measured = float(before[0][4]), runs[-1][1].throughput
+        print(f"measured / reference throughput: {measured / reference:.2f}x", file=real_stdout)
     return 1 if problems else 0
 
 
