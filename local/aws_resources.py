@@ -430,6 +430,7 @@ def _function(
         logical_id=logical_id,
         function_name=config["FunctionName"],
         handler=handler,
+        runtime=str(config.get("Runtime") or ""),
         handler_file=_module_file(code_dir, handler.rsplit(".", 1)[0], f"{where}.Handler"),
         code_dir=code_dir,
         layer_dirs=tuple(layer_dirs),

@@ -166,6 +166,7 @@ class LocalFunction:
             **self._variables,
             # Lambda's reserved variables: neither the template nor an override sets these.
             "_HANDLER": spec.handler,
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime}",
             "LAMBDA_TASK_ROOT": str(spec.code_dir),
             "AWS_REGION": self._region,
             "AWS_DEFAULT_REGION": self._region,

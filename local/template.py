@@ -113,6 +113,7 @@ class FunctionSpec:
     logical_id: str
     function_name: str
     handler: str
+    runtime: str  # python3.13: what Lambda names in AWS_EXECUTION_ENV (workers run the host's Python)
     handler_file: Path
     code_dir: Path
     layer_dirs: tuple[Path, ...]

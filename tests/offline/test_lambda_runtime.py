@@ -48,6 +48,7 @@ def test_a_worker_has_its_functions_environment_and_nothing_of_the_parents(funct
         "AWS_ENDPOINT_URL",
         "AWS_REGION",
         "_HANDLER",
+        "AWS_EXECUTION_ENV",
         "PYTEST_CURRENT_TEST",
     ]
     answer = runtime.invoke({"variables": names}, request_id="req-1")
@@ -57,6 +58,7 @@ def test_a_worker_has_its_functions_environment_and_nothing_of_the_parents(funct
         "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
         "AWS_REGION": "eu-west-1",
         "_HANDLER": "app.handler",
+        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",  # the template's Runtime, as Lambda names it
         "PYTEST_CURRENT_TEST": None,  # the test process's environment stays out
     }
     assert answer["pid"] != os.getpid()
