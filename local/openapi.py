@@ -394,7 +394,7 @@ def build_document(template_path: Path = DEFAULT_TEMPLATE) -> Document:
     schemas: dict[str, Any] = {}
     for route, function in sorted(_routes(template_path), key=lambda item: item[0].route_key):
         describe = OPERATIONS.get(function.logical_id) or ROUTE_OPERATIONS.get(route.route_key)
-        if describe is None or route.method == "ANY" or route.path == "$default":
+        if describe is None:
             raise TemplateError(f"{route.route_key} of {function.logical_id} has no OpenAPI description")
         operation, own_schemas = describe(function)
         schemas.update(own_schemas)
