@@ -81,7 +81,7 @@ HONOURED: Mapping[str, frozenset[str] | None] = {
     "AWS::Lambda::Function": names("Code Handler Runtime Timeout MemorySize Environment Layers FunctionName "
         "PackageType Architectures"),
     "AWS::Lambda::EventSourceMapping": names("EventSourceArn FunctionName BatchSize FunctionResponseTypes "
-        "Enabled ScalingConfig"),
+        "ScalingConfig"),
     "AWS::Lambda::Version": names("FunctionName"),
     # EXPLICIT, in creation order (a later one may refer to an earlier one)
     "AWS::Lambda::LayerVersion": names("Content LayerName"),
@@ -100,9 +100,10 @@ NO_OFFLINE_MEANING_TYPES = (
 #: Properties of stack resources that moto's models drop, read back from outputs instead.
 READ_BACK = {
     "AWS::Lambda::Function": ("Code", "Layers", "PackageType"),
-    "AWS::Lambda::EventSourceMapping": ("Enabled",),
     "AWS::DynamoDB::Table": ("TimeToLiveSpecification",),
 }
+#: SQS returns at most 10 messages per ReceiveMessage: the queue runner receives one batch at a time.
+SQS_RECEIVE_LIMIT = 10
 PENDING = "ropguard-local-pending:"  # + logical id: what moto resolves a left-out resource to
 _TOKEN = re.compile(PENDING + r"(\w+)")
 _FUNCTION_ARN = re.compile(r"arn:[\w-]+:lambda:[\w-]+:\d+:function:([^:/]+)(?::[^/]*)?")
@@ -368,6 +369,8 @@ def _functions(created: OfflineResources, aws: AwsEndpoint) -> list[FunctionSpec
         function = by_name[_function_name(mapping["FunctionArn"])]
         if ":sqs:" not in mapping["EventSourceArn"]:
             raise TemplateError(f"Resources.{mapping_id}.EventSourceArn: only SQS sources run offline")
+        if int(mapping["BatchSize"]) > SQS_RECEIVE_LIMIT:  # above it, Lambda needs a batching window
+            raise TemplateError(f"Resources.{mapping_id}.BatchSize: at most {SQS_RECEIVE_LIMIT} offline")
         sources.setdefault(function, []).append(
             SqsSource(
                 name=mapping_id.removeprefix(function) or mapping_id,
@@ -375,7 +378,6 @@ def _functions(created: OfflineResources, aws: AwsEndpoint) -> list[FunctionSpec
                 batch_size=int(mapping["BatchSize"]),
                 report_batch_item_failures="ReportBatchItemFailures"
                 in mapping.get("FunctionResponseTypes", []),
-                enabled=_text(created.properties.get(mapping_id, {}).get("Enabled", True)) == "true",
             )
         )
     own_layers = {  # the template's own layers by ARN: their directories go on PYTHONPATH

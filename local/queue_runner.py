@@ -24,8 +24,6 @@ from local.template import SqsSource
 
 LOG = logging.getLogger(__name__)
 
-#: SQS returns at most 10 messages per ReceiveMessage.
-_RECEIVE_LIMIT = 10
 _QUEUE_COUNTS = (
     "ApproximateNumberOfMessages",
     "ApproximateNumberOfMessagesNotVisible",
@@ -101,7 +99,7 @@ class QueueRunner:
     """One polling thread per event source; ``stop`` ends them within one poll wait."""
 
     def __init__(self, sources: Sequence[BoundSource], aws: AwsEndpoint, poll_wait_seconds: int = 1) -> None:
-        self.sources = [bound for bound in sources if bound.source.enabled]
+        self.sources = list(sources)
         self._aws = aws
         self._poll_wait = poll_wait_seconds
         self._stopping = threading.Event()
@@ -162,21 +160,14 @@ class QueueRunner:
                 self._deliver(sqs, bound, messages)
 
     def _receive(self, sqs: Any, bound: BoundSource) -> list[dict[str, Any]]:
-        messages: list[dict[str, Any]] = []
-        wait = self._poll_wait
-        while len(messages) < bound.source.batch_size:
-            wanted = min(_RECEIVE_LIMIT, bound.source.batch_size - len(messages))
-            received = sqs.receive_message(
-                QueueUrl=bound.queue_url,
-                MaxNumberOfMessages=wanted,
-                WaitTimeSeconds=wait,
-                MessageSystemAttributeNames=["All"],
-                MessageAttributeNames=["All"],
-            ).get("Messages", [])
-            messages.extend(received)
-            if len(received) < wanted:
-                break
-            wait = 0
+        """One ReceiveMessage of up to BatchSize (the reader refuses more than SQS returns at once)."""
+        messages: list[dict[str, Any]] = sqs.receive_message(
+            QueueUrl=bound.queue_url,
+            MaxNumberOfMessages=bound.source.batch_size,
+            WaitTimeSeconds=self._poll_wait,
+            MessageSystemAttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
         return messages
 
     def _deliver(self, sqs: Any, bound: BoundSource, messages: list[dict[str, Any]]) -> None:
@@ -194,11 +185,8 @@ class QueueRunner:
             return
         done = set(succeeded_ids(result, ids, bound.source.report_batch_item_failures))
         handles = [message["ReceiptHandle"] for message in messages if message["MessageId"] in done]
-        for start in range(0, len(handles), _RECEIVE_LIMIT):
-            entries = [
-                {"Id": str(index), "ReceiptHandle": handle}
-                for index, handle in enumerate(handles[start : start + _RECEIVE_LIMIT])
-            ]
+        if handles:
+            entries = [{"Id": str(index), "ReceiptHandle": handle} for index, handle in enumerate(handles)]
             sqs.delete_message_batch(QueueUrl=bound.queue_url, Entries=entries)
         LOG.info(
             "%s: %s processed %d, returned %d to the queue",

@@ -103,7 +103,6 @@ class SqsSource:
     queue_arn: str
     batch_size: int
     report_batch_item_failures: bool
-    enabled: bool
 
 
 @dataclass(frozen=True)

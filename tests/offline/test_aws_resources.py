@@ -77,7 +77,7 @@ def test_sqs_sources_come_from_the_event_source_mappings(fixture_template: Offli
         "Jobs",
         fixture_template.physical("JobsQueue").rsplit("/", 1)[1],
     )
-    assert (source.batch_size, source.report_batch_item_failures, source.enabled) == (5, True, True)
+    assert (source.batch_size, source.report_batch_item_failures) == (5, True)
 
 
 def test_parameter_overrides_reach_values_and_conditions() -> None:
@@ -143,6 +143,17 @@ FUNCTION = (
         (
             "  Q:\n    Type: AWS::SQS::Queue\n    Properties: {FifoQueue: true}\n",
             "Resources.Q.FifoQueue: AWS::SQS::Queue property",
+        ),
+        *(
+            (
+                f"      Events: {{Jobs: {{Type: SQS, Properties: {{Queue: !GetAtt Q.Arn, {extra}}}}}}}\n"
+                "  Q:\n    Type: AWS::SQS::Queue\n",
+                message,
+            )
+            for extra, message in [
+                ("BatchSize: 20", "Resources.FnJobs.BatchSize: at most 10 offline"),
+                ("Enabled: false", "Resources.FnJobs.Enabled: AWS::Lambda::EventSourceMapping property"),
+            ]
         ),
         *(
             (
