@@ -62,6 +62,10 @@ from benchmarks.load_plan import (
 from local.children import settle_heap
 from local.stack import DEFAULT_TENANT, OfflineStack, Ports, StackConfig
 
+REPO = Path(__file__).resolve().parents[1]
+#: The commit issue 11 measured (155-164 logins/s, p99 about 900 ms, on its day's machine).
+REFERENCE = "eb6c95c5d0c945ccec28e8bcd74320213b6da028"
+
 #: Called with every answer (the test suite registers tokens and checks error bodies here).
 OnResponse = Callable[[httpx.Response], None]
 
@@ -215,11 +219,6 @@ def table(runs: Sequence[tuple[str, LoadResult]], before: Sequence[Sequence[str]
     ]
     lines += ["| " + " | ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) + " |" for row in rows]
     return "\n".join(lines)
-
-
-REPO = Path(__file__).resolve().parents[1]
-#: The commit issue 11 measured (155-164 logins/s, p99 about 900 ms, on its day's machine).
-REFERENCE = "eb6c95c5d0c945ccec28e8bcd74320213b6da028"
 
 
 def reference_row(revision: str, clients: int, logins: int, seed: int) -> list[str]:
