@@ -358,10 +358,16 @@ def _functions(created: OfflineResources, aws: AwsEndpoint) -> list[FunctionSpec
     """Every function as moto holds it, with its routes and SQS sources."""
     by_name = {created.ids[fid]: fid for fid in created.of_type("AWS::Lambda::Function")}
     routes: dict[str, list[HttpRoute]] = {}
+    served: dict[str, str] = {}  # route key -> its API: the local API serves every API on one port
     for api_id in created.of_type("AWS::ApiGatewayV2::Api"):
         for function, route in _routes(created, api_id):
+            where = f"Resources.{api_id}.Body: {route.route_key}"
             if function not in by_name:
-                raise TemplateError(f"Resources.{api_id}.Body: {route.route_key} invokes no function")
+                raise TemplateError(f"{where} invokes no function")
+            if served.setdefault(route.route_key, api_id) != api_id:
+                raise TemplateError(
+                    f"{where} is also a route of {served[route.route_key]} (one port offline)"
+                )
             routes.setdefault(by_name[function], []).append(route)
     sources: dict[str, list[SqsSource]] = {}
     for mapping in aws.client("lambda").list_event_source_mappings()["EventSourceMappings"]:
@@ -417,12 +423,12 @@ def _function(
     if "." not in handler:
         raise TemplateError(f"{where}.Handler must look like module.function, got {handler!r}")
     code_dir = _local_dir(created.base_dir, props["Code"], f"{where}.Code")
-    layer_dirs, layer_arns = [], []
+    layer_dirs, extension = [], False
     for layer in props.get("Layers", []):
         if layer in own_layers:
             layer_dirs.append(own_layers[layer])
         elif is_extension_layer(str(layer)):
-            layer_arns.append(str(layer))
+            extension = True
         else:
             raise TemplateError(f"{where}.Layers: layer {layer} cannot run offline")
     variables = created.finish(config.get("Environment", {}).get("Variables", {}), f"{where}.Environment")
@@ -441,7 +447,7 @@ def _function(
         memory_mb=int(config["MemorySize"]),
         http_routes=routes,
         sqs_sources=sources,
-        layer_arns=tuple(layer_arns),
+        secrets_extension=extension,
     )
 
 

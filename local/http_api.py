@@ -69,7 +69,6 @@ class LocalHttpApi:
         openapi_document: Path | None = None,
         viewer_headers: ViewerHeaders | None = None,
     ) -> None:
-        _refuse_duplicates(routes)
         self.routes = {bound.route: bound for bound in routes}
         self._table = RouteTable(self.routes)
         self.openapi_document = openapi_document
@@ -157,15 +156,3 @@ class LocalHttpApi:
                 exc_info=not isinstance(error, FunctionError | MalformedResultError),
             )
         return json_response(500, {"message": "Internal Server Error"}, request_id)
-
-
-def _refuse_duplicates(routes: Sequence[BoundRoute]) -> None:
-    seen: dict[str, str] = {}
-    for bound in routes:
-        key = bound.route.route_key
-        if key in seen:
-            raise ValueError(
-                f"route {key} is served by both {seen[key]} and {bound.function.spec.logical_id}; "
-                "the local API serves all HTTP APIs of the template on one port"
-            )
-        seen[key] = bound.function.spec.logical_id

@@ -39,7 +39,7 @@ from local.http_events import ApiStage
 from local.lambda_runtime import DEFAULT_MAX_WORKERS, LocalFunction
 from local.queue_runner import BoundSource, QueueRunner
 from local.secrets_extension import SecretsExtension
-from local.template import ACCOUNT_ID, FunctionSpec, TemplateError, is_extension_layer
+from local.template import ACCOUNT_ID, FunctionSpec, TemplateError
 
 LOG = logging.getLogger(__name__)
 
@@ -207,7 +207,7 @@ class OfflineStack(contextlib.AbstractContextManager["OfflineStack"]):
         extension = self._start_secrets_extension(specs, token)
         for spec in specs:
             environment = {**overrides, "AWS_SESSION_TOKEN": token}
-            if extension is not None and uses_secrets_extension(spec):
+            if extension is not None and spec.secrets_extension:
                 environment["PARAMETERS_SECRETS_EXTENSION_HTTP_PORT"] = str(extension.port)
             function = LocalFunction(
                 spec, environment, self.config.region, ACCOUNT_ID, self.config.workers_per_function
@@ -219,7 +219,7 @@ class OfflineStack(contextlib.AbstractContextManager["OfflineStack"]):
 
     def _start_secrets_extension(self, specs: Sequence[FunctionSpec], token: str) -> SecretsExtension | None:
         """The Parameters and Secrets extension's stand-in, when a function attaches its layer."""
-        if not any(uses_secrets_extension(spec) for spec in specs):
+        if not any(spec.secrets_extension for spec in specs):
             return None
         extension = SecretsExtension(self.aws.client("secretsmanager"), token, host=LOOPBACK).start()
         self._exit.callback(extension.stop)
@@ -349,12 +349,6 @@ def ensure_free(host: str, port: int) -> None:
             raise OSError(
                 exc.errno, f"{host}:{port} is in use ({exc.strerror}); choose another port"
             ) from None
-
-
-def uses_secrets_extension(spec: FunctionSpec) -> bool:
-    """Whether the function attaches AWS's Parameters and Secrets extension (the reader lets no
-    other layer given by ARN through)."""
-    return any(is_extension_layer(arn) for arn in spec.layer_arns)
 
 
 def empty_table(dynamodb: Any, table_name: str) -> None:

@@ -121,4 +121,4 @@ class FunctionSpec:
     memory_mb: int
     http_routes: tuple[HttpRoute, ...]
     sqs_sources: tuple[SqsSource, ...]
-    layer_arns: tuple[str, ...] = ()  # only the Parameters and Secrets extension's (issue 10)
+    secrets_extension: bool = False  # attaches the Parameters and Secrets extension (the stack serves it)

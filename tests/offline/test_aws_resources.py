@@ -166,6 +166,12 @@ FUNCTION = (
                 ("Path: /f, Method: get, PayloadFormatVersion: '1.0'", "/f", "get"),
             ]
         ),
+        (
+            "      Events:\n        A: {Type: HttpApi, Properties: {Path: /x, Method: post}}\n"
+            "        B: {Type: HttpApi, Properties: {Path: /x, Method: post, ApiId: !Ref Other}}\n"
+            "  Other:\n    Type: AWS::Serverless::HttpApi\n",
+            r"Resources.(Other|ServerlessHttpApi).Body: POST /x is also a route of (Other|ServerlessHttpApi)",
+        ),
     ],
 )
 def test_what_cannot_run_offline_is_an_error_naming_it(tmp_path: Path, extra: str, message: str) -> None:
@@ -174,10 +180,10 @@ def test_what_cannot_run_offline_is_an_error_naming_it(tmp_path: Path, extra: st
         read(write(tmp_path, source + extra))
 
 
-def test_the_extension_layer_is_passed_on_by_arn(tmp_path: Path) -> None:
+def test_the_extension_layer_is_recognised_by_its_arn(tmp_path: Path) -> None:
     arn = "arn:aws:lambda:us-east-1:177933569100:layer:AWS-Parameters-and-Secrets-Lambda-Extension-Arm64:12"
     (spec,) = read(write(tmp_path, FUNCTION + f"      Layers: [{arn}]\n")).functions
-    assert (spec.layer_arns, spec.layer_dirs) == ((arn,), ())
+    assert (spec.secrets_extension, spec.layer_dirs) == (True, ())
 
 
 def test_an_alias_is_its_function_offline(tmp_path: Path) -> None:
@@ -297,5 +303,5 @@ def test_dropped_properties_come_back_resolved_inside_to_json_string(
 ) -> None:
     """Layers: !If, !FindInMap and AWS::NoValue resolved by moto inside Fn::ToJsonString."""
     login = spec_of(read(ROOT / "template.yaml", Auth0Domain="x", SnapStart=snap_start), "LoginFunction")
-    assert (login.layer_dirs, login.layer_arns) == ((ROOT / "layers" / "ropguard",), extension)
+    assert (login.layer_dirs, login.secrets_extension) == ((ROOT / "layers" / "ropguard",), bool(extension))
     assert ("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT" in login.environment) is bool(extension)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from local.lambda_runtime import LocalFunction
-from local.stack import OfflineStack, Ports, StackConfig, uses_secrets_extension
+from local.stack import OfflineStack, Ports, StackConfig
 from tests.fixtures.secret_hygiene import SecretRegistry
 
 from .conftest import FIXTURE_PARAMETERS, FIXTURE_TEMPLATE
@@ -94,8 +94,8 @@ def test_the_functions_output_reaches_the_captured_log(
 
 def test_only_functions_that_attach_the_layer_get_the_stand_in(stack: OfflineStack) -> None:
     """The reader refuses any other layer given by ARN (tests/offline/test_template.py)."""
-    assert uses_secrets_extension(stack.functions["RuntimeFunction"].spec)
+    assert stack.functions["RuntimeFunction"].spec.secrets_extension
     echo = stack.functions["EchoFunction"]
-    assert not uses_secrets_extension(echo.spec)
+    assert not echo.spec.secrets_extension
     answer = json.loads(echo.invoke({"rawPath": "/echo"})["body"])
     assert answer["environment"]["PARAMETERS_SECRETS_EXTENSION_HTTP_PORT"] is None
