@@ -248,24 +248,16 @@ class OfflineStack(contextlib.AbstractContextManager["OfflineStack"]):
                 self.resources.finish(self.resources.properties[name], f"Resources.{name}")
             )
             front = DistributionFront(origin, lambda: self.aws.client("secretsmanager"))
-            direct = LocalHttpApi(
-                routes,
-                host=self.config.host,
-                port=self.config.ports.direct_api,
-                openapi_document=OPENAPI_DOCUMENT,
-            ).start()
-            self._exit.callback(direct.stop)
-            self.direct_api_url = direct.url
+            self.direct_api_url = self._serve(routes, self.config.ports.direct_api)
+        self.api_url = self._serve(routes, self.config.ports.api, front)
+        self.direct_api_url = self.direct_api_url or self.api_url
+
+    def _serve(self, routes: Sequence[BoundRoute], port: int, front: DistributionFront | None = None) -> str:
         api = LocalHttpApi(
-            routes,
-            host=self.config.host,
-            port=self.config.ports.api,
-            openapi_document=OPENAPI_DOCUMENT,
-            viewer_headers=front,
+            routes, self.config.host, port, openapi_document=OPENAPI_DOCUMENT, viewer_headers=front
         ).start()
         self._exit.callback(api.stop)
-        self.api_url = api.url
-        self.direct_api_url = self.direct_api_url or api.url
+        return api.url
 
     def _start_queue_runner(self, specs: Sequence[FunctionSpec], aws: AwsEndpoint) -> QueueRunner:
         sqs = aws.client("sqs")
