@@ -287,58 +287,31 @@ class DoctorStory:
             return f"exit {status}: {document['error']}"
         return f"exit {status}: {len(document['changes'])} change(s), {len(document['remaining'])} left"
 
-
-def doctor_is_clean(story: DoctorStory) -> Step:
-    return Step(
-        "ropguard-doctor check: the tenant is configured as tenant.yaml says",
-        "exit 0: no findings",
-        story.check(),
-    )
-
-
-def doctor_proves_the_forwarded_address(story: DoctorStory, title: str) -> Step:
-    return Step(title, "exit 0: passed, Auth0 logged the forwarded address", story.prove())
-
-
-def trust_flag_switched_off(story: DoctorStory) -> Step:
-    return Step(
-        "an operator switches Trust Token Endpoint IP Header off (Management API)",
-        "is_token_endpoint_ip_header_trusted=false",
-        story.switch_trust_off(),
-    )
-
-
-def doctor_names_the_trust_flag(story: DoctorStory) -> Step:
-    return Step("ropguard-doctor check names it", "exit 1: header_not_trusted", story.check())
-
-
-def doctor_proof_fails_on_our_address(story: DoctorStory) -> Step:
-    return Step(
-        "ropguard-doctor prove fails: Auth0 logged our own address, not the forwarded one",
-        "exit 1: failed, Auth0 logged 127.0.0.1",
-        story.prove(),
-    )
-
-
-def doctor_apply_restores(story: DoctorStory) -> Step:
-    return Step(
-        "ropguard-doctor apply --yes restores tenant.yaml's value",
-        "exit 0: 1 change(s), 0 left",
-        story.apply(),
-    )
-
-
-def doctor_steps(stack: OfflineStack) -> Iterator[Step]:
-    story = DoctorStory(stack)
-    yield doctor_is_clean(story)
-    yield doctor_proves_the_forwarded_address(
-        story, "ropguard-doctor prove: Auth0 logged the forwarded address"
-    )
-    yield trust_flag_switched_off(story)
-    yield doctor_names_the_trust_flag(story)
-    yield doctor_proof_fails_on_our_address(story)
-    yield doctor_apply_restores(story)
-    yield doctor_proves_the_forwarded_address(story, "...and prove passes again")
+    def steps(self) -> Iterator[Step]:
+        proved = "exit 0: passed, Auth0 logged the forwarded address"
+        yield Step(
+            "ropguard-doctor check: the tenant is configured as tenant.yaml says",
+            "exit 0: no findings",
+            self.check(),
+        )
+        yield Step("ropguard-doctor prove: Auth0 logged the forwarded address", proved, self.prove())
+        yield Step(
+            "an operator switches Trust Token Endpoint IP Header off (Management API)",
+            "is_token_endpoint_ip_header_trusted=false",
+            self.switch_trust_off(),
+        )
+        yield Step("ropguard-doctor check names it", "exit 1: header_not_trusted", self.check())
+        yield Step(
+            "ropguard-doctor prove fails: Auth0 logged our own address, not the forwarded one",
+            "exit 1: failed, Auth0 logged 127.0.0.1",
+            self.prove(),
+        )
+        yield Step(
+            "ropguard-doctor apply --yes restores tenant.yaml's value",
+            "exit 0: 1 change(s), 0 left",
+            self.apply(),
+        )
+        yield Step("...and prove passes again", proved, self.prove())
 
 
 def _outcome(response: httpx.Response) -> str:
@@ -365,7 +338,7 @@ def play(stack: OfflineStack, out: Callable[[str], Any] = print) -> bool:
     """Play the story; True when every step went as expected."""
     threshold = load_tenant_file(stack.config.tenant_path or DEFAULT_TENANT).brute_force.max_attempts
     failures = 0
-    steps = itertools.chain(Story(stack, threshold).steps(), doctor_steps(stack))
+    steps = itertools.chain(Story(stack, threshold).steps(), DoctorStory(stack).steps())
     for number, step in enumerate(steps, start=1):
         out(step.line(number))
         failures += not step.ok
