@@ -29,13 +29,14 @@ from ropguard_doctor.cli import main as doctor_main
 from ropguard_doctor.credentials import Credentials
 from ropguard_doctor.management import ManagementApi
 
-ALICE = ("alice@example.com", "correct-horse-battery-staple")
-BOB = ("bob@example.com", "AUTH0-TEST-bob-breached-1")
-CAROL = ("carol@example.com", "carol-has-mfa-9")
-DAVE = ("dave@example.com", "dave-is-blocked-0")
+#: The demo tenant's users, each as the body of its POST /login.
+ALICE = {"username": "alice@example.com", "password": "correct-horse-battery-staple"}
+BOB = {"username": "bob@example.com", "password": "AUTH0-TEST-bob-breached-1"}
+CAROL = {"username": "carol@example.com", "password": "carol-has-mfa-9"}
+DAVE = {"username": "dave@example.com", "password": "dave-is-blocked-0"}
 WRONG_PASSWORD = "not-alices-password"
 # --- session routes (issue 9): the demo tenant's documented MFA values ---
-FRANK = ("frank@example.com", "frank-taps-push-3")
+FRANK = {"username": "frank@example.com", "password": "frank-taps-push-3"}
 CAROL_TOTP_SECRET = "ROPGUARDDEMOCAROLTOTPSECRETKEY22"
 WRONG_OTP = "000000"
 
@@ -77,16 +78,16 @@ class Story:
         self.threshold = brute_force_threshold
         self.auth0 = httpx.Client(base_url=stack.auth0_url, timeout=10)
 
-    def login(self, address: str, user: tuple[str, str], headers: Mapping[str, str] | None = None) -> str:
+    def call(
+        self, address: str, path: str, fields: Mapping[str, str], headers: Mapping[str, str] | None = None
+    ) -> httpx.Response:
+        """One POST of a JSON body from ``address`` through the local API."""
+        with httpx.Client(transport=httpx.HTTPTransport(local_address=address), timeout=30) as client:
+            return client.post(f"{self.stack.api_url}{path}", json=dict(fields), headers=dict(headers or {}))
+
+    def login(self, address: str, user: Mapping[str, str], headers: Mapping[str, str] | None = None) -> str:
         """``status error`` of one POST /login from ``address`` (never the tokens)."""
-        transport = httpx.HTTPTransport(local_address=address)
-        with httpx.Client(transport=transport, timeout=30) as client:
-            response = client.post(
-                f"{self.stack.api_url}/login",
-                json={"username": user[0], "password": user[1]},
-                headers=dict(headers or {}),
-            )
-        return _outcome(response)
+        return _outcome(self.call(address, "/login", user, headers))
 
     def attributed(self) -> str:
         """The address Auth0 counted for the latest token request (its ``attributed_ip``)."""
@@ -101,7 +102,7 @@ class Story:
         yield Step(f"alice logs in from {ALICE_HOME}", "200", self.login(ALICE_HOME, ALICE))
         yield Step("...and Auth0 counted her address, not the server's", ALICE_HOME, self.attributed())
 
-        wrong = [self.login(ATTACKER, (ALICE[0], WRONG_PASSWORD)) for _ in range(self.threshold)]
+        wrong = [self.login(ATTACKER, {**ALICE, "password": WRONG_PASSWORD}) for _ in range(self.threshold)]
         yield Step(
             f"{self.threshold} wrong passwords for alice from {ATTACKER}",
             _times(self.threshold, "403 invalid_grant"),
@@ -132,7 +133,7 @@ class Story:
         yield Step(
             "...so a reset email reaches him through SNS -> SQS -> the reset function",
             "1 reset email to bob@example.com",
-            f"{self.reset_emails(BOB[0])} reset email to bob@example.com"
+            f"{self.reset_emails(BOB['username'])} reset email to bob@example.com"
             + ("" if drained else " (queue not drained)"),
         )
         yield Step("carol has MFA enrolled", "403 mfa_required", self.login(SOMEONE, CAROL))
@@ -145,16 +146,8 @@ class Story:
 
     # --- session routes (issue 9): MFA, refresh, logout ---------------------------------------
 
-    def call(self, address: str, path: str, fields: Mapping[str, str]) -> httpx.Response:
-        """One POST of a JSON body from ``address`` through the local API."""
-        with httpx.Client(transport=httpx.HTTPTransport(local_address=address), timeout=30) as client:
-            return client.post(f"{self.stack.api_url}{path}", json=dict(fields))
-
-    def _session_login(self, address: str, user: tuple[str, str]) -> httpx.Response:
-        return self.call(address, "/login", {"username": user[0], "password": user[1]})
-
     def carol_totp_steps(self) -> Iterator[Step]:
-        mfa_token = self._session_login(SOMEONE, CAROL).json().get("mfa_token", "")
+        mfa_token = self.call(SOMEONE, "/login", CAROL).json().get("mfa_token", "")
         wrong = self.call(SOMEONE, "/login/mfa", {"mfa_token": mfa_token, "otp": WRONG_OTP})
         yield Step("carol sends a wrong one-time code", "403 invalid_grant", _outcome(wrong))
         code = pyotp.TOTP(CAROL_TOTP_SECRET).now()
@@ -167,7 +160,7 @@ class Story:
         yield Step("...and Auth0 counted her address on the MFA grant too", SOMEONE, self.attributed())
 
     def frank_push_steps(self) -> Iterator[Step]:
-        mfa_token = self._session_login(SOMEONE, FRANK).json().get("mfa_token", "")
+        mfa_token = self.call(SOMEONE, "/login", FRANK).json().get("mfa_token", "")
         challenge = self.call(
             SOMEONE, "/login/mfa/challenge", {"mfa_token": mfa_token, "challenge_type": "oob"}
         )
@@ -187,11 +180,7 @@ class Story:
         )
 
     def alice_refresh_steps(self) -> Iterator[Step]:
-        login = self.call(
-            ALICE_HOME,
-            "/login",
-            {"username": ALICE[0], "password": ALICE[1], "scope": "openid offline_access"},
-        )
+        login = self.call(ALICE_HOME, "/login", {**ALICE, "scope": "openid offline_access"})
         first = login.json().get("refresh_token", "")
         yield Step(
             "alice logs in with offline_access and gets a refresh token",
@@ -213,7 +202,7 @@ class Story:
         yield Step("her revoked refresh token is refused", "403 invalid_grant", _outcome(again))
 
     def refresh_reuse_steps(self) -> Iterator[Step]:
-        first = self._session_login(ALICE_HOME, ALICE).json().get("refresh_token", "")
+        first = self.call(ALICE_HOME, "/login", ALICE).json().get("refresh_token", "")
         second = (
             self.call(ALICE_HOME, "/token/refresh", {"refresh_token": first}).json().get("refresh_token", "")
         )
