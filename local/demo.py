@@ -90,6 +90,9 @@ class Story:
         """``status error`` of one POST /login from ``address`` (never the tokens)."""
         return _outcome(self.call(address, "/login", user, headers))
 
+    def refresh(self, address: str, refresh_token: str) -> httpx.Response:
+        return self.call(address, "/token/refresh", {"refresh_token": refresh_token})
+
     def attributed(self) -> str:
         """The address Auth0 counted for the latest token request (its ``attributed_ip``)."""
         records = self.auth0.get("/__emulator/token-requests").raise_for_status().json()
@@ -190,7 +193,7 @@ class Story:
             "200 with a refresh token",
             _outcome(login) + (" with a refresh token" if first else " without a refresh token"),
         )
-        refreshed = self.call(ALICE_HOME, "/token/refresh", {"refresh_token": first})
+        refreshed = self.refresh(ALICE_HOME, first)
         second = refreshed.json().get("refresh_token", "")
         yield Step(
             "alice refreshes: new tokens and a rotated refresh token",
@@ -201,22 +204,19 @@ class Story:
         yield Step(
             "alice logs out (her refresh token is revoked)", "200 {}", f"{logout.status_code} {logout.text}"
         )
-        again = self.call(ALICE_HOME, "/token/refresh", {"refresh_token": second})
+        again = self.refresh(ALICE_HOME, second)
         yield Step("her revoked refresh token is refused", "403 invalid_grant", _outcome(again))
 
     def refresh_reuse_steps(self) -> Iterator[Step]:
         first = self.call(ALICE_HOME, "/login", ALICE).json().get("refresh_token", "")
-        second = (
-            self.call(ALICE_HOME, "/token/refresh", {"refresh_token": first}).json().get("refresh_token", "")
-        )
-        self.auth0.post(
-            "/__emulator/clock", json={"advance_seconds": 30}
-        ).raise_for_status()  # past the leeway
-        stolen = self.call(ATTACKER, "/token/refresh", {"refresh_token": first})
+        second = self.refresh(ALICE_HOME, first).json().get("refresh_token", "")
+        # past the leeway
+        self.auth0.post("/__emulator/clock", json={"advance_seconds": 30}).raise_for_status()
+        stolen = self.refresh(ATTACKER, first)
         yield Step(
             "a stolen, already rotated refresh token is replayed", "403 invalid_grant", _outcome(stolen)
         )
-        family = self.call(ALICE_HOME, "/token/refresh", {"refresh_token": second})
+        family = self.refresh(ALICE_HOME, second)
         yield Step(
             "reuse detection revoked the whole family: alice's current token is refused too",
             "403 invalid_grant",
