@@ -34,7 +34,7 @@ ALICE = {"username": "alice@example.com", "password": "correct-horse-battery-sta
 BOB = {"username": "bob@example.com", "password": "AUTH0-TEST-bob-breached-1"}
 CAROL = {"username": "carol@example.com", "password": "carol-has-mfa-9"}
 DAVE = {"username": "dave@example.com", "password": "dave-is-blocked-0"}
-WRONG_PASSWORD = "not-alices-password"
+ALICE_WRONG_PASSWORD = {**ALICE, "password": "not-alices-password"}
 # --- session routes (issue 9): the demo tenant's documented MFA values ---
 FRANK = {"username": "frank@example.com", "password": "frank-taps-push-3"}
 CAROL_TOTP_SECRET = "ROPGUARDDEMOCAROLTOTPSECRETKEY22"
@@ -105,9 +105,7 @@ class Story:
         yield Step(f"alice logs in from {ALICE_HOME}", "200", self.login(ALICE_HOME, ALICE))
         yield Step("...and Auth0 counted her address, not the server's", ALICE_HOME, self.attributed())
 
-        wrong = Counter(
-            self.login(ATTACKER, {**ALICE, "password": WRONG_PASSWORD}) for _ in range(self.threshold)
-        )
+        wrong = Counter(self.login(ATTACKER, ALICE_WRONG_PASSWORD) for _ in range(self.threshold))
         yield Step(
             f"{self.threshold} wrong passwords for alice from {ATTACKER}",
             f"{self.threshold} x 403 invalid_grant",
@@ -168,10 +166,8 @@ class Story:
 
     def frank_push_steps(self) -> Iterator[Step]:
         mfa_token = self.call(SOMEONE, "/login", FRANK).json().get("mfa_token", "")
-        challenge = self.call(
-            SOMEONE, "/login/mfa/challenge", {"mfa_token": mfa_token, "challenge_type": "oob"}
-        )
-        oob_code = challenge.json().get("oob_code", "")
+        push = {"mfa_token": mfa_token, "challenge_type": "oob"}
+        oob_code = self.call(SOMEONE, "/login/mfa/challenge", push).json().get("oob_code", "")
         poll = {"mfa_token": mfa_token, "oob_code": oob_code}
         yield Step(
             "frank gets a push; his app polls before he taps it",
