@@ -264,12 +264,6 @@ class DoctorStory:
         forwarded = "the forwarded address" if event.get("ip") == document["expected_ip"] else event.get("ip")
         return f"exit {status}: {verdict}, Auth0 logged {forwarded}"
 
-    def switch_trust_off(self) -> str:
-        with ManagementApi(self.auth0_url, Credentials(*DOCTOR_CLIENT)) as api:
-            client = api.patch_client(self.client_id, {"is_token_endpoint_ip_header_trusted": False})
-        trusted = client["is_token_endpoint_ip_header_trusted"]
-        return f"is_token_endpoint_ip_header_trusted={str(trusted).lower()}"
-
     def apply(self) -> str:
         status, document = self.doctor("apply", "--yes")
         if "error" in document:
@@ -284,10 +278,13 @@ class DoctorStory:
             self.check(),
         )
         yield Step("ropguard-doctor prove: Auth0 logged the forwarded address", proved, self.prove())
+        with ManagementApi(self.auth0_url, Credentials(*DOCTOR_CLIENT)) as api:
+            client = api.patch_client(self.client_id, {"is_token_endpoint_ip_header_trusted": False})
+        trusted = str(client["is_token_endpoint_ip_header_trusted"]).lower()
         yield Step(
             "an operator switches Trust Token Endpoint IP Header off (Management API)",
             "is_token_endpoint_ip_header_trusted=false",
-            self.switch_trust_off(),
+            f"is_token_endpoint_ip_header_trusted={trusted}",
         )
         yield Step("ropguard-doctor check names it", "exit 1: header_not_trusted", self.check())
         yield Step(
