@@ -11,11 +11,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import itertools
 import json
 import logging
 import os
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,13 +29,14 @@ from ropguard_doctor.cli import main as doctor_main
 from ropguard_doctor.credentials import Credentials
 from ropguard_doctor.management import ManagementApi
 
-ALICE = ("alice@example.com", "correct-horse-battery-staple")
-BOB = ("bob@example.com", "AUTH0-TEST-bob-breached-1")
-CAROL = ("carol@example.com", "carol-has-mfa-9")
-DAVE = ("dave@example.com", "dave-is-blocked-0")
-WRONG_PASSWORD = "not-alices-password"
+#: The demo tenant's users, each as the body of its POST /login.
+ALICE = {"username": "alice@example.com", "password": "correct-horse-battery-staple"}
+BOB = {"username": "bob@example.com", "password": "AUTH0-TEST-bob-breached-1"}
+CAROL = {"username": "carol@example.com", "password": "carol-has-mfa-9"}
+DAVE = {"username": "dave@example.com", "password": "dave-is-blocked-0"}
+ALICE_WRONG_PASSWORD = {**ALICE, "password": "not-alices-password"}
 # --- session routes (issue 9): the demo tenant's documented MFA values ---
-FRANK = ("frank@example.com", "frank-taps-push-3")
+FRANK = {"username": "frank@example.com", "password": "frank-taps-push-3"}
 CAROL_TOTP_SECRET = "ROPGUARDDEMOCAROLTOTPSECRETKEY22"
 WRONG_OTP = "000000"
 
@@ -70,23 +71,26 @@ class Step:
 
 
 class Story:
-    """Plays the steps against a running stack; every request goes through the local HTTP API."""
+    """Plays the story against a running stack; the end users' requests go through the local HTTP API."""
 
-    def __init__(self, stack: OfflineStack, brute_force_threshold: int) -> None:
+    def __init__(self, stack: OfflineStack) -> None:
         self.stack = stack
-        self.threshold = brute_force_threshold
+        self.threshold = load_tenant_file(stack.config.tenant_path or DEFAULT_TENANT).brute_force.max_attempts
         self.auth0 = httpx.Client(base_url=stack.auth0_url, timeout=10)
 
-    def login(self, address: str, user: tuple[str, str], headers: Mapping[str, str] | None = None) -> str:
+    def call(
+        self, address: str, path: str, fields: Mapping[str, str], headers: Mapping[str, str] | None = None
+    ) -> httpx.Response:
+        """One POST of a JSON body from ``address`` through the local API."""
+        with httpx.Client(transport=httpx.HTTPTransport(local_address=address), timeout=30) as client:
+            return client.post(f"{self.stack.api_url}{path}", json=dict(fields), headers=dict(headers or {}))
+
+    def login(self, address: str, user: Mapping[str, str], headers: Mapping[str, str] | None = None) -> str:
         """``status error`` of one POST /login from ``address`` (never the tokens)."""
-        transport = httpx.HTTPTransport(local_address=address)
-        with httpx.Client(transport=transport, timeout=30) as client:
-            response = client.post(
-                f"{self.stack.api_url}/login",
-                json={"username": user[0], "password": user[1]},
-                headers=dict(headers or {}),
-            )
-        return _outcome(response)
+        return _outcome(self.call(address, "/login", user, headers))
+
+    def refresh(self, address: str, refresh_token: str) -> httpx.Response:
+        return self.call(address, "/token/refresh", {"refresh_token": refresh_token})
 
     def attributed(self) -> str:
         """The address Auth0 counted for the latest token request (its ``attributed_ip``)."""
@@ -101,11 +105,11 @@ class Story:
         yield Step(f"alice logs in from {ALICE_HOME}", "200", self.login(ALICE_HOME, ALICE))
         yield Step("...and Auth0 counted her address, not the server's", ALICE_HOME, self.attributed())
 
-        wrong = [self.login(ATTACKER, (ALICE[0], WRONG_PASSWORD)) for _ in range(self.threshold)]
+        wrong = Counter(self.login(ATTACKER, ALICE_WRONG_PASSWORD) for _ in range(self.threshold))
         yield Step(
             f"{self.threshold} wrong passwords for alice from {ATTACKER}",
-            _times(self.threshold, "403 invalid_grant"),
-            _summary(wrong),
+            f"{self.threshold} x 403 invalid_grant",
+            ", ".join(f"{count} x {outcome}" for outcome, count in wrong.items()) or "nothing",
         )
         yield Step(
             f"brute-force protection now blocks alice from {ATTACKER}, even with her password",
@@ -132,7 +136,7 @@ class Story:
         yield Step(
             "...so a reset email reaches him through SNS -> SQS -> the reset function",
             "1 reset email to bob@example.com",
-            f"{self.reset_emails(BOB[0])} reset email to bob@example.com"
+            f"{self.reset_emails(BOB['username'])} reset email to bob@example.com"
             + ("" if drained else " (queue not drained)"),
         )
         yield Step("carol has MFA enrolled", "403 mfa_required", self.login(SOMEONE, CAROL))
@@ -142,19 +146,12 @@ class Story:
         yield from self.frank_push_steps()
         yield from self.alice_refresh_steps()
         yield from self.refresh_reuse_steps()
+        yield from DoctorStory(self.stack).steps()  # the tenant doctor (issue 13)
 
     # --- session routes (issue 9): MFA, refresh, logout ---------------------------------------
 
-    def call(self, address: str, path: str, fields: Mapping[str, str]) -> httpx.Response:
-        """One POST of a JSON body from ``address`` through the local API."""
-        with httpx.Client(transport=httpx.HTTPTransport(local_address=address), timeout=30) as client:
-            return client.post(f"{self.stack.api_url}{path}", json=dict(fields))
-
-    def _session_login(self, address: str, user: tuple[str, str]) -> httpx.Response:
-        return self.call(address, "/login", {"username": user[0], "password": user[1]})
-
     def carol_totp_steps(self) -> Iterator[Step]:
-        mfa_token = self._session_login(SOMEONE, CAROL).json().get("mfa_token", "")
+        mfa_token = self.call(SOMEONE, "/login", CAROL).json().get("mfa_token", "")
         wrong = self.call(SOMEONE, "/login/mfa", {"mfa_token": mfa_token, "otp": WRONG_OTP})
         yield Step("carol sends a wrong one-time code", "403 invalid_grant", _outcome(wrong))
         code = pyotp.TOTP(CAROL_TOTP_SECRET).now()
@@ -167,11 +164,9 @@ class Story:
         yield Step("...and Auth0 counted her address on the MFA grant too", SOMEONE, self.attributed())
 
     def frank_push_steps(self) -> Iterator[Step]:
-        mfa_token = self._session_login(SOMEONE, FRANK).json().get("mfa_token", "")
-        challenge = self.call(
-            SOMEONE, "/login/mfa/challenge", {"mfa_token": mfa_token, "challenge_type": "oob"}
-        )
-        oob_code = challenge.json().get("oob_code", "")
+        mfa_token = self.call(SOMEONE, "/login", FRANK).json().get("mfa_token", "")
+        push = {"mfa_token": mfa_token, "challenge_type": "oob"}
+        oob_code = self.call(SOMEONE, "/login/mfa/challenge", push).json().get("oob_code", "")
         poll = {"mfa_token": mfa_token, "oob_code": oob_code}
         yield Step(
             "frank gets a push; his app polls before he taps it",
@@ -187,18 +182,14 @@ class Story:
         )
 
     def alice_refresh_steps(self) -> Iterator[Step]:
-        login = self.call(
-            ALICE_HOME,
-            "/login",
-            {"username": ALICE[0], "password": ALICE[1], "scope": "openid offline_access"},
-        )
+        login = self.call(ALICE_HOME, "/login", {**ALICE, "scope": "openid offline_access"})
         first = login.json().get("refresh_token", "")
         yield Step(
             "alice logs in with offline_access and gets a refresh token",
             "200 with a refresh token",
             _outcome(login) + (" with a refresh token" if first else " without a refresh token"),
         )
-        refreshed = self.call(ALICE_HOME, "/token/refresh", {"refresh_token": first})
+        refreshed = self.refresh(ALICE_HOME, first)
         second = refreshed.json().get("refresh_token", "")
         yield Step(
             "alice refreshes: new tokens and a rotated refresh token",
@@ -209,26 +200,22 @@ class Story:
         yield Step(
             "alice logs out (her refresh token is revoked)", "200 {}", f"{logout.status_code} {logout.text}"
         )
-        again = self.call(ALICE_HOME, "/token/refresh", {"refresh_token": second})
+        again = self.refresh(ALICE_HOME, second)
         yield Step("her revoked refresh token is refused", "403 invalid_grant", _outcome(again))
 
     def refresh_reuse_steps(self) -> Iterator[Step]:
-        first = self._session_login(ALICE_HOME, ALICE).json().get("refresh_token", "")
-        second = (
-            self.call(ALICE_HOME, "/token/refresh", {"refresh_token": first}).json().get("refresh_token", "")
-        )
-        self.auth0.post(
-            "/__emulator/clock", json={"advance_seconds": 30}
-        ).raise_for_status()  # past the leeway
-        stolen = self.call(ATTACKER, "/token/refresh", {"refresh_token": first})
+        first = self.call(ALICE_HOME, "/login", ALICE).json().get("refresh_token", "")
+        second = self.refresh(ALICE_HOME, first).json().get("refresh_token", "")
+        # past the leeway
+        self.auth0.post("/__emulator/clock", json={"advance_seconds": 30}).raise_for_status()
+        stolen = self.refresh(ATTACKER, first)
         yield Step(
             "a stolen, already rotated refresh token is replayed", "403 invalid_grant", _outcome(stolen)
         )
-        family = self.call(ALICE_HOME, "/token/refresh", {"refresh_token": second})
         yield Step(
             "reuse detection revoked the whole family: alice's current token is refused too",
             "403 invalid_grant",
-            _outcome(family),
+            _outcome(self.refresh(ALICE_HOME, second)),
         )
 
 
@@ -275,70 +262,40 @@ class DoctorStory:
         forwarded = "the forwarded address" if event.get("ip") == document["expected_ip"] else event.get("ip")
         return f"exit {status}: {verdict}, Auth0 logged {forwarded}"
 
-    def switch_trust_off(self) -> str:
-        with ManagementApi(self.auth0_url, Credentials(*DOCTOR_CLIENT)) as api:
-            client = api.patch_client(self.client_id, {"is_token_endpoint_ip_header_trusted": False})
-        trusted = client["is_token_endpoint_ip_header_trusted"]
-        return f"is_token_endpoint_ip_header_trusted={str(trusted).lower()}"
-
     def apply(self) -> str:
         status, document = self.doctor("apply", "--yes")
         if "error" in document:
             return f"exit {status}: {document['error']}"
         return f"exit {status}: {len(document['changes'])} change(s), {len(document['remaining'])} left"
 
-
-def doctor_is_clean(story: DoctorStory) -> Step:
-    return Step(
-        "ropguard-doctor check: the tenant is configured as tenant.yaml says",
-        "exit 0: no findings",
-        story.check(),
-    )
-
-
-def doctor_proves_the_forwarded_address(story: DoctorStory, title: str) -> Step:
-    return Step(title, "exit 0: passed, Auth0 logged the forwarded address", story.prove())
-
-
-def trust_flag_switched_off(story: DoctorStory) -> Step:
-    return Step(
-        "an operator switches Trust Token Endpoint IP Header off (Management API)",
-        "is_token_endpoint_ip_header_trusted=false",
-        story.switch_trust_off(),
-    )
-
-
-def doctor_names_the_trust_flag(story: DoctorStory) -> Step:
-    return Step("ropguard-doctor check names it", "exit 1: header_not_trusted", story.check())
-
-
-def doctor_proof_fails_on_our_address(story: DoctorStory) -> Step:
-    return Step(
-        "ropguard-doctor prove fails: Auth0 logged our own address, not the forwarded one",
-        "exit 1: failed, Auth0 logged 127.0.0.1",
-        story.prove(),
-    )
-
-
-def doctor_apply_restores(story: DoctorStory) -> Step:
-    return Step(
-        "ropguard-doctor apply --yes restores tenant.yaml's value",
-        "exit 0: 1 change(s), 0 left",
-        story.apply(),
-    )
-
-
-def doctor_steps(stack: OfflineStack) -> Iterator[Step]:
-    story = DoctorStory(stack)
-    yield doctor_is_clean(story)
-    yield doctor_proves_the_forwarded_address(
-        story, "ropguard-doctor prove: Auth0 logged the forwarded address"
-    )
-    yield trust_flag_switched_off(story)
-    yield doctor_names_the_trust_flag(story)
-    yield doctor_proof_fails_on_our_address(story)
-    yield doctor_apply_restores(story)
-    yield doctor_proves_the_forwarded_address(story, "...and prove passes again")
+    def steps(self) -> Iterator[Step]:
+        proved = "exit 0: passed, Auth0 logged the forwarded address"
+        yield Step(
+            "ropguard-doctor check: the tenant is configured as tenant.yaml says",
+            "exit 0: no findings",
+            self.check(),
+        )
+        yield Step("ropguard-doctor prove: Auth0 logged the forwarded address", proved, self.prove())
+        with ManagementApi(self.auth0_url, Credentials(*DOCTOR_CLIENT)) as api:
+            client = api.patch_client(self.client_id, {"is_token_endpoint_ip_header_trusted": False})
+        trusted = str(client["is_token_endpoint_ip_header_trusted"]).lower()
+        yield Step(
+            "an operator switches Trust Token Endpoint IP Header off (Management API)",
+            "is_token_endpoint_ip_header_trusted=false",
+            f"is_token_endpoint_ip_header_trusted={trusted}",
+        )
+        yield Step("ropguard-doctor check names it", "exit 1: header_not_trusted", self.check())
+        yield Step(
+            "ropguard-doctor prove fails: Auth0 logged our own address, not the forwarded one",
+            "exit 1: failed, Auth0 logged 127.0.0.1",
+            self.prove(),
+        )
+        yield Step(
+            "ropguard-doctor apply --yes restores tenant.yaml's value",
+            "exit 0: 1 change(s), 0 left",
+            self.apply(),
+        )
+        yield Step("...and prove passes again", proved, self.prove())
 
 
 def _outcome(response: httpx.Response) -> str:
@@ -350,38 +307,21 @@ def _outcome(response: httpx.Response) -> str:
     return f"{response.status_code} {error}" if error else str(response.status_code)
 
 
-def _times(count: int, outcome: str) -> str:
-    return f"{count} x {outcome}"
-
-
-def _summary(outcomes: Sequence[str]) -> str:
-    counted: dict[str, int] = {}
-    for outcome in outcomes:
-        counted[outcome] = counted.get(outcome, 0) + 1
-    return ", ".join(_times(count, outcome) for outcome, count in counted.items()) or "nothing"
-
-
 def play(stack: OfflineStack, out: Callable[[str], Any] = print) -> bool:
     """Play the story; True when every step went as expected."""
-    threshold = load_tenant_file(stack.config.tenant_path or DEFAULT_TENANT).brute_force.max_attempts
     failures = 0
-    steps = itertools.chain(Story(stack, threshold).steps(), doctor_steps(stack))
-    for number, step in enumerate(steps, start=1):
+    for number, step in enumerate(Story(stack).steps(), start=1):
         out(step.line(number))
         failures += not step.ok
     out("")
-    out(
-        "every step went as expected"
-        if not failures
-        else f"{failures} step(s) differed from what was expected"
-    )
+    out(f"{failures} step(s) differed from what was expected" if failures else "every step went as expected")
     return failures == 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local.demo", description=__doc__)
     parser.add_argument("--verbose", action="store_true", help="show the stack's and the functions' logs")
-    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.ERROR, format="%(levelname)s %(name)s: %(message)s"
     )
