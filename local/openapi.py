@@ -101,9 +101,15 @@ def _cache_header_refs() -> dict[str, Any]:
     return {name: {"$ref": f"#/components/headers/{_component_name(name)}"} for name in _cache_headers()}
 
 
+def _text(max_length: int, *, secret: bool = False) -> dict[str, Any]:
+    """A string field as the parsers take it: 1 to ``max_length`` characters, no NUL; a ``secret``
+    one is marked ``format: password`` (shown masked)."""
+    schema = {"type": "string", "minLength": 1, "pattern": "^[^\\u0000]*$", "maxLength": max_length}
+    return {**schema, "format": "password"} if secret else schema
+
+
 def _login_body_schema(max_body_bytes: int, scopes: Sequence[str]) -> dict[str, Any]:
     scope_word = "|".join(scopes)
-    text = {"type": "string", "minLength": 1, "pattern": "^[^\\u0000]*$"}
     return {
         "type": "object",
         "description": (
@@ -112,8 +118,8 @@ def _login_body_schema(max_body_bytes: int, scopes: Sequence[str]) -> dict[str, 
         ),
         "required": ["username", "password"],
         "properties": {
-            "username": {**text, "maxLength": login_request.MAX_USERNAME_CHARS},
-            "password": {**text, "maxLength": login_request.MAX_PASSWORD_CHARS, "format": "password"},
+            "username": _text(login_request.MAX_USERNAME_CHARS),
+            "password": _text(login_request.MAX_PASSWORD_CHARS, secret=True),
             "scope": {
                 "type": "string",
                 "description": f"Space-separated subset of: {' '.join(scopes)} (default: all of them).",
@@ -122,9 +128,6 @@ def _login_body_schema(max_body_bytes: int, scopes: Sequence[str]) -> dict[str, 
         },
         "x-max-body-bytes": max_body_bytes,
     }
-
-
-_TEXT = {"type": "string", "minLength": 1, "pattern": "^[^\\u0000]*$"}
 
 
 def _session_body(description: str, required: list[str], **properties: Any) -> dict[str, Any]:
@@ -137,7 +140,7 @@ def _session_body(description: str, required: list[str], **properties: Any) -> d
 
 
 def _session_schemas(scopes: Sequence[str]) -> dict[str, Any]:
-    token = {**_TEXT, "maxLength": session_requests.MAX_TOKEN_CHARS, "format": "password"}
+    token = _text(session_requests.MAX_TOKEN_CHARS, secret=True)
     scope_word = "|".join(scopes)
     return {
         "MfaChallengeRequest": _session_body(
@@ -145,25 +148,17 @@ def _session_schemas(scopes: Sequence[str]) -> dict[str, Any]:
             ["mfa_token"],
             mfa_token=token,
             challenge_type={"type": "string", "enum": ["otp", "oob", "otp oob", "oob otp"]},
-            authenticator_id={**_TEXT, "maxLength": session_requests.MAX_AUTHENTICATOR_ID_CHARS},
+            authenticator_id=_text(session_requests.MAX_AUTHENTICATOR_ID_CHARS),
         ),
         "MfaVerifyRequest": _session_body(
             "`mfa_token` and exactly one of `otp`, `oob_code` (with `binding_code` when the challenge "
             "said `prompt`), `recovery_code`.",
             ["mfa_token"],
             mfa_token=token,
-            otp={**_TEXT, "maxLength": session_requests.MAX_OTP_CHARS, "format": "password"},
-            oob_code={**_TEXT, "maxLength": session_requests.MAX_OOB_CODE_CHARS, "format": "password"},
-            binding_code={
-                **_TEXT,
-                "maxLength": session_requests.MAX_BINDING_CODE_CHARS,
-                "format": "password",
-            },
-            recovery_code={
-                **_TEXT,
-                "maxLength": session_requests.MAX_RECOVERY_CODE_CHARS,
-                "format": "password",
-            },
+            otp=_text(session_requests.MAX_OTP_CHARS, secret=True),
+            oob_code=_text(session_requests.MAX_OOB_CODE_CHARS, secret=True),
+            binding_code=_text(session_requests.MAX_BINDING_CODE_CHARS, secret=True),
+            recovery_code=_text(session_requests.MAX_RECOVERY_CODE_CHARS, secret=True),
         ),
         "RefreshRequest": _session_body(
             "A refresh token from a login with `offline_access`.",
