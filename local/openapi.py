@@ -108,8 +108,17 @@ def _text(max_length: int, *, secret: bool = False) -> dict[str, Any]:
     return {**schema, "format": "password"} if secret else schema
 
 
+def _scope(scopes: Sequence[str], default: str) -> dict[str, Any]:
+    """The ``scope`` field: a space-separated subset of the configured ``scopes``."""
+    word = "|".join(scopes)
+    return {
+        "type": "string",
+        "description": f"Space-separated subset of: {' '.join(scopes)} (default: {default}).",
+        "pattern": f"^({word})( ({word}))*$",
+    }
+
+
 def _login_body_schema(max_body_bytes: int, scopes: Sequence[str]) -> dict[str, Any]:
-    scope_word = "|".join(scopes)
     return {
         "type": "object",
         "description": (
@@ -120,11 +129,7 @@ def _login_body_schema(max_body_bytes: int, scopes: Sequence[str]) -> dict[str, 
         "properties": {
             "username": _text(login_request.MAX_USERNAME_CHARS),
             "password": _text(login_request.MAX_PASSWORD_CHARS, secret=True),
-            "scope": {
-                "type": "string",
-                "description": f"Space-separated subset of: {' '.join(scopes)} (default: all of them).",
-                "pattern": f"^({scope_word})( ({scope_word}))*$",
-            },
+            "scope": _scope(scopes, "all of them"),
         },
         "x-max-body-bytes": max_body_bytes,
     }
@@ -141,7 +146,6 @@ def _session_body(description: str, required: list[str], **properties: Any) -> d
 
 def _session_schemas(scopes: Sequence[str]) -> dict[str, Any]:
     token = _text(session_requests.MAX_TOKEN_CHARS, secret=True)
-    scope_word = "|".join(scopes)
     return {
         "MfaChallengeRequest": _session_body(
             "Ask Auth0 to challenge a factor (an SMS code, a push); OTP needs no challenge.",
@@ -164,11 +168,7 @@ def _session_schemas(scopes: Sequence[str]) -> dict[str, Any]:
             "A refresh token from a login with `offline_access`.",
             ["refresh_token"],
             refresh_token=token,
-            scope={
-                "type": "string",
-                "description": f"Space-separated subset of: {' '.join(scopes)} (default: as issued).",
-                "pattern": f"^({scope_word})( ({scope_word}))*$",
-            },
+            scope=_scope(scopes, "as issued"),
         ),
         "LogoutRequest": _session_body(
             "The refresh token to revoke.", ["refresh_token"], refresh_token=token
