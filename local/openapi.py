@@ -31,9 +31,21 @@ OPENAPI_VERSION = "3.1.0"
 _PLACEHOLDER_PARAMETERS = {"Auth0Domain": "example.auth0.com"}
 
 Document = dict[str, Any]
+#: Status -> what it means and the `error` codes it may carry.
+Errors = dict[int, tuple[str, tuple[str, ...]]]
 
-# The design's /login table (docs/architecture.md): status -> the `error` codes it may carry.
-LOGIN_ERRORS: dict[int, tuple[str, tuple[str, ...]]] = {
+# The answers every route shares: our configuration or Auth0 failing.
+_SERVER_ERRORS: Errors = {
+    500: ("The login service is misconfigured or the client address is unavailable.", ("server_error",)),
+    502: (
+        "Auth0 rejected our client or request (misconfiguration), or failed.",
+        (str(outcomes.MISCONFIGURED_BODY["error"]), str(outcomes.UPSTREAM_BODY["error"])),
+    ),
+    503: ("The client credentials are unavailable.", ("temporarily_unavailable",)),
+    504: ("Auth0 did not answer in time.", (str(outcomes.TIMEOUT_BODY["error"]),)),
+}
+# The design's /login table (docs/architecture.md).
+LOGIN_ERRORS: Errors = {
     400: ("Our own bad input: body, size, type or encoding.", ("invalid_request",)),
     401: (
         "Auth0: breached password, or a user blocked by an administrator.",
@@ -47,18 +59,12 @@ LOGIN_ERRORS: dict[int, tuple[str, tuple[str, ...]]] = {
         "Auth0: brute-force or suspicious-IP block, or the tenant's rate limit (with `Retry-After`).",
         ("too_many_attempts", "too_many_requests"),
     ),
-    500: ("The login service is misconfigured or the client address is unavailable.", ("server_error",)),
-    502: (
-        "Auth0 rejected our client or request (misconfiguration), or failed.",
-        (str(outcomes.MISCONFIGURED_BODY["error"]), str(outcomes.UPSTREAM_BODY["error"])),
-    ),
-    503: ("The client credentials are unavailable.", ("temporarily_unavailable",)),
-    504: ("Auth0 did not answer in time.", (str(outcomes.TIMEOUT_BODY["error"]),)),
+    **_SERVER_ERRORS,
 }
 RATE_LIMITED = 429
 
 # The session routes' table (ropguard.session_outcomes.RULES plus the edge's error table).
-SESSION_ERRORS: dict[int, tuple[str, tuple[str, ...]]] = {
+SESSION_ERRORS: Errors = {
     400: (
         "Our own bad input; or Auth0: poll again (push pending), challenge type not supported.",
         ("invalid_request", "authorization_pending", "slow_down", "unsupported_challenge_type"),
@@ -73,10 +79,7 @@ SESSION_ERRORS: dict[int, tuple[str, tuple[str, ...]]] = {
         "Auth0: too many failed codes, polled too fast, or the tenant's rate limit (with `Retry-After`).",
         ("too_many_attempts", "slow_down", "too_many_requests"),
     ),
-    500: LOGIN_ERRORS[500],
-    502: LOGIN_ERRORS[502],
-    503: LOGIN_ERRORS[503],
-    504: LOGIN_ERRORS[504],
+    **_SERVER_ERRORS,
 }
 
 
