@@ -234,7 +234,12 @@ def _components() -> dict[str, Any]:
     }
 
 
-def _error_response(status: int, description: str, codes: Sequence[str]) -> dict[str, Any]:
+def _ref(schema: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{schema}"}
+
+
+def _answer(status: int, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """A JSON answer with the cache headers; with Auth0's ``Retry-After`` when rate limited."""
     headers = _cache_header_refs()
     if status == RATE_LIMITED:
         headers["Retry-After"] = {
@@ -245,15 +250,21 @@ def _error_response(status: int, description: str, codes: Sequence[str]) -> dict
     return {
         "description": description,
         "headers": headers,
-        "content": {
-            login_request.JSON: {
-                "schema": {
-                    "allOf": [
-                        {"$ref": "#/components/schemas/Error"},
-                        {"properties": {"error": {"enum": list(codes)}}},
-                    ]
-                }
-            }
+        "content": {login_request.JSON: {"schema": schema}},
+    }
+
+
+def _responses(ok: str, ok_schema: str, errors: Errors) -> dict[str, Any]:
+    """The 200 answer of ``ok_schema``, then one per status of ``errors``, `error` one of its codes."""
+    return {
+        "200": _answer(200, ok, _ref(ok_schema)),
+        **{
+            str(status): _answer(
+                status,
+                description,
+                {"allOf": [_ref("Error"), {"properties": {"error": {"enum": list(codes)}}}]},
+            )
+            for status, (description, codes) in errors.items()
         },
     }
 
@@ -262,7 +273,7 @@ def login_operation(function: FunctionSpec) -> tuple[dict[str, Any], dict[str, A
     """POST /login and its request schema: what the parser accepts under the settings the
     template gives the function, and every answer of the design's table."""
     settings = LoginSettings.from_env(function.environment)
-    body_ref = {"$ref": "#/components/schemas/LoginRequest"}
+    body_ref = _ref("LoginRequest")
     operation = {
         "operationId": "login",
         "summary": "Log a user in with Auth0's password grant, forwarding the caller's IP.",
@@ -271,31 +282,13 @@ def login_operation(function: FunctionSpec) -> tuple[dict[str, Any], dict[str, A
             "required": True,
             "content": {login_request.JSON: {"schema": body_ref}, login_request.FORM: {"schema": body_ref}},
         },
-        "responses": {
-            "200": {
-                "description": "Auth0's tokens.",
-                "headers": _cache_header_refs(),
-                "content": {login_request.JSON: {"schema": {"$ref": "#/components/schemas/TokenResponse"}}},
-            },
-            **{
-                str(status): _error_response(status, description, codes)
-                for status, (description, codes) in LOGIN_ERRORS.items()
-            },
-        },
+        "responses": _responses("Auth0's tokens.", "TokenResponse", LOGIN_ERRORS),
     }
     return operation, {"LoginRequest": _login_body_schema(settings.max_body_bytes, settings.scopes)}
 
 
-def _ok(description: str, schema: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "headers": _cache_header_refs(),
-        "content": {login_request.JSON: {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
-    }
-
-
 def _session_operation(
-    operation_id: str, summary: str, request: str | None, ok: dict[str, Any]
+    operation_id: str, summary: str, request: str | None, ok: str, ok_schema: str
 ) -> Callable[[FunctionSpec], tuple[dict[str, Any], dict[str, Any]]]:
     def describe(function: FunctionSpec) -> tuple[dict[str, Any], dict[str, Any]]:
         settings = SessionSettings.from_env(function.environment)
@@ -303,13 +296,7 @@ def _session_operation(
             "operationId": operation_id,
             "summary": summary,
             "x-function": function.logical_id,
-            "responses": {
-                "200": ok,
-                **{
-                    str(status): _error_response(status, description, codes)
-                    for status, (description, codes) in SESSION_ERRORS.items()
-                },
-            },
+            "responses": _responses(ok, ok_schema, SESSION_ERRORS),
         }
         if request is None:
             operation["parameters"] = [
@@ -322,7 +309,7 @@ def _session_operation(
                 }
             ]
         else:
-            ref = {"$ref": f"#/components/schemas/{request}"}
+            ref = _ref(request)
             operation["requestBody"] = {
                 "required": True,
                 "description": f"At most {settings.max_body_bytes} bytes of UTF-8 (base64 allowed).",
@@ -342,36 +329,36 @@ ROUTE_OPERATIONS: Mapping[str, Describe] = {
         "mfaChallenge",
         "Challenge an MFA factor (SMS code, push) after `mfa_required`.",
         "MfaChallengeRequest",
-        _ok(
-            "Auth0's challenge: `challenge_type`, and `oob_code`/`binding_method` for oob.",
-            "ChallengeResponse",
-        ),
+        "Auth0's challenge: `challenge_type`, and `oob_code`/`binding_method` for oob.",
+        "ChallengeResponse",
     ),
     "GET /login/mfa/authenticators": _session_operation(
         "mfaAuthenticators",
         "List the user's MFA factors with the `mfa_token`.",
         None,
-        _ok(
-            "The factors, only `id`, `authenticator_type`, `active`, `oob_channel`, `name`.", "Authenticators"
-        ),
+        "The factors, only `id`, `authenticator_type`, `active`, `oob_channel`, `name`.",
+        "Authenticators",
     ),
     "POST /login/mfa": _session_operation(
         "mfaVerify",
         "Complete the login with an OTP, an oob code (+ binding code) or a recovery code.",
         "MfaVerifyRequest",
-        _ok("Auth0's tokens (with a new `recovery_code` after a recovery code).", "TokenResponse"),
+        "Auth0's tokens (with a new `recovery_code` after a recovery code).",
+        "TokenResponse",
     ),
     "POST /token/refresh": _session_operation(
         "tokenRefresh",
         "New tokens for a refresh token (rotated: use the new one next time).",
         "RefreshRequest",
-        _ok("Auth0's tokens, with the next refresh token.", "TokenResponse"),
+        "Auth0's tokens, with the next refresh token.",
+        "TokenResponse",
     ),
     "POST /logout": _session_operation(
         "logout",
         "Revoke a refresh token; 200 also when it was already invalid.",
         "LogoutRequest",
-        _ok("Revoked (or already invalid).", "Empty"),
+        "Revoked (or already invalid).",
+        "Empty",
     ),
 }
 
