@@ -13,7 +13,7 @@ import argparse
 import json
 import sys
 import tomllib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -287,73 +287,72 @@ def login_operation(function: FunctionSpec) -> tuple[dict[str, Any], dict[str, A
     return operation, {"LoginRequest": _login_body_schema(settings.max_body_bytes, settings.scopes)}
 
 
-def _session_operation(
-    operation_id: str, summary: str, request: str | None, ok: str, ok_schema: str
-) -> Callable[[FunctionSpec], tuple[dict[str, Any], dict[str, Any]]]:
-    def describe(function: FunctionSpec) -> tuple[dict[str, Any], dict[str, Any]]:
-        settings = SessionSettings.from_env(function.environment)
-        operation: dict[str, Any] = {
-            "operationId": operation_id,
-            "summary": summary,
-            "x-function": function.logical_id,
-            "responses": _responses(ok, ok_schema, SESSION_ERRORS),
-        }
-        if request is None:
-            operation["parameters"] = [
-                {
-                    "name": "Authorization",
-                    "in": "header",
-                    "required": True,
-                    "description": "`Bearer <mfa_token>` from the `mfa_required` answer.",
-                    "schema": {"type": "string", "pattern": "^Bearer [^\\s]+$"},
-                }
-            ]
-        else:
-            ref = _ref(request)
-            operation["requestBody"] = {
+#: A session route's operationId, summary, request body schema (None: no body, the `mfa_token`
+#: comes in the Authorization header), and the 200's description and schema.
+SessionRoute = tuple[str, str, str | None, str, str]
+
+
+def _session_operation(function: FunctionSpec, route: SessionRoute) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A route of the session function, and the session schemas."""
+    operation_id, summary, request, ok, ok_schema = route
+    settings = SessionSettings.from_env(function.environment)
+    operation: dict[str, Any] = {
+        "operationId": operation_id,
+        "summary": summary,
+        "x-function": function.logical_id,
+        "responses": _responses(ok, ok_schema, SESSION_ERRORS),
+    }
+    if request is None:
+        operation["parameters"] = [
+            {
+                "name": "Authorization",
+                "in": "header",
                 "required": True,
-                "description": f"At most {settings.max_body_bytes} bytes of UTF-8 (base64 allowed).",
-                "content": {login_request.JSON: {"schema": ref}, login_request.FORM: {"schema": ref}},
+                "description": "`Bearer <mfa_token>` from the `mfa_required` answer.",
+                "schema": {"type": "string", "pattern": "^Bearer [^\\s]+$"},
             }
-        return operation, _session_schemas(settings.scopes)
+        ]
+    else:
+        ref = _ref(request)
+        operation["requestBody"] = {
+            "required": True,
+            "description": f"At most {settings.max_body_bytes} bytes of UTF-8 (base64 allowed).",
+            "content": {login_request.JSON: {"schema": ref}, login_request.FORM: {"schema": ref}},
+        }
+    return operation, _session_schemas(settings.scopes)
 
-    return describe
 
-
-#: Which code documents which function's routes; a routed function missing here is an error.
-Describe = Callable[[FunctionSpec], tuple[dict[str, Any], dict[str, Any]]]
-OPERATIONS: Mapping[str, Describe] = {"LoginFunction": login_operation}
-#: Functions serving several routes: one description per route key.
-ROUTE_OPERATIONS: Mapping[str, Describe] = {
-    "POST /login/mfa/challenge": _session_operation(
+#: The session function's routes by route key.
+SESSION_ROUTES: Mapping[str, SessionRoute] = {
+    "POST /login/mfa/challenge": (
         "mfaChallenge",
         "Challenge an MFA factor (SMS code, push) after `mfa_required`.",
         "MfaChallengeRequest",
         "Auth0's challenge: `challenge_type`, and `oob_code`/`binding_method` for oob.",
         "ChallengeResponse",
     ),
-    "GET /login/mfa/authenticators": _session_operation(
+    "GET /login/mfa/authenticators": (
         "mfaAuthenticators",
         "List the user's MFA factors with the `mfa_token`.",
         None,
         "The factors, only `id`, `authenticator_type`, `active`, `oob_channel`, `name`.",
         "Authenticators",
     ),
-    "POST /login/mfa": _session_operation(
+    "POST /login/mfa": (
         "mfaVerify",
         "Complete the login with an OTP, an oob code (+ binding code) or a recovery code.",
         "MfaVerifyRequest",
         "Auth0's tokens (with a new `recovery_code` after a recovery code).",
         "TokenResponse",
     ),
-    "POST /token/refresh": _session_operation(
+    "POST /token/refresh": (
         "tokenRefresh",
         "New tokens for a refresh token (rotated: use the new one next time).",
         "RefreshRequest",
         "Auth0's tokens, with the next refresh token.",
         "TokenResponse",
     ),
-    "POST /logout": _session_operation(
+    "POST /logout": (
         "logout",
         "Revoke a refresh token; 200 also when it was already invalid.",
         "LogoutRequest",
@@ -378,10 +377,12 @@ def build_document(template_path: Path = DEFAULT_TEMPLATE) -> Document:
     paths: dict[str, dict[str, Any]] = {}
     schemas: dict[str, Any] = {}
     for route, function in sorted(_routes(template_path), key=lambda item: item[0].route_key):
-        describe = OPERATIONS.get(function.logical_id) or ROUTE_OPERATIONS.get(route.route_key)
-        if describe is None:
+        if function.logical_id == "LoginFunction":
+            operation, own_schemas = login_operation(function)
+        elif route.route_key in SESSION_ROUTES:
+            operation, own_schemas = _session_operation(function, SESSION_ROUTES[route.route_key])
+        else:
             raise TemplateError(f"{route.route_key} of {function.logical_id} has no OpenAPI description")
-        operation, own_schemas = describe(function)
         schemas.update(own_schemas)
         paths.setdefault(route.path, {})[route.method.lower()] = operation
     components = _components()
