@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from local.aws_resources import read_template
-from local.template import FunctionSpec, HttpRoute, TemplateError
+from local.template import FunctionSpec, TemplateError
 from ropguard import login_request, outcomes, responses, session_outcomes, session_requests
 from ropguard.settings import LoginSettings, SessionSettings
 
@@ -100,10 +100,6 @@ def _component_name(header: str) -> str:
     return header.replace("-", "")
 
 
-def _cache_header_refs() -> dict[str, Any]:
-    return {name: {"$ref": f"#/components/headers/{_component_name(name)}"} for name in _cache_headers()}
-
-
 def _text(max_length: int, *, secret: bool = False) -> dict[str, Any]:
     """A string field as the parsers take it: 1 to ``max_length`` characters, no NUL; a ``secret``
     one is marked ``format: password`` (shown masked)."""
@@ -118,23 +114,6 @@ def _scope(scopes: Sequence[str], default: str) -> dict[str, Any]:
         "type": "string",
         "description": f"Space-separated subset of: {' '.join(scopes)} (default: {default}).",
         "pattern": f"^({word})( ({word}))*$",
-    }
-
-
-def _login_body_schema(max_body_bytes: int, scopes: Sequence[str]) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "description": (
-            f"At most {max_body_bytes} bytes of UTF-8 (base64 allowed). Each field at most once; "
-            "other fields are ignored. Audience and realm come from configuration, never the client."
-        ),
-        "required": ["username", "password"],
-        "properties": {
-            "username": _text(login_request.MAX_USERNAME_CHARS),
-            "password": _text(login_request.MAX_PASSWORD_CHARS, secret=True),
-            "scope": _scope(scopes, "all of them"),
-        },
-        "x-max-body-bytes": max_body_bytes,
     }
 
 
@@ -201,37 +180,34 @@ def _session_schemas(scopes: Sequence[str]) -> dict[str, Any]:
     }
 
 
-def _components() -> dict[str, Any]:
-    return {
-        "schemas": {
-            "TokenResponse": {
-                "type": "object",
-                "description": "Auth0's token response, as is.",
-                "required": ["access_token", "token_type"],
-                "properties": {
-                    "access_token": {"type": "string"},
-                    "token_type": {"type": "string"},
-                    "expires_in": {"type": "integer"},
-                    "id_token": {"type": "string"},
-                    "refresh_token": {"type": "string"},
-                    "scope": {"type": "string"},
-                    "recovery_code": {"type": "string", "description": "After a recovery code: show it."},
-                },
-            },
-            "Error": {
-                "type": "object",
-                "description": "Auth0's error dialect: branch on `error`, never on `error_description`.",
-                "required": ["error", "error_description"],
-                "properties": {
-                    "error": {"type": "string"},
-                    "error_description": {"type": "string"},
-                    "mfa_token": {"type": "string"},
-                    "mfa_requirements": {"type": "object"},
-                },
-            },
+#: The answers' schemas that login and the session routes share.
+_ANSWER_SCHEMAS: dict[str, Any] = {
+    "TokenResponse": {
+        "type": "object",
+        "description": "Auth0's token response, as is.",
+        "required": ["access_token", "token_type"],
+        "properties": {
+            "access_token": {"type": "string"},
+            "token_type": {"type": "string"},
+            "expires_in": {"type": "integer"},
+            "id_token": {"type": "string"},
+            "refresh_token": {"type": "string"},
+            "scope": {"type": "string"},
+            "recovery_code": {"type": "string", "description": "After a recovery code: show it."},
         },
-        "headers": {_component_name(name): header for name, header in _cache_headers().items()},
-    }
+    },
+    "Error": {
+        "type": "object",
+        "description": "Auth0's error dialect: branch on `error`, never on `error_description`.",
+        "required": ["error", "error_description"],
+        "properties": {
+            "error": {"type": "string"},
+            "error_description": {"type": "string"},
+            "mfa_token": {"type": "string"},
+            "mfa_requirements": {"type": "object"},
+        },
+    },
+}
 
 
 def _ref(schema: str) -> dict[str, str]:
@@ -240,7 +216,9 @@ def _ref(schema: str) -> dict[str, str]:
 
 def _answer(status: int, description: str, schema: dict[str, Any]) -> dict[str, Any]:
     """A JSON answer with the cache headers; with Auth0's ``Retry-After`` when rate limited."""
-    headers = _cache_header_refs()
+    headers: dict[str, Any] = {
+        name: {"$ref": f"#/components/headers/{_component_name(name)}"} for name in _cache_headers()
+    }
     if status == RATE_LIMITED:
         headers["Retry-After"] = {
             "required": False,
@@ -284,7 +262,21 @@ def login_operation(function: FunctionSpec) -> tuple[dict[str, Any], dict[str, A
         },
         "responses": _responses("Auth0's tokens.", "TokenResponse", LOGIN_ERRORS),
     }
-    return operation, {"LoginRequest": _login_body_schema(settings.max_body_bytes, settings.scopes)}
+    body = {
+        "type": "object",
+        "description": (
+            f"At most {settings.max_body_bytes} bytes of UTF-8 (base64 allowed). Each field at most once; "
+            "other fields are ignored. Audience and realm come from configuration, never the client."
+        ),
+        "required": ["username", "password"],
+        "properties": {
+            "username": _text(login_request.MAX_USERNAME_CHARS),
+            "password": _text(login_request.MAX_PASSWORD_CHARS, secret=True),
+            "scope": _scope(settings.scopes, "all of them"),
+        },
+        "x-max-body-bytes": settings.max_body_bytes,
+    }
+    return operation, {"LoginRequest": body}
 
 
 #: A session route's operationId, summary, request body schema (None: no body, the `mfa_token`
@@ -362,21 +354,14 @@ SESSION_ROUTES: Mapping[str, SessionRoute] = {
 }
 
 
-def _routes(template_path: Path) -> list[tuple[HttpRoute, FunctionSpec]]:
-    functions = read_template(template_path, local_values=_PLACEHOLDER_PARAMETERS).functions
-    return [(route, spec) for spec in functions for route in spec.http_routes]
-
-
-def _version() -> str:
-    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
-    return str(project["project"]["version"])
-
-
 def build_document(template_path: Path = DEFAULT_TEMPLATE) -> Document:
     """The OpenAPI document for every ``HttpApi`` route of the template."""
+    functions = read_template(template_path, local_values=_PLACEHOLDER_PARAMETERS).functions
+    routes = [(route, function) for function in functions for route in function.http_routes]
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     paths: dict[str, dict[str, Any]] = {}
     schemas: dict[str, Any] = {}
-    for route, function in sorted(_routes(template_path), key=lambda item: item[0].route_key):
+    for route, function in sorted(routes, key=lambda item: item[0].route_key):
         if function.logical_id == "LoginFunction":
             operation, own_schemas = login_operation(function)
         elif route.route_key in SESSION_ROUTES:
@@ -385,20 +370,21 @@ def build_document(template_path: Path = DEFAULT_TEMPLATE) -> Document:
             raise TemplateError(f"{route.route_key} of {function.logical_id} has no OpenAPI description")
         schemas.update(own_schemas)
         paths.setdefault(route.path, {})[route.method.lower()] = operation
-    components = _components()
-    components["schemas"] = {**schemas, **components["schemas"]}
     return {
         "openapi": OPENAPI_VERSION,
         "info": {
             "title": "ropguard",
-            "version": _version(),
+            "version": project["version"],
             "description": (
                 "Server-side login through Auth0's Resource Owner Password grant that forwards the "
                 "caller's IP (auth0-forwarded-for). Generated by `python -m local.openapi`; do not edit."
             ),
         },
         "paths": paths,
-        "components": components,
+        "components": {
+            "schemas": {**schemas, **_ANSWER_SCHEMAS},
+            "headers": {_component_name(name): header for name, header in _cache_headers().items()},
+        },
     }
 
 
