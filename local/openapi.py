@@ -167,11 +167,8 @@ def _session_schemas(scopes: Sequence[str]) -> dict[str, Any]:
             "items": {
                 "type": "object",
                 "properties": {
-                    "id": {"type": "string"},
-                    "authenticator_type": {"type": "string"},
-                    "active": {"type": "boolean"},
-                    "oob_channel": {"type": "string"},
-                    "name": {"type": "string"},
+                    field: {"type": "boolean" if field == "active" else "string"}
+                    for field in session_outcomes.AUTHENTICATOR_FIELDS
                 },
                 "additionalProperties": False,
             },
