@@ -83,17 +83,16 @@ SESSION_ERRORS: Errors = {
 }
 
 
-def _cache_headers() -> dict[str, Any]:
-    """What ``ropguard.responses`` puts on every answer (RFC 6749 section 5.1)."""
-    return {
-        name: {
-            "required": True,
-            "description": "Login answers are never cached.",
-            "schema": {"type": "string", "const": value},
-        }
-        for name, value in responses.BASE_HEADERS.items()
-        if name.lower() != "content-type"
+#: What ``ropguard.responses`` puts on every answer (RFC 6749 section 5.1).
+_CACHE_HEADERS = {
+    name: {
+        "required": True,
+        "description": "Login answers are never cached.",
+        "schema": {"type": "string", "const": value},
     }
+    for name, value in responses.BASE_HEADERS.items()
+    if name.lower() != "content-type"
+}
 
 
 def _component_name(header: str) -> str:
@@ -214,7 +213,7 @@ def _ref(schema: str) -> dict[str, str]:
 def _answer(status: int, description: str, schema: dict[str, Any]) -> dict[str, Any]:
     """A JSON answer with the cache headers; with Auth0's ``Retry-After`` when rate limited."""
     headers: dict[str, Any] = {
-        name: {"$ref": f"#/components/headers/{_component_name(name)}"} for name in _cache_headers()
+        name: {"$ref": f"#/components/headers/{_component_name(name)}"} for name in _CACHE_HEADERS
     }
     if status == RATE_LIMITED:
         headers["Retry-After"] = {
@@ -380,7 +379,7 @@ def build_document(template_path: Path = DEFAULT_TEMPLATE) -> Document:
         "paths": paths,
         "components": {
             "schemas": {**schemas, **_ANSWER_SCHEMAS},
-            "headers": {_component_name(name): header for name, header in _cache_headers().items()},
+            "headers": {_component_name(name): header for name, header in _CACHE_HEADERS.items()},
         },
     }
 
