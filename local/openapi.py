@@ -229,7 +229,7 @@ def _answer(status: int, description: str, schema: dict[str, Any]) -> dict[str, 
 
 
 def _responses(ok: str, ok_schema: str, errors: Errors) -> dict[str, Any]:
-    """The 200 answer of ``ok_schema``, then one per status of ``errors``, `error` one of its codes."""
+    """The 200 answer (``ok_schema``), then one per status of ``errors``, `error` among its codes."""
     return {
         "200": _answer(200, ok, _ref(ok_schema)),
         **{
