@@ -13,12 +13,12 @@ import argparse
 import json
 import sys
 import tomllib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from local.aws_resources import read_template
-from local.template import FunctionSpec, HttpRoute, TemplateError
+from local.template import FunctionSpec, TemplateError
 from ropguard import login_request, outcomes, responses, session_outcomes, session_requests
 from ropguard.settings import LoginSettings, SessionSettings
 
@@ -31,9 +31,21 @@ OPENAPI_VERSION = "3.1.0"
 _PLACEHOLDER_PARAMETERS = {"Auth0Domain": "example.auth0.com"}
 
 Document = dict[str, Any]
+#: Status -> what it means and the `error` codes it may carry.
+Errors = dict[int, tuple[str, tuple[str, ...]]]
 
-# The design's /login table (docs/architecture.md): status -> the `error` codes it may carry.
-LOGIN_ERRORS: dict[int, tuple[str, tuple[str, ...]]] = {
+# The answers every route shares: our configuration or Auth0 failing.
+_SERVER_ERRORS: Errors = {
+    500: ("The login service is misconfigured or the client address is unavailable.", ("server_error",)),
+    502: (
+        "Auth0 rejected our client or request (misconfiguration), or failed.",
+        (str(outcomes.MISCONFIGURED_BODY["error"]), str(outcomes.UPSTREAM_BODY["error"])),
+    ),
+    503: ("The client credentials are unavailable.", ("temporarily_unavailable",)),
+    504: ("Auth0 did not answer in time.", (str(outcomes.TIMEOUT_BODY["error"]),)),
+}
+# The design's /login table (docs/architecture.md).
+LOGIN_ERRORS: Errors = {
     400: ("Our own bad input: body, size, type or encoding.", ("invalid_request",)),
     401: (
         "Auth0: breached password, or a user blocked by an administrator.",
@@ -47,18 +59,12 @@ LOGIN_ERRORS: dict[int, tuple[str, tuple[str, ...]]] = {
         "Auth0: brute-force or suspicious-IP block, or the tenant's rate limit (with `Retry-After`).",
         ("too_many_attempts", "too_many_requests"),
     ),
-    500: ("The login service is misconfigured or the client address is unavailable.", ("server_error",)),
-    502: (
-        "Auth0 rejected our client or request (misconfiguration), or failed.",
-        (str(outcomes.MISCONFIGURED_BODY["error"]), str(outcomes.UPSTREAM_BODY["error"])),
-    ),
-    503: ("The client credentials are unavailable.", ("temporarily_unavailable",)),
-    504: ("Auth0 did not answer in time.", (str(outcomes.TIMEOUT_BODY["error"]),)),
+    **_SERVER_ERRORS,
 }
 RATE_LIMITED = 429
 
 # The session routes' table (ropguard.session_outcomes.RULES plus the edge's error table).
-SESSION_ERRORS: dict[int, tuple[str, tuple[str, ...]]] = {
+SESSION_ERRORS: Errors = {
     400: (
         "Our own bad input; or Auth0: poll again (push pending), challenge type not supported.",
         ("invalid_request", "authorization_pending", "slow_down", "unsupported_challenge_type"),
@@ -73,58 +79,41 @@ SESSION_ERRORS: dict[int, tuple[str, tuple[str, ...]]] = {
         "Auth0: too many failed codes, polled too fast, or the tenant's rate limit (with `Retry-After`).",
         ("too_many_attempts", "slow_down", "too_many_requests"),
     ),
-    500: LOGIN_ERRORS[500],
-    502: LOGIN_ERRORS[502],
-    503: LOGIN_ERRORS[503],
-    504: LOGIN_ERRORS[504],
+    **_SERVER_ERRORS,
 }
 
 
-def _cache_headers() -> dict[str, Any]:
-    """What ``ropguard.responses`` puts on every answer (RFC 6749 section 5.1)."""
-    return {
-        name: {
-            "required": True,
-            "description": "Login answers are never cached.",
-            "schema": {"type": "string", "const": value},
-        }
-        for name, value in responses.BASE_HEADERS.items()
-        if name.lower() != "content-type"
+#: What ``ropguard.responses`` puts on every answer (RFC 6749 section 5.1).
+_CACHE_HEADERS = {
+    name: {
+        "required": True,
+        "description": "Login answers are never cached.",
+        "schema": {"type": "string", "const": value},
     }
+    for name, value in responses.BASE_HEADERS.items()
+    if name.lower() != "content-type"
+}
 
 
 def _component_name(header: str) -> str:
     return header.replace("-", "")
 
 
-def _cache_header_refs() -> dict[str, Any]:
-    return {name: {"$ref": f"#/components/headers/{_component_name(name)}"} for name in _cache_headers()}
+def _text(max_length: int, *, secret: bool = False) -> dict[str, Any]:
+    """A string field as the parsers take it: 1 to ``max_length`` characters, no NUL; a ``secret``
+    one is marked ``format: password`` (shown masked)."""
+    schema = {"type": "string", "minLength": 1, "pattern": "^[^\\u0000]*$", "maxLength": max_length}
+    return {**schema, "format": "password"} if secret else schema
 
 
-def _login_body_schema(max_body_bytes: int, scopes: Sequence[str]) -> dict[str, Any]:
-    scope_word = "|".join(scopes)
-    text = {"type": "string", "minLength": 1, "pattern": "^[^\\u0000]*$"}
+def _scope(scopes: Sequence[str], default: str) -> dict[str, Any]:
+    """The ``scope`` field: a space-separated subset of the configured ``scopes``."""
+    word = "|".join(scopes)
     return {
-        "type": "object",
-        "description": (
-            f"At most {max_body_bytes} bytes of UTF-8 (base64 allowed). Each field at most once; "
-            "other fields are ignored. Audience and realm come from configuration, never the client."
-        ),
-        "required": ["username", "password"],
-        "properties": {
-            "username": {**text, "maxLength": login_request.MAX_USERNAME_CHARS},
-            "password": {**text, "maxLength": login_request.MAX_PASSWORD_CHARS, "format": "password"},
-            "scope": {
-                "type": "string",
-                "description": f"Space-separated subset of: {' '.join(scopes)} (default: all of them).",
-                "pattern": f"^({scope_word})( ({scope_word}))*$",
-            },
-        },
-        "x-max-body-bytes": max_body_bytes,
+        "type": "string",
+        "description": f"Space-separated subset of: {' '.join(scopes)} (default: {default}).",
+        "pattern": f"^({word})( ({word}))*$",
     }
-
-
-_TEXT = {"type": "string", "minLength": 1, "pattern": "^[^\\u0000]*$"}
 
 
 def _session_body(description: str, required: list[str], **properties: Any) -> dict[str, Any]:
@@ -137,43 +126,30 @@ def _session_body(description: str, required: list[str], **properties: Any) -> d
 
 
 def _session_schemas(scopes: Sequence[str]) -> dict[str, Any]:
-    token = {**_TEXT, "maxLength": session_requests.MAX_TOKEN_CHARS, "format": "password"}
-    scope_word = "|".join(scopes)
+    token = _text(session_requests.MAX_TOKEN_CHARS, secret=True)
     return {
         "MfaChallengeRequest": _session_body(
             "Ask Auth0 to challenge a factor (an SMS code, a push); OTP needs no challenge.",
             ["mfa_token"],
             mfa_token=token,
             challenge_type={"type": "string", "enum": ["otp", "oob", "otp oob", "oob otp"]},
-            authenticator_id={**_TEXT, "maxLength": session_requests.MAX_AUTHENTICATOR_ID_CHARS},
+            authenticator_id=_text(session_requests.MAX_AUTHENTICATOR_ID_CHARS),
         ),
         "MfaVerifyRequest": _session_body(
             "`mfa_token` and exactly one of `otp`, `oob_code` (with `binding_code` when the challenge "
             "said `prompt`), `recovery_code`.",
             ["mfa_token"],
             mfa_token=token,
-            otp={**_TEXT, "maxLength": session_requests.MAX_OTP_CHARS, "format": "password"},
-            oob_code={**_TEXT, "maxLength": session_requests.MAX_OOB_CODE_CHARS, "format": "password"},
-            binding_code={
-                **_TEXT,
-                "maxLength": session_requests.MAX_BINDING_CODE_CHARS,
-                "format": "password",
-            },
-            recovery_code={
-                **_TEXT,
-                "maxLength": session_requests.MAX_RECOVERY_CODE_CHARS,
-                "format": "password",
-            },
+            otp=_text(session_requests.MAX_OTP_CHARS, secret=True),
+            oob_code=_text(session_requests.MAX_OOB_CODE_CHARS, secret=True),
+            binding_code=_text(session_requests.MAX_BINDING_CODE_CHARS, secret=True),
+            recovery_code=_text(session_requests.MAX_RECOVERY_CODE_CHARS, secret=True),
         ),
         "RefreshRequest": _session_body(
             "A refresh token from a login with `offline_access`.",
             ["refresh_token"],
             refresh_token=token,
-            scope={
-                "type": "string",
-                "description": f"Space-separated subset of: {' '.join(scopes)} (default: as issued).",
-                "pattern": f"^({scope_word})( ({scope_word}))*$",
-            },
+            scope=_scope(scopes, "as issued"),
         ),
         "LogoutRequest": _session_body(
             "The refresh token to revoke.", ["refresh_token"], refresh_token=token
@@ -190,11 +166,8 @@ def _session_schemas(scopes: Sequence[str]) -> dict[str, Any]:
             "items": {
                 "type": "object",
                 "properties": {
-                    "id": {"type": "string"},
-                    "authenticator_type": {"type": "string"},
-                    "active": {"type": "boolean"},
-                    "oob_channel": {"type": "string"},
-                    "name": {"type": "string"},
+                    field: {"type": "boolean" if field == "active" else "string"}
+                    for field in session_outcomes.AUTHENTICATOR_FIELDS
                 },
                 "additionalProperties": False,
             },
@@ -203,41 +176,45 @@ def _session_schemas(scopes: Sequence[str]) -> dict[str, Any]:
     }
 
 
-def _components() -> dict[str, Any]:
-    return {
-        "schemas": {
-            "TokenResponse": {
-                "type": "object",
-                "description": "Auth0's token response, as is.",
-                "required": ["access_token", "token_type"],
-                "properties": {
-                    "access_token": {"type": "string"},
-                    "token_type": {"type": "string"},
-                    "expires_in": {"type": "integer"},
-                    "id_token": {"type": "string"},
-                    "refresh_token": {"type": "string"},
-                    "scope": {"type": "string"},
-                    "recovery_code": {"type": "string", "description": "After a recovery code: show it."},
-                },
-            },
-            "Error": {
-                "type": "object",
-                "description": "Auth0's error dialect: branch on `error`, never on `error_description`.",
-                "required": ["error", "error_description"],
-                "properties": {
-                    "error": {"type": "string"},
-                    "error_description": {"type": "string"},
-                    "mfa_token": {"type": "string"},
-                    "mfa_requirements": {"type": "object"},
-                },
-            },
+#: The answers' schemas that login and the session routes share.
+_ANSWER_SCHEMAS: dict[str, Any] = {
+    "TokenResponse": {
+        "type": "object",
+        "description": "Auth0's token response, as is.",
+        "required": ["access_token", "token_type"],
+        "properties": {
+            "access_token": {"type": "string"},
+            "token_type": {"type": "string"},
+            "expires_in": {"type": "integer"},
+            "id_token": {"type": "string"},
+            "refresh_token": {"type": "string"},
+            "scope": {"type": "string"},
+            "recovery_code": {"type": "string", "description": "After a recovery code: show it."},
         },
-        "headers": {_component_name(name): header for name, header in _cache_headers().items()},
+    },
+    "Error": {
+        "type": "object",
+        "description": "Auth0's error dialect: branch on `error`, never on `error_description`.",
+        "required": ["error", "error_description"],
+        "properties": {
+            "error": {"type": "string"},
+            "error_description": {"type": "string"},
+            "mfa_token": {"type": "string"},
+            "mfa_requirements": {"type": "object"},
+        },
+    },
+}
+
+
+def _ref(schema: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{schema}"}
+
+
+def _answer(status: int, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """A JSON answer with the cache headers; with Auth0's ``Retry-After`` when rate limited."""
+    headers: dict[str, Any] = {
+        name: {"$ref": f"#/components/headers/{_component_name(name)}"} for name in _CACHE_HEADERS
     }
-
-
-def _error_response(status: int, description: str, codes: Sequence[str]) -> dict[str, Any]:
-    headers = _cache_header_refs()
     if status == RATE_LIMITED:
         headers["Retry-After"] = {
             "required": False,
@@ -247,15 +224,21 @@ def _error_response(status: int, description: str, codes: Sequence[str]) -> dict
     return {
         "description": description,
         "headers": headers,
-        "content": {
-            login_request.JSON: {
-                "schema": {
-                    "allOf": [
-                        {"$ref": "#/components/schemas/Error"},
-                        {"properties": {"error": {"enum": list(codes)}}},
-                    ]
-                }
-            }
+        "content": {login_request.JSON: {"schema": schema}},
+    }
+
+
+def _responses(ok: str, ok_schema: str, errors: Errors) -> dict[str, Any]:
+    """The 200 answer (``ok_schema``), then one per status of ``errors``, `error` among its codes."""
+    return {
+        "200": _answer(200, ok, _ref(ok_schema)),
+        **{
+            str(status): _answer(
+                status,
+                description,
+                {"allOf": [_ref("Error"), {"properties": {"error": {"enum": list(codes)}}}]},
+            )
+            for status, (description, codes) in errors.items()
         },
     }
 
@@ -264,7 +247,7 @@ def login_operation(function: FunctionSpec) -> tuple[dict[str, Any], dict[str, A
     """POST /login and its request schema: what the parser accepts under the settings the
     template gives the function, and every answer of the design's table."""
     settings = LoginSettings.from_env(function.environment)
-    body_ref = {"$ref": "#/components/schemas/LoginRequest"}
+    body_ref = _ref("LoginRequest")
     operation = {
         "operationId": "login",
         "summary": "Log a user in with Auth0's password grant, forwarding the caller's IP.",
@@ -273,146 +256,131 @@ def login_operation(function: FunctionSpec) -> tuple[dict[str, Any], dict[str, A
             "required": True,
             "content": {login_request.JSON: {"schema": body_ref}, login_request.FORM: {"schema": body_ref}},
         },
-        "responses": {
-            "200": {
-                "description": "Auth0's tokens.",
-                "headers": _cache_header_refs(),
-                "content": {login_request.JSON: {"schema": {"$ref": "#/components/schemas/TokenResponse"}}},
-            },
-            **{
-                str(status): _error_response(status, description, codes)
-                for status, (description, codes) in LOGIN_ERRORS.items()
-            },
+        "responses": _responses("Auth0's tokens.", "TokenResponse", LOGIN_ERRORS),
+    }
+    body = {
+        "type": "object",
+        "description": (
+            f"At most {settings.max_body_bytes} bytes of UTF-8 (base64 allowed). Each field at most once; "
+            "other fields are ignored. Audience and realm come from configuration, never the client."
+        ),
+        "required": ["username", "password"],
+        "properties": {
+            "username": _text(login_request.MAX_USERNAME_CHARS),
+            "password": _text(login_request.MAX_PASSWORD_CHARS, secret=True),
+            "scope": _scope(settings.scopes, "all of them"),
         },
+        "x-max-body-bytes": settings.max_body_bytes,
     }
-    return operation, {"LoginRequest": _login_body_schema(settings.max_body_bytes, settings.scopes)}
+    return operation, {"LoginRequest": body}
 
 
-def _ok(description: str, schema: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "headers": _cache_header_refs(),
-        "content": {login_request.JSON: {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
+#: A session route's operationId, summary, request body schema (None: no body, the `mfa_token`
+#: comes in the Authorization header), and the 200's description and schema.
+SessionRoute = tuple[str, str, str | None, str, str]
+
+
+def _session_operation(function: FunctionSpec, route: SessionRoute) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A route of the session function, and the session schemas."""
+    operation_id, summary, request, ok, ok_schema = route
+    settings = SessionSettings.from_env(function.environment)
+    operation: dict[str, Any] = {
+        "operationId": operation_id,
+        "summary": summary,
+        "x-function": function.logical_id,
+        "responses": _responses(ok, ok_schema, SESSION_ERRORS),
     }
-
-
-def _session_operation(
-    operation_id: str, summary: str, request: str | None, ok: dict[str, Any]
-) -> Callable[[FunctionSpec], tuple[dict[str, Any], dict[str, Any]]]:
-    def describe(function: FunctionSpec) -> tuple[dict[str, Any], dict[str, Any]]:
-        settings = SessionSettings.from_env(function.environment)
-        operation: dict[str, Any] = {
-            "operationId": operation_id,
-            "summary": summary,
-            "x-function": function.logical_id,
-            "responses": {
-                "200": ok,
-                **{
-                    str(status): _error_response(status, description, codes)
-                    for status, (description, codes) in SESSION_ERRORS.items()
-                },
-            },
-        }
-        if request is None:
-            operation["parameters"] = [
-                {
-                    "name": "Authorization",
-                    "in": "header",
-                    "required": True,
-                    "description": "`Bearer <mfa_token>` from the `mfa_required` answer.",
-                    "schema": {"type": "string", "pattern": "^Bearer [^\\s]+$"},
-                }
-            ]
-        else:
-            ref = {"$ref": f"#/components/schemas/{request}"}
-            operation["requestBody"] = {
+    if request is None:
+        operation["parameters"] = [
+            {
+                "name": "Authorization",
+                "in": "header",
                 "required": True,
-                "description": f"At most {settings.max_body_bytes} bytes of UTF-8 (base64 allowed).",
-                "content": {login_request.JSON: {"schema": ref}, login_request.FORM: {"schema": ref}},
+                "description": "`Bearer <mfa_token>` from the `mfa_required` answer.",
+                "schema": {"type": "string", "pattern": "^Bearer [^\\s]+$"},
             }
-        return operation, _session_schemas(settings.scopes)
+        ]
+    else:
+        ref = _ref(request)
+        operation["requestBody"] = {
+            "required": True,
+            "description": f"At most {settings.max_body_bytes} bytes of UTF-8 (base64 allowed).",
+            "content": {login_request.JSON: {"schema": ref}, login_request.FORM: {"schema": ref}},
+        }
+    return operation, _session_schemas(settings.scopes)
 
-    return describe
 
-
-#: Which code documents which function's routes; a routed function missing here is an error.
-Describe = Callable[[FunctionSpec], tuple[dict[str, Any], dict[str, Any]]]
-OPERATIONS: Mapping[str, Describe] = {"LoginFunction": login_operation}
-#: Functions serving several routes: one description per route key.
-ROUTE_OPERATIONS: Mapping[str, Describe] = {
-    "POST /login/mfa/challenge": _session_operation(
+#: The session function's routes by route key.
+SESSION_ROUTES: Mapping[str, SessionRoute] = {
+    "POST /login/mfa/challenge": (
         "mfaChallenge",
         "Challenge an MFA factor (SMS code, push) after `mfa_required`.",
         "MfaChallengeRequest",
-        _ok(
-            "Auth0's challenge: `challenge_type`, and `oob_code`/`binding_method` for oob.",
-            "ChallengeResponse",
-        ),
+        "Auth0's challenge: `challenge_type`, and `oob_code`/`binding_method` for oob.",
+        "ChallengeResponse",
     ),
-    "GET /login/mfa/authenticators": _session_operation(
+    "GET /login/mfa/authenticators": (
         "mfaAuthenticators",
         "List the user's MFA factors with the `mfa_token`.",
         None,
-        _ok(
-            "The factors, only `id`, `authenticator_type`, `active`, `oob_channel`, `name`.", "Authenticators"
-        ),
+        "The factors, only `id`, `authenticator_type`, `active`, `oob_channel`, `name`.",
+        "Authenticators",
     ),
-    "POST /login/mfa": _session_operation(
+    "POST /login/mfa": (
         "mfaVerify",
         "Complete the login with an OTP, an oob code (+ binding code) or a recovery code.",
         "MfaVerifyRequest",
-        _ok("Auth0's tokens (with a new `recovery_code` after a recovery code).", "TokenResponse"),
+        "Auth0's tokens (with a new `recovery_code` after a recovery code).",
+        "TokenResponse",
     ),
-    "POST /token/refresh": _session_operation(
+    "POST /token/refresh": (
         "tokenRefresh",
         "New tokens for a refresh token (rotated: use the new one next time).",
         "RefreshRequest",
-        _ok("Auth0's tokens, with the next refresh token.", "TokenResponse"),
+        "Auth0's tokens, with the next refresh token.",
+        "TokenResponse",
     ),
-    "POST /logout": _session_operation(
+    "POST /logout": (
         "logout",
         "Revoke a refresh token; 200 also when it was already invalid.",
         "LogoutRequest",
-        _ok("Revoked (or already invalid).", "Empty"),
+        "Revoked (or already invalid).",
+        "Empty",
     ),
 }
 
 
-def _routes(template_path: Path) -> list[tuple[HttpRoute, FunctionSpec]]:
-    functions = read_template(template_path, local_values=_PLACEHOLDER_PARAMETERS).functions
-    return [(route, spec) for spec in functions for route in spec.http_routes]
-
-
-def _version() -> str:
-    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
-    return str(project["project"]["version"])
-
-
 def build_document(template_path: Path = DEFAULT_TEMPLATE) -> Document:
     """The OpenAPI document for every ``HttpApi`` route of the template."""
+    functions = read_template(template_path, local_values=_PLACEHOLDER_PARAMETERS).functions
+    routes = [(route, function) for function in functions for route in function.http_routes]
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     paths: dict[str, dict[str, Any]] = {}
     schemas: dict[str, Any] = {}
-    for route, function in sorted(_routes(template_path), key=lambda item: item[0].route_key):
-        describe = OPERATIONS.get(function.logical_id) or ROUTE_OPERATIONS.get(route.route_key)
-        if describe is None:
+    for route, function in sorted(routes, key=lambda item: item[0].route_key):
+        if function.logical_id == "LoginFunction":
+            operation, own_schemas = login_operation(function)
+        elif route.route_key in SESSION_ROUTES:
+            operation, own_schemas = _session_operation(function, SESSION_ROUTES[route.route_key])
+        else:
             raise TemplateError(f"{route.route_key} of {function.logical_id} has no OpenAPI description")
-        operation, own_schemas = describe(function)
         schemas.update(own_schemas)
         paths.setdefault(route.path, {})[route.method.lower()] = operation
-    components = _components()
-    components["schemas"] = {**schemas, **components["schemas"]}
     return {
         "openapi": OPENAPI_VERSION,
         "info": {
             "title": "ropguard",
-            "version": _version(),
+            "version": project["version"],
             "description": (
                 "Server-side login through Auth0's Resource Owner Password grant that forwards the "
                 "caller's IP (auth0-forwarded-for). Generated by `python -m local.openapi`; do not edit."
             ),
         },
         "paths": paths,
-        "components": components,
+        "components": {
+            "schemas": {**schemas, **_ANSWER_SCHEMAS},
+            "headers": {_component_name(name): header for name, header in _CACHE_HEADERS.items()},
+        },
     }
 
 
