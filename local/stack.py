@@ -140,8 +140,8 @@ class OfflineStack(contextlib.AbstractContextManager["OfflineStack"]):
 
     def _start(self) -> None:
         config = self.config
-        for port in dataclasses.astuple(config.ports):
-            ensure_free(config.host, port)  # fail first and clearly (moto's start() would hang)
+        for name in ("api", "auth0", "aws"):  # fail first and clearly (moto's start() would hang)
+            ensure_free(config.host, config.ports, name)
         moto = children.moto(config.host, config.ports.aws, config.server_output)
         self._exit.callback(moto.stop)
         emulator = None
@@ -248,6 +248,7 @@ class OfflineStack(contextlib.AbstractContextManager["OfflineStack"]):
                 self.resources.finish(self.resources.properties[name], f"Resources.{name}")
             )
             front = DistributionFront(origin, lambda: self.aws.client("secretsmanager"))
+            ensure_free(self.config.host, self.config.ports, "direct_api")  # only a distribution needs it
             self.direct_api_url = self._serve(routes, self.config.ports.direct_api)
         self.api_url = self._serve(routes, self.config.ports.api, front)
         self.direct_api_url = self.direct_api_url or self.api_url
@@ -328,8 +329,9 @@ def _warm(cloudformation: Any) -> None:
         cloudformation.list_stacks()
 
 
-def ensure_free(host: str, port: int) -> None:
-    """Raise OSError naming the port when it is taken (port 0 is always free)."""
+def ensure_free(host: str, ports: Ports, name: str) -> None:
+    """Raise OSError naming the port and how to choose another when it is taken (0 is always free)."""
+    port = getattr(ports, name)
     if port == 0:
         return
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
@@ -338,8 +340,10 @@ def ensure_free(host: str, port: int) -> None:
         try:
             probe.bind((host, port))
         except OSError as exc:
+            choose = f"--{name.replace('_', '-')}-port or ROPGUARD_{name.upper()}_PORT"
             raise OSError(
-                exc.errno, f"{host}:{port} is in use ({exc.strerror}); choose another port"
+                exc.errno,
+                f"{host}:{port} is in use ({exc.strerror}); stop what uses it or choose another ({choose})",
             ) from None
 
 

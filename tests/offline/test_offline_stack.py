@@ -125,10 +125,13 @@ def test_a_stopped_stack_starts_again_at_once_on_the_same_ports() -> None:
         urls = (first.api_url, first.auth0_url, first.aws_url)
         for url in urls:
             server_closes_first(url)
-    ports = Ports(*(int(url.rpartition(":")[2]) for url in urls))
-    with OfflineStack.start(ports=ports) as second:
-        assert (second.api_url, second.auth0_url, second.aws_url) == urls
-        assert httpx.post(f"{second.api_url}/login", json=ALICE).status_code == 200
+    with socket.socket() as taken:  # the distribution's direct port: unused without a distribution
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        ports = Ports(*(int(url.rpartition(":")[2]) for url in urls), direct_api=taken.getsockname()[1])
+        with OfflineStack.start(ports=ports) as second:
+            assert (second.api_url, second.auth0_url, second.aws_url) == urls
+            assert httpx.post(f"{second.api_url}/login", json=ALICE).status_code == 200
 
 
 def server_closes_first(url: str) -> None:

@@ -95,6 +95,7 @@ def test_a_taken_port_is_refused_with_a_clear_message() -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        with pytest.raises(OSError, match=f"127.0.0.1:{port} is in use"):
-            ensure_free("127.0.0.1", port)
-    ensure_free("127.0.0.1", 0)
+        hint = re.escape("(--aws-port or ROPGUARD_AWS_PORT)")
+        with pytest.raises(OSError, match=f"127.0.0.1:{port} is in use .*{hint}"):
+            ensure_free("127.0.0.1", Ports(aws=port), "aws")
+    ensure_free("127.0.0.1", Ports.free(), "aws")
