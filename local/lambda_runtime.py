@@ -274,10 +274,16 @@ class _Worker:
                     break
                 code = self.process.poll()
                 if code is not None:
+                    # as Lambda words it: "exit status 3", "signal: killed"
+                    status = (
+                        f"signal: {(signal.strsignal(-code) or str(-code)).lower()}"
+                        if code < 0
+                        else f"exit status {code}"
+                    )
                     failure = self.init_error or _runtime_error(
                         "Runtime.ExitError",
                         f"RequestId: {self.invocation.request_id if self.invocation else ''} "
-                        f"Error: Runtime exited with error: exit status {code}",
+                        f"Error: Runtime exited with error: {status}",
                     )
                     break
         finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -116,6 +117,24 @@ def test_a_timeout_kills_the_worker_and_the_next_invocation_gets_a_new_one(funct
     assert raised.value.payload == {
         "errorType": "Sandbox.Timedout",
         "errorMessage": "RequestId: req-slow Error: Task timed out after 1.00 seconds",
+    }
+    assert not _alive(first)
+    assert runtime.invoke({})["pid"] != first
+
+
+@pytest.mark.parametrize(
+    ("how", "status"), [({"status": 3}, "exit status 3"), ({"signal": signal.SIGKILL}, "signal: killed")]
+)
+def test_a_worker_that_ends_mid_invocation_is_lambdas_exit_error_and_is_replaced(
+    functions: Any, how: dict[str, int], status: str
+) -> None:
+    runtime = functions()
+    first = runtime.invoke({})["pid"]
+    with pytest.raises(FunctionError) as raised:
+        runtime.invoke({"action": "exit", **how}, request_id="req-exit")
+    assert raised.value.payload == {
+        "errorType": "Runtime.ExitError",
+        "errorMessage": f"RequestId: req-exit Error: Runtime exited with error: {status}",
     }
     assert not _alive(first)
     assert runtime.invoke({})["pid"] != first
