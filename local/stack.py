@@ -377,6 +377,8 @@ def banner(stack: OfflineStack, seconds: float) -> str:
                 ]
             ),
             f"  Auth0 emulator  {stack.auth0_url or '(not started)'}   (/__emulator/token-requests, /outbox)",
+            f"  functions       {len(stack.functions)}, each up to {stack.config.workers_per_function} "
+            "workers (--workers N)",
             f"  moto (AWS)      {stack.aws_url}",
         ]
     )
@@ -409,7 +411,15 @@ def parse_args(argv: Sequence[str], env: Mapping[str, str]) -> argparse.Namespac
     parser.add_argument("--tenant", type=Path, default=DEFAULT_TENANT)
     parser.add_argument("--parameter-overrides", nargs="*", default=[], metavar="KEY=VALUE",
                         help="template parameters, as sam deploy takes them")  # fmt: skip
+    parser.add_argument("--workers", type=_at_least_one, default=DEFAULT_MAX_WORKERS, metavar="N",
+                        help="each function's pool grows up to N workers (default %(default)s)")  # fmt: skip
     return parser.parse_args(argv)
+
+
+def _at_least_one(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return int(text)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -428,6 +438,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             ),
             host=args.host,
             parameter_overrides=parameter_overrides(args.parameter_overrides),
+            workers_per_function=args.workers,
         )
         stack = OfflineStack.start(config)
     except (TemplateError, OSError) as exc:

@@ -27,6 +27,14 @@ def test_ports_come_from_flags_then_environment_then_defaults() -> None:
     assert (args.api_port, args.auth0_port, args.aws_port, args.direct_api_port) == (3200, 4100, 5100, 3300)
 
 
+def test_the_pool_limit_is_a_flag_of_at_least_one(capsys: pytest.CaptureFixture[str]) -> None:
+    assert (parse_args([], {}).workers, parse_args(["--workers", "8"], {}).workers) == (4, 8)
+    for bad in ("0", "-1", "many"):
+        with pytest.raises(SystemExit):
+            parse_args(["--workers", bad], {})
+        assert "is not a whole number of at least 1" in capsys.readouterr().err
+
+
 def test_parameter_overrides_take_sams_syntax() -> None:
     # make run PARAMS="Auth0Scopes='openid offline_access' Auth0Audience=a=b" after the shell's quoting:
     args = parse_args(["--parameter-overrides", "Auth0Scopes=openid offline_access", "Auth0Audience=a=b"], {})
@@ -49,7 +57,7 @@ def test_runs_until_signalled_and_stops_cleanly(stop_signal: signal.Signals) -> 
     for name in ("ROPGUARD_API_PORT", "ROPGUARD_AUTH0_PORT", "ROPGUARD_AWS_PORT"):
         env[name] = "0"
     process = subprocess.Popen(
-        [sys.executable, "-m", "local.stack"],
+        [sys.executable, "-m", "local.stack", "--workers", "3"],
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,
@@ -67,6 +75,7 @@ def test_runs_until_signalled_and_stops_cleanly(stop_signal: signal.Signals) -> 
         api_url = re.search(r"local HTTP API\s+(http://127\.0\.0\.1:\d+)", text)
         assert api_url, text
         assert "POST /login" in text
+        assert "each up to 3 workers" in text
         response = httpx.post(
             f"{api_url.group(1)}/login",
             json={"username": "dave@example.com", "password": "dave-is-blocked-0"},
