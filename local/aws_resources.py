@@ -37,6 +37,7 @@ from botocore.exceptions import ClientError
 from local.template import (
     LOCAL_CODE_BUCKET,
     STACK_NAME,
+    CorsConfig,
     FunctionSpec,
     HttpRoute,
     SqsSource,
@@ -108,6 +109,14 @@ PENDING = "ropguard-local-pending:"  # + logical id: what moto resolves a left-o
 _TOKEN = re.compile(PENDING + r"(\w+)")
 _FUNCTION_ARN = re.compile(r"arn:[\w-]+:lambda:[\w-]+:\d+:function:([^:/]+)(?::[^/]*)?")
 _PLAIN_ROUTE = re.compile(r"(get|post|put|patch|delete|head|options) ((/([\w.~-]+|\{\w+\}))+|/)")
+_CORS = "x-amazon-apigateway-cors"
+#: CorsConfiguration's lists -> CorsConfig's fields (maxAge and allowCredentials are the others).
+_CORS_LISTS = {
+    "allowOrigins": "allow_origins",
+    "allowMethods": "allow_methods",
+    "allowHeaders": "allow_headers",
+    "exposeHeaders": "expose_headers",
+}
 _INVOKE_ARN = re.compile(r"arn:[\w-]+:apigateway:[\w-]+:lambda:path/2015-03-31/functions/(.+)/invocations")
 
 
@@ -456,8 +465,9 @@ def _routes(created: OfflineResources, api_id: str) -> Iterator[tuple[str, HttpR
     A version's or alias's ARN names its function: functions run $LATEST offline."""
     where = f"Resources.{api_id}.Body"
     body = created.properties[api_id].get("Body")
-    if not isinstance(body, dict) or set(body) - {"openapi", "info", "paths", "tags"}:
-        raise TemplateError(f"{where}: only paths with Lambda integrations are served offline")
+    if not isinstance(body, dict) or set(body) - {"openapi", "info", "paths", "tags", _CORS}:
+        raise TemplateError(f"{where}: only paths with Lambda integrations and CORS are served offline")
+    cors = _cors(body.get(_CORS), f"{where}.{_CORS}")
     for path, methods in body["paths"].items():
         for method, operation in methods.items():
             integration = operation.get("x-amazon-apigateway-integration", {})
@@ -472,8 +482,35 @@ def _routes(created: OfflineResources, api_id: str) -> Iterator[tuple[str, HttpR
                     f"{where}.paths.{path}.{method}: only a method, a path of literal and {{name}} "
                     "segments, and payload format 2.0 are served offline"
                 )
-            route = HttpRoute(created.ids[api_id], method.upper(), path)
+            route = HttpRoute(created.ids[api_id], method.upper(), path, cors)
             yield _function_name(target.group(1)), route
+
+
+def _cors(config: Any, where: str) -> CorsConfig | None:
+    """An API's CorsConfiguration as SAM wrote it (None: CORS off, also through AWS::NoValue)."""
+    if config is None:
+        return None
+    if not isinstance(config, dict) or set(config) - set(_CORS_LISTS) - {"maxAge", "allowCredentials"}:
+        raise TemplateError(
+            f"{where}: only {', '.join(_CORS_LISTS)}, maxAge and allowCredentials are served offline"
+        )
+    lists = {}
+    for key, field_name in _CORS_LISTS.items():
+        items = config.get(key, [])
+        if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+            raise TemplateError(f"{where}.{key} must be a list of strings")
+        lists[field_name] = tuple(item.strip() for item in items if item.strip())  # !Split of "a," too
+    patterns = [origin for origin in lists["allow_origins"] if "*" in origin and origin != "*"]
+    if patterns:
+        raise TemplateError(
+            f"{where}.allowOrigins: {patterns[0]!r}: only exact origins and * are served offline"
+        )
+    max_age = config.get("maxAge")
+    return CorsConfig(
+        **lists,
+        max_age=None if max_age is None else int(max_age),
+        allow_credentials=str(config.get("allowCredentials", False)).lower() == "true",
+    )
 
 
 def _function_name(arn: str) -> str:

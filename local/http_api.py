@@ -29,13 +29,15 @@ from local.http_events import (
     ApiStage,
     MalformedResultError,
     RouteTable,
+    add_cors,
     build_event,
+    cors_preflight,
     json_response,
     new_request_id,
     to_response,
 )
 from local.lambda_runtime import FunctionError, LocalFunction
-from local.template import HttpRoute
+from local.template import CorsConfig, HttpRoute
 
 LOG = logging.getLogger(__name__)
 
@@ -71,6 +73,9 @@ class LocalHttpApi:
     ) -> None:
         self.routes = {bound.route: bound for bound in routes}
         self._table = RouteTable(self.routes)
+        # A preflight for a path no route serves still gets its API's answer, when there is one API.
+        apis = {route.api_id: route.cors for route in self.routes}
+        self._only_cors = next(iter(apis.values())) if len(apis) == 1 else None
         self.openapi_document = openapi_document
         self.viewer_headers = viewer_headers
         self._sockets: dict[int, Any] = {}  # the server loop's: the listener and every connection
@@ -116,14 +121,20 @@ class LocalHttpApi:
             document = self.openapi_document.read_bytes()  # read per request: it may be regenerated
             return Response(document, 200, [("content-type", "application/json")])
         match = self._table.match(request.method, request.path)
+        origin = request.headers.get("origin")
+        preflight = self._preflight_cors(request) if request.method == "OPTIONS" and origin else None
         too_large = (request.content_length or 0) > MAX_BODY_BYTES
         body = b"" if too_large else request.stream.read(MAX_BODY_BYTES + 1)
         if too_large or len(body) > MAX_BODY_BYTES:
             response = json_response(413, {"message": "Request Entity Too Large"}, request_id)
+        elif preflight is not None:
+            response = cors_preflight(preflight, request, request_id)
         elif match is None:
             response = json_response(404, {"message": "Not Found"}, request_id)
         else:
             response = self._invoke(request, self.routes[match[0]], match[1], body, request_id)
+            if origin and match[0].cors is not None:
+                add_cors(response, match[0].cors, origin)
         LOG.info(  # like the template's access log: never the query string or the body
             "%s %s %s route=%s status=%d requestId=%s",
             request.remote_addr,
@@ -134,6 +145,14 @@ class LocalHttpApi:
             request_id,
         )
         return response
+
+    def _preflight_cors(self, request: Request) -> CorsConfig | None:
+        """The CORS configuration that answers this OPTIONS as a preflight (None: not one, or CORS off)."""
+        method = request.headers.get("access-control-request-method")
+        if not method:
+            return None
+        match = self._table.match(method.upper(), request.path)
+        return match[0].cors if match else self._only_cors
 
     def _invoke(
         self, request: Request, bound: BoundRoute, parameters: Mapping[str, str], body: bytes, request_id: str

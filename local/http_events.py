@@ -25,7 +25,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from local.template import HttpRoute
+from local.template import CorsConfig, HttpRoute
 
 #: Content types whose bodies API Gateway passes as text; everything else is base64-encoded.
 _TEXT_TYPES = re.compile(
@@ -176,6 +176,53 @@ def _is_text(content_type: str, body: bytes) -> bool:
 def json_response(status: int, body: Any, request_id: str) -> Response:
     text = body if isinstance(body, str) else json.dumps(body)
     return Response(text, status, [("content-type", "application/json"), ("apigw-requestid", request_id)])
+
+
+def cors_preflight(cors: CorsConfig, request: Request, request_id: str) -> Response:
+    """API Gateway's own answer to a preflight (``OPTIONS`` with ``Origin`` and
+    ``Access-Control-Request-Method``), with or without a route for it: 204, and the
+    configuration's headers when the origin is allowed (none otherwise: the browser refuses).
+    A ``*`` method or header list allows what the preflight asks for."""
+    answer = Response(status=204, headers=[("apigw-requestid", request_id)])
+    answer.headers.remove("content-type")  # no body: neither a type nor a length (RFC 9110 8.6)
+    allowed = _allowed_origin(cors, request.headers.get("origin", ""))
+    if allowed is None:
+        return answer
+    asked_method = request.headers.get("access-control-request-method", "")
+    asked_headers = request.headers.get("access-control-request-headers", "")
+    methods = asked_method if "*" in cors.allow_methods else ",".join(cors.allow_methods)
+    allow_headers = asked_headers if "*" in cors.allow_headers else ",".join(cors.allow_headers)
+    answer.headers.update(
+        {
+            "access-control-allow-origin": allowed,
+            **({"access-control-allow-methods": methods} if methods else {}),
+            **({"access-control-allow-headers": allow_headers} if allow_headers else {}),
+            **({"access-control-max-age": str(cors.max_age)} if cors.max_age is not None else {}),
+            **({"access-control-allow-credentials": "true"} if cors.allow_credentials else {}),
+        }
+    )
+    return answer
+
+
+def add_cors(response: Response, cors: CorsConfig, origin: str) -> None:
+    """What API Gateway does to an integration's answer to a request with an ``Origin``: the
+    integration's own CORS headers are dropped, the configuration's added if the origin is allowed."""
+    for name in {name for name, _ in response.headers.items() if name.lower().startswith("access-control-")}:
+        del response.headers[name]
+    allowed = _allowed_origin(cors, origin)
+    if allowed is None:
+        return
+    response.headers["access-control-allow-origin"] = allowed
+    if cors.expose_headers:
+        response.headers["access-control-expose-headers"] = ",".join(cors.expose_headers)
+    if cors.allow_credentials:
+        response.headers["access-control-allow-credentials"] = "true"
+
+
+def _allowed_origin(cors: CorsConfig, origin: str) -> str | None:
+    if "*" in cors.allow_origins:
+        return "*"
+    return origin if origin in cors.allow_origins else None
 
 
 class MalformedResultError(ValueError):

@@ -83,12 +83,26 @@ def parameter_values(
 
 
 @dataclass(frozen=True)
+class CorsConfig:
+    """An HTTP API's ``CorsConfiguration`` (``x-amazon-apigateway-cors``): API Gateway answers
+    preflights itself and puts these on the answers to requests that carry an ``Origin``."""
+
+    allow_origins: tuple[str, ...]  # exact origins, or "*"
+    allow_methods: tuple[str, ...] = ()
+    allow_headers: tuple[str, ...] = ()
+    expose_headers: tuple[str, ...] = ()
+    max_age: int | None = None
+    allow_credentials: bool = False
+
+
+@dataclass(frozen=True)
 class HttpRoute:
     """One route of an HTTP API that invokes a function with payload format 2.0 events."""
 
     api_id: str  # the API's id (its !Ref)
     method: str  # upper case
     path: str  # "/login" or "/users/{id}"
+    cors: CorsConfig | None = None  # its API's
 
     @property
     def route_key(self) -> str:

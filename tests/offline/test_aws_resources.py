@@ -11,7 +11,7 @@ import pytest
 from moto.cloudformation.parsing import get_model_map
 
 from local.aws_resources import EXPLICIT, HONOURED, AwsEndpoint, OfflineResources, create_resources
-from local.template import TemplateError
+from local.template import CorsConfig, TemplateError
 
 from .conftest import FIXTURE_PARAMETERS, FIXTURE_TEMPLATE, read, spec_of
 
@@ -167,6 +167,12 @@ FUNCTION = (
             ]
         ),
         (
+            "      Events: {Api: {Type: HttpApi, Properties: {Path: /x, Method: post, ApiId: !Ref Api}}}\n"
+            "  Api:\n    Type: AWS::Serverless::HttpApi\n"
+            "    Properties: {CorsConfiguration: {AllowOrigins: ['https://*.example.com']}}\n",
+            re.escape("x-amazon-apigateway-cors.allowOrigins: 'https://*.example.com': only exact origins"),
+        ),
+        (
             "      Events:\n        A: {Type: HttpApi, Properties: {Path: /x, Method: post}}\n"
             "        B: {Type: HttpApi, Properties: {Path: /x, Method: post, ApiId: !Ref Other}}\n"
             "  Other:\n    Type: AWS::Serverless::HttpApi\n",
@@ -305,3 +311,29 @@ def test_dropped_properties_come_back_resolved_inside_to_json_string(
     login = spec_of(read(ROOT / "template.yaml", Auth0Domain="x", SnapStart=snap_start), "LoginFunction")
     assert (login.layer_dirs, login.secrets_extension) == ((ROOT / "layers" / "ropguard",), bool(extension))
     assert ("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT" in login.environment) is bool(extension)
+
+
+def test_an_apis_cors_configuration_reaches_its_routes(tmp_path: Path) -> None:
+    cors = (
+        "{AllowOrigins: [https://a.example, https://b.example], AllowMethods: [POST], "
+        "AllowHeaders: [content-type], ExposeHeaders: [x-id], MaxAge: 60, AllowCredentials: true}"
+    )
+    template = FUNCTION + (
+        "      Events: {Api: {Type: HttpApi, Properties: {Path: /x, Method: post, ApiId: !Ref Api}}}\n"
+        f"  Api:\n    Type: AWS::Serverless::HttpApi\n    Properties: {{CorsConfiguration: {cors}}}\n"
+    )
+    ((route,),) = (spec.http_routes for spec in read(write(tmp_path, template)).functions)
+    assert route.cors == CorsConfig(
+        ("https://a.example", "https://b.example"), ("POST",), ("content-type",), ("x-id",), 60, True
+    )
+
+
+def test_the_templates_allowed_origins_turn_cors_on_for_every_route() -> None:
+    """make run PARAMS="AllowedOrigins=..." (off by default: AWS::NoValue)."""
+    origins = "https://app.example.com,https://admin.example.com"
+    on = read(ROOT / "template.yaml", Auth0Domain="x", AllowedOrigins=origins).functions
+    assert {route.cors for spec in on for route in spec.http_routes} == {
+        CorsConfig(tuple(origins.split(",")), ("GET", "POST"), ("authorization", "content-type"), max_age=600)
+    }
+    off = read(ROOT / "template.yaml", Auth0Domain="x").functions
+    assert {route.cors for spec in off for route in spec.http_routes} == {None}

@@ -16,7 +16,7 @@ import pytest
 from local.http_api import BoundRoute, LocalHttpApi
 from local.http_events import ApiStage
 from local.lambda_runtime import LocalFunction
-from local.template import HttpRoute
+from local.template import CorsConfig, HttpRoute
 
 from .conftest import FIXTURE_PARAMETERS, FIXTURE_TEMPLATE, read
 
@@ -173,3 +173,62 @@ def test_chunked_request_bodies_are_read(api: str) -> None:
         "event"
     ]
     assert event["body"] == '{"part": 1}'
+
+
+APP = "https://app.example.com"
+
+
+@pytest.fixture(scope="module")
+def cors_api() -> Iterator[str]:
+    """The echo function's routes on one API whose CORS configuration allows one origin."""
+    (echo,) = (
+        spec
+        for spec in read(FIXTURE_TEMPLATE, **FIXTURE_PARAMETERS).functions
+        if spec.logical_id == "EchoFunction"
+    )
+    function = LocalFunction(echo, {}, "us-east-1", "123456789012")
+    cors = CorsConfig(
+        allow_origins=(APP,), allow_methods=("GET", "POST"), allow_headers=("content-type",), max_age=60
+    )
+    stage = ApiStage("corsapi", "123456789012", "us-east-1")
+    routes = [
+        BoundRoute(replace(route, api_id="corsapi", cors=cors), stage, function) for route in echo.http_routes
+    ]
+    server = LocalHttpApi(routes, port=0).start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+        function.stop()
+
+
+@pytest.mark.parametrize("path", ["/echo", "/no-route-here"])
+def test_the_api_answers_a_preflight_itself(cors_api: str, path: str) -> None:
+    asked = {
+        "origin": APP,
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "content-type",
+    }
+    response = httpx.options(f"{cors_api}{path}", headers=asked)
+    assert (response.status_code, response.content) == (204, b"")
+    assert response.headers["access-control-allow-origin"] == APP
+    assert (response.headers["access-control-allow-methods"], response.headers["access-control-max-age"]) == (
+        "GET,POST",
+        "60",
+    )
+    refused = httpx.options(f"{cors_api}{path}", headers={**asked, "origin": "https://evil.example"})
+    assert refused.status_code == 204
+    assert "access-control-allow-origin" not in refused.headers
+
+
+def test_an_answer_to_an_allowed_origin_carries_cors_headers(cors_api: str) -> None:
+    allowed = httpx.post(f"{cors_api}/echo", json={}, headers={"origin": APP})
+    assert (allowed.status_code, allowed.headers["access-control-allow-origin"]) == (201, APP)
+    assert allowed.json()["event"]["headers"]["origin"] == APP  # the function sees the request as sent
+    other = httpx.post(f"{cors_api}/echo", json={}, headers={"origin": "https://evil.example"})
+    assert other.status_code == 201
+    assert "access-control-allow-origin" not in other.headers
+
+
+def test_an_options_request_that_is_no_preflight_is_routed_as_any_other(cors_api: str) -> None:
+    assert httpx.options(f"{cors_api}/echo", headers={"origin": APP}).status_code == 404

@@ -9,8 +9,16 @@ import pytest
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
-from local.http_events import ApiStage, MalformedResultError, RouteTable, build_event, to_response
-from local.template import HttpRoute
+from local.http_events import (
+    ApiStage,
+    MalformedResultError,
+    RouteTable,
+    add_cors,
+    build_event,
+    cors_preflight,
+    to_response,
+)
+from local.template import CorsConfig, HttpRoute
 
 STAGE = ApiStage(api_id="abc123defg", account_id="123456789012", region="eu-west-1")
 
@@ -196,3 +204,62 @@ def test_results_without_status_code_are_200_json(result: object, body: bytes) -
 def test_malformed_results_are_refused(result: object) -> None:
     with pytest.raises(MalformedResultError):
         to_response(result, "r")
+
+
+CORS = CorsConfig(
+    allow_origins=("https://app.example.com",),
+    allow_methods=("GET", "POST"),
+    allow_headers=("authorization", "content-type"),
+    max_age=600,
+)
+
+
+def preflight_request(origin: str, method: str = "POST", headers: str = "content-type") -> Request:
+    asked = {
+        "origin": origin,
+        "access-control-request-method": method,
+        "access-control-request-headers": headers,
+    }
+    return Request(EnvironBuilder(method="OPTIONS", path="/login", headers=asked).get_environ())
+
+
+def test_a_preflight_from_an_allowed_origin_gets_the_configuration() -> None:
+    response = cors_preflight(CORS, preflight_request("https://app.example.com"), "r")
+    assert (response.status_code, response.get_data()) == (204, b"")
+    assert {name.lower(): value for name, value in response.headers.items()} == {
+        "apigw-requestid": "r",
+        "access-control-allow-origin": "https://app.example.com",
+        "access-control-allow-methods": "GET,POST",
+        "access-control-allow-headers": "authorization,content-type",
+        "access-control-max-age": "600",
+    }
+
+
+def test_a_preflight_from_another_origin_gets_no_cors_headers() -> None:
+    response = cors_preflight(CORS, preflight_request("https://evil.example"), "r")
+    assert response.status_code == 204
+    assert not [name for name, _ in response.headers.items() if name.lower().startswith("access-control-")]
+
+
+def test_wildcards_allow_any_origin_and_what_the_preflight_asks_for() -> None:
+    wide = CorsConfig(
+        allow_origins=("*",), allow_methods=("*",), allow_headers=("*",), allow_credentials=True
+    )
+    response = cors_preflight(wide, preflight_request("https://any.example", "DELETE", "x-custom"), "r")
+    assert response.headers["access-control-allow-origin"] == "*"
+    assert response.headers["access-control-allow-methods"] == "DELETE"
+    assert response.headers["access-control-allow-headers"] == "x-custom"
+    assert response.headers["access-control-allow-credentials"] == "true"
+    assert "access-control-max-age" not in response.headers
+
+
+def test_an_answer_gets_the_configurations_cors_headers_and_never_the_functions_own() -> None:
+    result = {"statusCode": 200, "headers": {"Access-Control-Allow-Origin": "*", "x-kept": "1"}, "body": "{}"}
+    exposed = CorsConfig(allow_origins=("https://app.example.com",), expose_headers=("x-kept",))
+    allowed = to_response(result, "r")
+    add_cors(allowed, exposed, "https://app.example.com")
+    assert allowed.headers.get_all("access-control-allow-origin") == ["https://app.example.com"]
+    assert (allowed.headers["access-control-expose-headers"], allowed.headers["x-kept"]) == ("x-kept", "1")
+    refused = to_response(result, "r")
+    add_cors(refused, exposed, "https://evil.example")
+    assert "access-control-allow-origin" not in refused.headers
