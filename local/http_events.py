@@ -190,16 +190,16 @@ def cors_preflight(cors: CorsConfig, request: Request, request_id: str) -> Respo
         return answer
     asked_method = request.headers.get("access-control-request-method", "")
     asked_headers = request.headers.get("access-control-request-headers", "")
-    methods = asked_method if "*" in cors.allow_methods else ",".join(cors.allow_methods)
-    allow_headers = asked_headers if "*" in cors.allow_headers else ",".join(cors.allow_headers)
     answer.headers.update(
-        {
-            "access-control-allow-origin": allowed,
-            **({"access-control-allow-methods": methods} if methods else {}),
-            **({"access-control-allow-headers": allow_headers} if allow_headers else {}),
-            **({"access-control-max-age": str(cors.max_age)} if cors.max_age is not None else {}),
-            **({"access-control-allow-credentials": "true"} if cors.allow_credentials else {}),
-        }
+        _present(
+            {
+                "access-control-allow-origin": allowed,
+                "access-control-allow-methods": _listed(cors.allow_methods, asked_method),
+                "access-control-allow-headers": _listed(cors.allow_headers, asked_headers),
+                "access-control-max-age": "" if cors.max_age is None else str(cors.max_age),
+                "access-control-allow-credentials": "true" if cors.allow_credentials else "",
+            }
+        )
     )
     return answer
 
@@ -210,13 +210,26 @@ def add_cors(response: Response, cors: CorsConfig, origin: str) -> None:
     for name in {name for name, _ in response.headers.items() if name.lower().startswith("access-control-")}:
         del response.headers[name]
     allowed = _allowed_origin(cors, origin)
-    if allowed is None:
-        return
-    response.headers["access-control-allow-origin"] = allowed
-    if cors.expose_headers:
-        response.headers["access-control-expose-headers"] = ",".join(cors.expose_headers)
-    if cors.allow_credentials:
-        response.headers["access-control-allow-credentials"] = "true"
+    if allowed is not None:
+        response.headers.update(
+            _present(
+                {
+                    "access-control-allow-origin": allowed,
+                    "access-control-expose-headers": ",".join(cors.expose_headers),
+                    "access-control-allow-credentials": "true" if cors.allow_credentials else "",
+                }
+            )
+        )
+
+
+def _listed(allowed: tuple[str, ...], asked: str) -> str:
+    """A configured list as a header value; ``*`` allows what the preflight asked for."""
+    return asked if "*" in allowed else ",".join(allowed)
+
+
+def _present(headers: Mapping[str, str]) -> dict[str, str]:
+    """The headers with a value (an empty one means the configuration leaves it out)."""
+    return {name: value for name, value in headers.items() if value}
 
 
 def _allowed_origin(cors: CorsConfig, origin: str) -> str | None:
