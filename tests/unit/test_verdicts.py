@@ -65,7 +65,13 @@ def memory(clock: Clock) -> VerdictMemory:
 def test_auth0s_wording_tells_an_address_block_from_a_user_block() -> None:
     assert scope_of(SUSPICIOUS_IP.error, SUSPICIOUS_IP.description) is Scope.ADDRESS
     assert scope_of(BRUTE_FORCE.error, BRUTE_FORCE.description) is Scope.USER_ADDRESS
-    assert scope_of("too_many_requests", "anything") is Scope.RATE_LIMIT
+    assert scope_of(RATE_LIMITED.error, RATE_LIMITED.description) is Scope.RATE_LIMIT
+
+
+def test_a_rate_limit_not_worded_as_the_global_one_covers_only_its_caller() -> None:
+    """Auth0's other buckets are per user and address (logins) or per MFA session."""
+    assert scope_of("too_many_requests", "Too many requests.") is Scope.USER_ADDRESS
+    assert scope_of("too_many_requests", "") is Scope.USER_ADDRESS
 
 
 def test_an_unknown_too_many_attempts_wording_is_the_narrower_block() -> None:
@@ -277,7 +283,7 @@ def test_retry_after_counts_down_to_the_reset_time(memory: VerdictMemory, clock:
 
 
 def test_retry_after_is_added_when_the_kept_answer_had_none(memory: VerdictMemory, clock: Clock) -> None:
-    bare = Verdict(429, "too_many_requests", "Too many requests.")
+    bare = Verdict(429, "too_many_requests", "Global limit has been reached")
     memory.remember(LOGIN, ATTACKER, ALICE, bare, rate_limit_reset=str(clock.now + 3))
     shed = memory.shed(LOGIN, ATTACKER, ALICE)
     assert shed is not None
@@ -329,3 +335,30 @@ def test_a_rate_limit_of_zero_seconds_keeps_nothing(clock: Clock) -> None:
 )
 def test_reset_time_reads_auth0s_header(header: str | None, expected: float | None) -> None:
     assert reset_time(header) == expected
+
+
+def test_a_callers_own_rate_limit_covers_that_caller_until_the_reset_time(
+    memory: VerdictMemory, clock: Clock
+) -> None:
+    own = Verdict(429, "too_many_requests", "Too many logins for this user.", (("Retry-After", "6"),))
+    assert memory.remember(LOGIN, ATTACKER, ALICE, own, rate_limit_reset=str(clock.now + 6)) is (
+        Scope.USER_ADDRESS
+    )
+    clock.now += 2
+    assert memory.shed(LOGIN, ATTACKER, ALICE) == Shed(
+        Scope.USER_ADDRESS,
+        Verdict(429, "too_many_requests", "Too many logins for this user.", (("Retry-After", "4"),)),
+    )
+    assert memory.shed(LOGIN, ATTACKER, BOB) is None
+    assert memory.shed(LOGIN, OTHER, ALICE) is None
+    clock.now += 4
+    assert memory.shed(LOGIN, ATTACKER, ALICE) is None
+
+
+def test_a_callers_own_rate_limit_needs_a_caller_and_a_reset_time(
+    memory: VerdictMemory, clock: Clock
+) -> None:
+    own = Verdict(429, "too_many_requests", "Too many requests.")
+    assert memory.remember(LOGIN, ATTACKER, None, own, rate_limit_reset=str(clock.now + 6)) is None
+    assert memory.remember(LOGIN, ATTACKER, ALICE, own) is None
+    assert len(memory) == 0

@@ -2,17 +2,18 @@
 
 Auth0's rate limit is per tenant, and a request Auth0 refuses because the caller is already blocked
 still spends it. So when Auth0 says ``429 too_many_attempts`` (attack protection blocked an address,
-or a user from an address) or ``429 too_many_requests`` (the tenant's rate limit, until
-``X-RateLimit-Reset``), this memory keeps that answer and gives it back for the requests it covers,
-and the caller answers them without calling Auth0.
+or a user from an address) or ``429 too_many_requests`` (a rate limit, until ``X-RateLimit-Reset``),
+this memory keeps that answer and gives it back for the requests it covers, and the caller answers
+them without calling Auth0.
 
-What it never does: make a verdict up. An entry exists only because Auth0 gave that answer, it is
-keyed no wider than Auth0's own counter (an unknown description counts as the narrower,
-user-and-address block), and it lives at most one window, so a block an administrator lifts is seen
-again at most one window later. Subjects (usernames, MFA tokens) are kept only as HMAC-SHA256
-digests under a random key of this container; entries live in an LRU of bounded size, so a flood of
-addresses costs memory up to the limit and then evicts the least recently used verdicts (which
-Auth0 then answers once more).
+What it never does: make a verdict up. An entry exists only because Auth0 gave that answer; it is
+keyed no wider than Auth0's own counter, told apart by Auth0's wording (suspicious-IP throttling
+blocks the address, the global rate limit every call; any other or unknown wording is taken as the
+narrower user-and-address limit); and it lives at most one window (a rate limit: until Auth0's reset
+time, capped), so a block an administrator lifts is seen again at most one window later. Subjects
+(usernames, MFA tokens) are kept only as HMAC-SHA256 digests under a random key of this container;
+entries live in an LRU of bounded size, so a flood of addresses costs memory up to the limit and
+then evicts the least recently used verdicts (which Auth0 then answers once more).
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ TOO_MANY_REQUESTS = "too_many_requests"
 #: ``too_many_attempts`` is taken as brute-force protection (one user from one address).
 #: https://auth0.com/docs/secure/attack-protection/suspicious-ip-throttling
 SUSPICIOUS_IP_WORDING = "suspicious login behavior"
+#: How Auth0 words its tenant-wide ("global") rate limit bucket; its other buckets are keyed by user
+#: and address or by MFA session, so any other ``too_many_requests`` covers only its caller.
+#: https://auth0.com/docs/troubleshoot/customer-support/operational-policies/rate-limit-policy
+GLOBAL_LIMIT_WORDING = "global limit"
 
 DEFAULT_WINDOW_SECONDS = 60.0
 DEFAULT_MAX_ENTRIES = 10_000
@@ -48,7 +53,7 @@ class Scope(StrEnum):
 
     ADDRESS = "ShedAddress"  # suspicious-IP throttling: every user from that address
     USER_ADDRESS = "ShedUserAddress"  # brute-force protection: that user from that address
-    RATE_LIMIT = "ShedRateLimited"  # the tenant's rate limit: every call until the reset time
+    RATE_LIMIT = "ShedRateLimited"  # the tenant's global rate limit: every call until the reset time
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +82,10 @@ class Shed:
 class _Entry:
     verdict: Verdict
     until: float
+    counts_down: bool  # a rate limit: ``Retry-After`` tells the seconds left
+
+    def answer(self, now: float) -> Verdict:
+        return _with_retry_after(self.verdict, self.until - now) if self.counts_down else self.verdict
 
 
 _Key = tuple[str, str, bytes | None]  # (family, address, subject digest or None for the whole address)
@@ -95,18 +104,19 @@ def reset_time(header: str | None) -> float | None:
 
 def scope_of(error: str, description: str) -> Scope | None:
     """Which verdict Auth0's answer is, told apart by Auth0's wording; None: not a verdict to keep."""
+    wording = description.lower()
     if error == TOO_MANY_REQUESTS:
-        return Scope.RATE_LIMIT
-    if error != TOO_MANY_ATTEMPTS:
-        return None
-    return Scope.ADDRESS if SUSPICIOUS_IP_WORDING in description.lower() else Scope.USER_ADDRESS
+        return Scope.RATE_LIMIT if GLOBAL_LIMIT_WORDING in wording else Scope.USER_ADDRESS
+    if error == TOO_MANY_ATTEMPTS:
+        return Scope.ADDRESS if SUSPICIOUS_IP_WORDING in wording else Scope.USER_ADDRESS
+    return None
 
 
 class VerdictMemory:
     """Per-container memory of Auth0's blocks and rate limit; ``clock`` is UTC epoch seconds.
 
     ``family`` keeps callers apart (a login's address block does not cover the MFA routes);
-    the tenant's rate limit covers every family, as it covers every call to Auth0.
+    the tenant's global rate limit covers every family, as it covers every call to Auth0.
     """
 
     def __init__(
@@ -146,7 +156,7 @@ class VerdictMemory:
             limited = self._rate_limit
             if limited is not None:
                 if now < limited.until:
-                    return Shed(Scope.RATE_LIMIT, _with_retry_after(limited.verdict, limited.until - now))
+                    return Shed(Scope.RATE_LIMIT, limited.answer(now))
                 self._rate_limit = None
             keys: list[tuple[_Key, Scope]] = [((family, address, None), Scope.ADDRESS)]
             if subject is not None:
@@ -159,7 +169,7 @@ class VerdictMemory:
                     del self._entries[key]
                     continue
                 self._entries.move_to_end(key)
-                return Shed(scope, entry.verdict)
+                return Shed(scope, entry.answer(now))
         return None
 
     def remember(
@@ -173,31 +183,35 @@ class VerdictMemory:
     ) -> Scope | None:
         """Keep Auth0's verdict if it is one; returns whom it now covers (None: nothing kept).
 
-        ``rate_limit_reset`` is Auth0's ``X-RateLimit-Reset``: a ``too_many_requests`` is kept
-        until then (at most ``max_rate_limit_seconds``), and not at all without it.
+        A ``too_many_attempts`` is kept for the window. A ``too_many_requests`` is kept until
+        ``rate_limit_reset`` (Auth0's ``X-RateLimit-Reset``), at most ``max_rate_limit_seconds``,
+        and not at all without it.
         """
         scope = scope_of(verdict.error, verdict.description)
-        now = self._clock()
-        if scope is Scope.RATE_LIMIT:
-            reset = reset_time(rate_limit_reset)
-            if reset is None:
-                return None
-            until = min(reset, now + self.max_rate_limit_seconds)
-            if until <= now:
-                return None
-            with self._lock:
-                self._rate_limit = _Entry(verdict, until)
-            return scope
-        if scope is None or self.window_seconds == 0:
+        if scope is None:
             return None
+        now = self._clock()
+        counts_down = verdict.error == TOO_MANY_REQUESTS
+        if counts_down:
+            reset = reset_time(rate_limit_reset)
+            until = now if reset is None else min(reset, now + self.max_rate_limit_seconds)
+        else:
+            until = now + self.window_seconds
+        if until <= now:
+            return None
+        entry = _Entry(verdict, until, counts_down)
+        if scope is Scope.RATE_LIMIT:
+            with self._lock:
+                self._rate_limit = entry
+            return scope
         if scope is Scope.ADDRESS:
             key: _Key = (family, address, None)
         elif subject is None:
-            return None  # a block of one user we cannot name: keep nothing rather than the address
+            return None  # a verdict on one user we cannot name: keep nothing rather than the address
         else:
             key = (family, address, self._digest(subject))
         with self._lock:
-            self._entries[key] = _Entry(verdict, now + self.window_seconds)
+            self._entries[key] = entry
             self._entries.move_to_end(key)
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
