@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
-from ropguard.answers import Answer, error_body
+from ropguard.answers import MISCONFIGURED_BODY, TIMEOUT_BODY, UPSTREAM_BODY, Answer, error_body
 from ropguard.api_event import ApiEvent, read_event
 from ropguard.client_address import ClientAddressResolver
 from ropguard.errors import (
@@ -29,7 +29,6 @@ from ropguard.errors import (
     UpstreamTimeoutError,
     ViewerAddressError,
 )
-from ropguard.outcomes import MISCONFIGURED_BODY, TIMEOUT_BODY, UPSTREAM_BODY
 from ropguard.responses import render
 
 S = TypeVar("S", bound="AddressedService")

@@ -9,6 +9,7 @@ tests and benchmarks that drive the service directly.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,9 +27,9 @@ from ropguard.client_address import ClientAddressResolver, ClientAddressSettings
 from ropguard.credentials import ClientCredentials, SecretCredentials
 from ropguard.edge import Caller, Route, answer_event
 from ropguard.login_request import LoginRequest, parse_login_body
-from ropguard.outcomes import Outcome, auth0_error_code, classify
+from ropguard.outcomes import Outcome, Step, auth0_error_code, classify, tokens
 from ropguard.responses import render
-from ropguard.rotation import exchange
+from ropguard.rotation import CredentialsSource, exchange
 from ropguard.settings import Environ, LoginSettings
 
 
@@ -44,10 +45,6 @@ class BreachReporter(Protocol):
     ) -> None: ...
 
 
-class CredentialsSource(Protocol):
-    def get(self, *, refresh: bool = False) -> ClientCredentials: ...
-
-
 class TokenRequester(Protocol):
     def request_token(
         self, grant: PasswordGrant, credentials: ClientCredentials, *, forwarded_for: str
@@ -60,14 +57,13 @@ class TokenRequester(Protocol):
 class LoginResult:
     """The proxy response plus what the handler logs and counts (never a secret or token)."""
 
-    outcome: Outcome
+    outcome: str  # the metric name
     response: dict[str, Any] = field(repr=False)
     log_fields: dict[str, Any]
     extra_metrics: tuple[str, ...] = ()
 
 
 BREACH_REPORT_FAILED = "BreachReportFailed"
-#: One fixed text for every CloudFront-mode refusal: it never echoes or hints at the header sent.
 
 
 class LoginService:
@@ -118,8 +114,8 @@ class LoginService:
     def login(self, event: dict[str, Any]) -> LoginResult:
         """The edge's answer to one event, rendered (what the handler returns, minus metrics and logs)."""
         route, answer = answer_event(event, LOGIN_ROUTES, self)
-        outcome = Outcome(route.metric(answer.outcome))
-        fields = {"outcome": outcome.value, "status": answer.status, **answer.log_fields}
+        outcome = route.metric(answer.outcome)
+        fields = {"outcome": outcome, "status": answer.status, **answer.log_fields}
         return LoginResult(outcome, render(answer), fields, answer.extra_metrics)
 
     def authenticate(self, request: LoginRequest, caller: Caller) -> Answer:
@@ -136,17 +132,15 @@ class LoginService:
             lambda credentials: self._token_endpoint.request_token(
                 grant, credentials, forwarded_for=caller.source_ip
             ),
+            Step.PASSWORD,
         )
         reply = exchanged.reply
-        classified = classify(reply, now=self._clock())
+        classified = classify(reply, Step.PASSWORD, tokens, now=self._clock())
         breach_report_error = None
         if classified.outcome is Outcome.PASSWORD_LEAKED:
             breach_report_error = self._report_breach(grant, caller.source_ip, caller.request_id)
-        return Answer(
-            classified.outcome.value,
-            classified.status,
-            classified.body,
-            classified.headers,
+        return dataclasses.replace(
+            classified,
             log_fields={
                 "source_ip": caller.source_ip,
                 "attempts": exchanged.attempts,
@@ -176,20 +170,16 @@ def _login(service: LoginService, event: ApiEvent, caller: Caller) -> Answer:
     return service.authenticate(request, caller)
 
 
-#: POST /login. Its metric names predate the edge and stay as alarms and dashboards know them.
+#: POST /login: metrics are ``Login`` + the outcome, except the edge's own refusals, whose names
+#: predate the edge and stay as alarms and dashboards know them.
 LOGIN_ROUTE: Route[LoginService] = Route(
     key="POST /login",
     name="login",
-    metric_prefix="",
+    metric_prefix="Login",
     handle=_login,
     metric_names={
-        "BadRequest": Outcome.BAD_REQUEST.value,
-        "SecretUnavailable": Outcome.SECRET_UNAVAILABLE.value,
-        "UpstreamTimeout": Outcome.UPSTREAM_TIMEOUT.value,
-        "UpstreamError": Outcome.UPSTREAM_ERROR.value,
-        "Misconfigured": Outcome.MISCONFIGURED.value,
-        "SourceIpMissing": Outcome.SOURCE_IP_MISSING.value,
-        "ConfigurationInvalid": Outcome.CONFIGURATION_INVALID.value,
+        name: name
+        for name in ("SourceIpMissing", "OriginNotVerified", "ViewerAddressInvalid", "ConfigurationInvalid")
     },
 )
 LOGIN_ROUTES = {LOGIN_ROUTE.key: LOGIN_ROUTE}
