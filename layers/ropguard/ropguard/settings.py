@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -77,14 +78,42 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def read_auth0_base_url(env: Environ, name: str, insecure_hosts: frozenset[str] = frozenset()) -> str:
-    """The Auth0 base URL: a tenant domain means https; plain http only for loopback or opted-in hosts.
+_DNS_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 
-    Plain http would expose the client secret and users' passwords on the wire, so it is refused
-    unless the host cannot leave this machine or the operator named it in AUTH0_INSECURE_HTTP_HOSTS
-    (for `sam local invoke` reaching an emulator on the Docker host).
+
+def host_name(host: str) -> str | None:
+    """The ASCII form of a DNS host name (IDNA: ``bücher.example`` is ``xn--bcher-kva.example``) or
+    of an IP address; None for anything else (spaces, ``;``, an empty label, a zone id)."""
+    if "%" in host:
+        return None
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        pass
+    try:
+        ascii_host = host.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        return None
+    labels = ascii_host.split(".")
+    if len(ascii_host) > 253 or not all(_DNS_LABEL.fullmatch(label) for label in labels):
+        return None
+    return ascii_host
+
+
+def read_auth0_base_url(env: Environ, name: str, insecure_hosts: frozenset[str] = frozenset()) -> str:
+    """The Auth0 base URL: a host name (IDNA) or IP address and an optional port, nothing else.
+
+    A bare domain means https; an ``https://`` prefix and a trailing ``/`` are accepted. Plain
+    ``http://`` would expose the client secret and users' passwords on the wire, so it is refused
+    unless the host cannot leave this machine (``127.0.0.1``, ``::1``, ``localhost``: the offline
+    stack and the tests pass ``http://127.0.0.1:<port>``) or the operator named it in
+    AUTH0_INSECURE_HTTP_HOSTS (for ``sam local invoke`` reaching an emulator on the Docker host).
+    Whitespace or a control character anywhere is refused, never silently dropped:
+    ``tenant.auth0.com\nevil.example`` must not become another host.
     """
     raw = read_str(env, name)
+    if any(char.isspace() or not char.isprintable() for char in raw):
+        raise SettingsError(name, "must be a host name without spaces or control characters")
     if "://" not in raw:
         raw = f"https://{raw}"
     try:
@@ -92,11 +121,13 @@ def read_auth0_base_url(env: Environ, name: str, insecure_hosts: frozenset[str] 
         port = parts.port
     except ValueError:
         raise SettingsError(name, f"is not a valid domain or URL: {raw!r}") from None
-    host = parts.hostname or ""
-    if parts.scheme not in ("https", "http") or not host:
+    if parts.scheme not in ("https", "http") or not parts.hostname:
         raise SettingsError(name, f"must be a tenant domain or an http(s) base URL, got {raw!r}")
     if parts.path.strip("/") or parts.query or parts.fragment or parts.username or parts.password:
         raise SettingsError(name, "must be a bare domain or base URL, without path, query or credentials")
+    host = host_name(parts.hostname)
+    if host is None or port == 0:
+        raise SettingsError(name, f"must be a host name (IDNA) or IP address and optional port, got {raw!r}")
     if parts.scheme == "http" and not (_is_loopback(host) or host in insecure_hosts):
         raise SettingsError(name, "plain http is allowed only for loopback hosts (127.0.0.1, ::1, localhost)")
     netloc = f"[{host}]" if ":" in host else host
