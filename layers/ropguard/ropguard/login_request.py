@@ -67,9 +67,9 @@ def username_field(fields: dict[str, Any]) -> str:
     username = unicodedata.normalize("NFC", string_field(fields, "username", MAX_USERNAME_CHARS))
     if len(username) > MAX_USERNAME_CHARS:
         raise InvalidRequestError(f"field 'username' is longer than {MAX_USERNAME_CHARS} characters")
-    if not username.isascii() or not username.isprintable():
-        if any(unicodedata.category(char) in REFUSED_CATEGORIES for char in username):
-            raise InvalidRequestError(f"field 'username' {USERNAME_RULE}")
+    # str.isprintable is False for every Cc and Cf character: the common name skips the scan.
+    if not username.isprintable() and any(unicodedata.category(c) in REFUSED_CATEGORIES for c in username):
+        raise InvalidRequestError(f"field 'username' {USERNAME_RULE}")
     return username
 
 
