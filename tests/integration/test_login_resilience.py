@@ -14,7 +14,7 @@ from werkzeug import Request, Response
 
 from benchmarks.loopback_auth0 import CountingTokenServer
 from ropguard.auth0_client import TokenEndpoint, tenant_origin
-from ropguard.credentials import SecretCredentials
+from ropguard.credentials import PowertoolsSecretReader, SecretCredentials
 from ropguard.login import LoginService
 from ropguard.settings import LoginSettings
 from tests.fixtures.login import (
@@ -48,7 +48,7 @@ def service_with(settings: LoginSettings, secrets_client: Any) -> LoginService:
         credentials=SecretCredentials(
             settings.auth0.secret_id,
             max_age_seconds=settings.auth0.secret_max_age_seconds,
-            boto3_client=secrets_client,
+            reader=PowertoolsSecretReader(boto3_client=secrets_client),
         ),
         token_endpoint=TokenEndpoint(tenant_origin(settings.auth0)),
     )

@@ -8,17 +8,12 @@ import pytest
 
 from ropguard.answers import Answer, error_body
 from ropguard.auth0_client import Auth0Reply
-from ropguard.client_address import (
-    CLOUDFRONT,
-    ClientAddressResolver,
-    ClientAddressSettings,
-    normalise_ip,
-    source_ip,
-)
+from ropguard.client_address import ClientAddressResolver, normalise_ip, source_ip
 from ropguard.edge import ORIGIN_NOT_VERIFIED_DESCRIPTION
+from ropguard.errors import ConfigurationError
 from ropguard.login import LoginService
 from ropguard.responses import json_response, render
-from ropguard.settings import LoginSettings, SettingsError
+from ropguard.settings import CLOUDFRONT, ClientAddressSettings, LoginSettings
 
 BASE_ENV = {"AUTH0_DOMAIN": "tenant.eu.auth0.com", "AUTH0_SECRET_ID": "ropguard/auth0"}
 
@@ -91,7 +86,7 @@ def test_auth0_domain_accepted(domain, base_url) -> None:
 
 def test_plain_http_host_needs_an_explicit_opt_in() -> None:
     env = {**BASE_ENV, "AUTH0_DOMAIN": "http://host.docker.internal:4000"}
-    with pytest.raises(SettingsError, match="AUTH0_DOMAIN: plain http"):
+    with pytest.raises(ConfigurationError, match="AUTH0_DOMAIN: plain http"):
         LoginSettings.from_env(env)
     opted_in = LoginSettings.from_env({**env, "AUTH0_INSECURE_HTTP_HOSTS": "host.docker.internal"})
     assert opted_in.auth0.base_url == "http://host.docker.internal:4000"
@@ -115,7 +110,7 @@ def test_plain_http_host_needs_an_explicit_opt_in() -> None:
     ],
 )
 def test_settings_errors_name_the_variable(name, value, message) -> None:
-    with pytest.raises(SettingsError, match=message) as caught:
+    with pytest.raises(ConfigurationError, match=message) as caught:
         LoginSettings.from_env({**BASE_ENV, name: value})
     assert caught.value.variable == name
 

@@ -23,7 +23,7 @@ from ropguard.auth0_client import (
     TokenEndpoint,
     tenant_origin,
 )
-from ropguard.client_address import ClientAddressResolver, ClientAddressSettings
+from ropguard.client_address import ClientAddressResolver
 from ropguard.credentials import ClientCredentials, SecretCredentials
 from ropguard.edge import Caller, Route, answer_event
 from ropguard.login_request import LoginRequest, parse_login_body
@@ -79,7 +79,7 @@ class LoginService:
     ) -> None:
         self.settings = settings
         #: Read by the edge before anything else (``ropguard.edge.answer_event``).
-        self.client_address = client_address or ClientAddressResolver(ClientAddressSettings())
+        self.client_address = client_address or ClientAddressResolver.for_api(settings)
         self._credentials = credentials
         self._token_endpoint = token_endpoint
         self._breach_reporter = breach_reporter
@@ -104,7 +104,6 @@ class LoginService:
             token_endpoint=TokenEndpoint(tenant_origin(settings.auth0)),
             breach_reporter=breach_reporter,
             clock=clock,
-            client_address=ClientAddressResolver.from_env(env),
         )
 
     def close(self) -> None:

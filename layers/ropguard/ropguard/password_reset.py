@@ -38,8 +38,8 @@ from ropguard.change_password import (
     TransientResetError,
     build_http_client,
 )
-from ropguard.credentials import CredentialsUnavailableError, SecretCredentials
-from ropguard.errors import InvalidEventError
+from ropguard.credentials import SecretCredentials
+from ropguard.errors import InvalidEventError, SecretUnavailableError
 from ropguard.security_events import TYPE_ATTRIBUTE, PasswordBreachedEvent
 from ropguard.settings import Environ, ResetSettings
 from ropguard.tracing import traced_method
@@ -238,7 +238,7 @@ def _mark_deduplicated(response: Any, idempotent_data: DataRecord) -> dict[str, 
 def _transient_reason(exc: Exception) -> str:
     if isinstance(exc, ResetFailedError):
         return exc.reason
-    if isinstance(exc, CredentialsUnavailableError):
+    if isinstance(exc, SecretUnavailableError):
         return "secret_unavailable"
     if isinstance(exc, IdempotencyAlreadyInProgressError):
         return "reset_in_progress_elsewhere"

@@ -26,7 +26,7 @@ from ropguard.auth0_client import (
     TokenEndpoint,
     tenant_origin,
 )
-from ropguard.client_address import ClientAddressResolver, ClientAddressSettings
+from ropguard.client_address import ClientAddressResolver
 from ropguard.credentials import SecretCredentials
 from ropguard.edge import Caller, Route
 from ropguard.outcomes import (
@@ -85,7 +85,7 @@ class SessionService:
     ) -> None:
         self.settings = settings
         #: Read by the edge before anything else (``ropguard.edge.answer_event``).
-        self.client_address = client_address or ClientAddressResolver(ClientAddressSettings())
+        self.client_address = client_address or ClientAddressResolver.for_api(settings)
         self._credentials = credentials
         self._auth0 = auth0
         self._clock = clock
@@ -101,7 +101,6 @@ class SessionService:
             credentials=SecretCredentials.for_tenant(settings.auth0),
             auth0=TokenEndpoint(tenant_origin(settings.auth0)),
             clock=clock,
-            client_address=ClientAddressResolver.from_env(env),
         )
 
     def close(self) -> None:
