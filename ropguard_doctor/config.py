@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ropguard.errors import DoctorError, RopguardError
+from ropguard.errors import RopguardError
 from ropguard.settings import read_auth0_base_url
 from ropguard_doctor.check import CheckContext, IpAddress
 from ropguard_doctor.credentials import (
@@ -23,6 +23,7 @@ from ropguard_doctor.credentials import (
     SecretsManager,
     credentials_from_env,
 )
+from ropguard_doctor.errors import DoctorError
 from ropguard_doctor.routes import parse_routes, routes_from_template
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]

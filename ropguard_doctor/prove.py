@@ -27,8 +27,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from ropguard.errors import DoctorError, ManagementApiError
 from ropguard_doctor.credentials import Credentials
+from ropguard_doctor.errors import DoctorError, ManagementApiError
 from ropguard_doctor.management import ManagementApi, auth0_message
 from ropguard_doctor.routes import PASSWORD, PASSWORD_REALM
 
