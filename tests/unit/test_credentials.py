@@ -256,9 +256,6 @@ def test_stages_are_cached_apart_and_a_missing_one_is_remembered(httpserver: HTT
     assert secret.value("AWSPREVIOUS") is None
     assert secret.value("AWSCURRENT") == CURRENT_STRING
     assert len(httpserver.log) == 2
-    secret.forget()
-    secret.value("AWSCURRENT")
-    assert len(httpserver.log) == 3
 
 
 def test_credentials_through_the_extension(httpserver: HTTPServer) -> None:

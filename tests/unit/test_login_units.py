@@ -14,6 +14,7 @@ from ropguard.errors import ConfigurationError
 from ropguard.login import LoginService
 from ropguard.responses import json_response, render
 from ropguard.settings import CLOUDFRONT, ClientAddressSettings, LoginSettings
+from tests.fixtures.login import login_once
 
 BASE_ENV = {"AUTH0_DOMAIN": "tenant.eu.auth0.com", "AUTH0_SECRET_ID": "ropguard/auth0"}
 
@@ -171,8 +172,8 @@ def test_unverified_cloudfront_request_is_refused_before_auth0(headers: dict[str
         "body": json.dumps({"username": "alice@example.com", "password": "unit-test-password"}),
         "requestContext": {"http": {"sourceIp": "130.176.0.1"}, "requestId": "r1"},
     }
-    result = service.login(event)
-    assert result.outcome is outcome
+    result = login_once(service, event)
+    assert result.outcome == outcome
     assert result.response["statusCode"] == 403
     assert json.loads(result.response["body"]) == {
         "error": "access_denied",

@@ -228,10 +228,6 @@ class CachedSecret:
         self._clock = clock
         self._cache: dict[str, _Cached] = {}
 
-    @property
-    def reader(self) -> SecretReader:
-        return self._reader
-
     def value(self, stage: str = CURRENT, *, refresh: bool = False) -> str | None:
         now = self._clock()
         cached = self._cache.get(stage)
@@ -242,10 +238,6 @@ class CachedSecret:
             raise SecretUnavailableError(f"secret {self.secret_id} has no {CURRENT} version")
         self._cache[stage] = _Cached(value, now)
         return value
-
-    def forget(self) -> None:
-        """Drop every cached value (SnapStart restore: a snapshot must not pin a secret)."""
-        self._cache.clear()
 
 
 # --- Auth0 client credentials ---------------------------------------------------------------------
@@ -287,10 +279,6 @@ class SecretCredentials:
             max_age_seconds=settings.secret_max_age_seconds,
             reader=secret_reader(settings.secrets),
         )
-
-    @property
-    def secret(self) -> CachedSecret:
-        return self._secret
 
     def get(self, *, refresh: bool = False) -> ClientCredentials:
         """The cached credentials; ``refresh`` fetches them again (after a rotation)."""

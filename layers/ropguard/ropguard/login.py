@@ -3,8 +3,7 @@
 ``LoginService`` holds the per-container clients (secret cache, pooled Auth0 connection) and
 is built once per container by the handler. Dependencies are injectable so tests and benchmarks
 drive the real code against loopback servers. ``LOGIN_ROUTES`` is what the handler serves through
-``ropguard.edge``; ``LoginService.login(event)`` runs the same edge path without metrics, for the
-tests and benchmarks that drive the service directly.
+``ropguard.edge``.
 """
 
 from __future__ import annotations
@@ -12,8 +11,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from ropguard.answers import Answer
 from ropguard.api_event import ApiEvent
@@ -25,10 +23,9 @@ from ropguard.auth0_client import (
 )
 from ropguard.client_address import ClientAddressResolver
 from ropguard.credentials import ClientCredentials, SecretCredentials
-from ropguard.edge import Caller, Route, answer_event
+from ropguard.edge import Caller, Route
 from ropguard.login_request import LoginRequest, parse_login_body
 from ropguard.outcomes import Outcome, Step, auth0_error_code, classify, tokens
-from ropguard.responses import render
 from ropguard.rotation import CredentialsSource, exchange
 from ropguard.settings import Environ, LoginSettings
 
@@ -51,16 +48,6 @@ class TokenRequester(Protocol):
     ) -> Auth0Reply: ...
 
     def close(self) -> None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class LoginResult:
-    """The proxy response plus what the handler logs and counts (never a secret or token)."""
-
-    outcome: str  # the metric name
-    response: dict[str, Any] = field(repr=False)
-    log_fields: dict[str, Any]
-    extra_metrics: tuple[str, ...] = ()
 
 
 BREACH_REPORT_FAILED = "BreachReportFailed"
@@ -109,13 +96,6 @@ class LoginService:
     def close(self) -> None:
         """Release pooled connections (tests and benchmarks; Lambda just freezes the container)."""
         self._token_endpoint.close()
-
-    def login(self, event: dict[str, Any]) -> LoginResult:
-        """The edge's answer to one event, rendered (what the handler returns, minus metrics and logs)."""
-        route, answer = answer_event(event, LOGIN_ROUTES, self)
-        outcome = route.metric(answer.outcome)
-        fields = {"outcome": outcome, "status": answer.status, **answer.log_fields}
-        return LoginResult(outcome, render(answer), fields, answer.extra_metrics)
 
     def authenticate(self, request: LoginRequest, caller: Caller) -> Answer:
         """One password grant under the rotation rule; raises the ``ropguard.errors`` it cannot answer."""

@@ -15,11 +15,10 @@ another in every place it is shown). The password is passed on exactly as sent.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ropguard.api_event import ApiEvent, read_event
+from ropguard.api_event import ApiEvent
 from ropguard.errors import InvalidRequestError
 from ropguard.request_body import FORM, JSON, MAX_FORM_FIELDS, body_fields, scope_field, string_field
 
@@ -31,7 +30,6 @@ __all__ = [
     "MAX_USERNAME_CHARS",
     "LoginRequest",
     "parse_login_body",
-    "parse_login_request",
     "username_field",
 ]
 
@@ -71,10 +69,3 @@ def username_field(fields: dict[str, Any]) -> str:
     if not username.isprintable() and any(unicodedata.category(c) in REFUSED_CATEGORIES for c in username):
         raise InvalidRequestError(f"field 'username' {USERNAME_RULE}")
     return username
-
-
-def parse_login_request(
-    event: Mapping[str, Any], *, max_body_bytes: int, scopes: tuple[str, ...]
-) -> LoginRequest:
-    """Validate the body of a payload 1.0 or 2.0 proxy event."""
-    return parse_login_body(read_event(event), max_body_bytes=max_body_bytes, scopes=scopes)

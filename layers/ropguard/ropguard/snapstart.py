@@ -37,11 +37,6 @@ FIRST_CALL_MODULES = ("http.client",)
 SECRETS_WITHOUT_EXTENSION_MODULES = ("boto3", "aws_lambda_powertools.utilities.parameters")
 
 
-def available() -> bool:
-    """True inside a Lambda runtime that offers SnapStart hooks."""
-    return _register_after_restore is not None
-
-
 def after_restore(hook: Callable[[], None]) -> Callable[[], None]:
     """Run ``hook`` after each restore from a snapshot (nothing happens without the runtime module)."""
     if _register_after_restore is not None:
@@ -87,10 +82,6 @@ class PerContainer(Generic[S]):
         """The container's service; raises ``ConfigurationError`` (until the configuration is fixed)."""
         if self._service is None:
             self._service = self._build()
-        return self._service
-
-    @property
-    def built(self) -> S | None:
         return self._service
 
     def drop(self) -> None:
