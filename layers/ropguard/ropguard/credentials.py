@@ -189,13 +189,11 @@ def _error_code(exc: BaseException) -> str | None:
     return None
 
 
-def secret_reader(
-    settings: SecretStoreSettings, *, boto3_client: SecretsManagerClient | None = None
-) -> SecretReader:
-    """The extension when it is configured (and no boto3 client is forced), Powertools otherwise."""
-    if boto3_client is None and settings.extension_port is not None:
+def secret_reader(settings: SecretStoreSettings) -> SecretReader:
+    """The extension when it is configured, Powertools (boto3) otherwise."""
+    if settings.extension_port is not None:
         return ExtensionSecretReader(settings.extension_port, session_token=settings.session_token)
-    return PowertoolsSecretReader(boto3_client=boto3_client)
+    return PowertoolsSecretReader()
 
 
 # --- the cache ------------------------------------------------------------------------------------
