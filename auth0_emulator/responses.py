@@ -8,11 +8,12 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from auth0_emulator.calls import TokenCall
 from auth0_emulator.errors import OAuthError
 from auth0_emulator.faults import Fault
 from auth0_emulator.http_types import HttpRequest, HttpResponse
 from auth0_emulator.management_responses import ManagementResponses
-from auth0_emulator.models import EmulatorState, TokenCall
+from auth0_emulator.models import EmulatorState
 from auth0_emulator.params import basic_credentials, decode_params
 from auth0_emulator.replies import Reply
 from auth0_emulator.tenant import MFA_ERROR_FORMATS, SUPPORTED_GRANTS

@@ -15,7 +15,12 @@ import pyotp
 import yaml
 
 from auth0_emulator.hashing import is_bcrypt_hash
-from auth0_emulator.settings import BreachedPasswordSettings, BruteForceSettings, SuspiciousIpSettings
+from auth0_emulator.settings import (
+    BotDetectionSettings,
+    BreachedPasswordSettings,
+    BruteForceSettings,
+    SuspiciousIpSettings,
+)
 from auth0_emulator.validation import (
     ValidationError,
     as_mapping,
@@ -48,6 +53,11 @@ KNOWN_GRANTS = SUPPORTED_GRANTS | {"authorization_code", "implicit"}
 AUTH_METHODS = {"none", "client_secret_post", "client_secret_basic"}
 APP_TYPES = {"regular_web", "non_interactive", "spa", "native"}
 MFA_ERROR_FORMATS = {"legacy", "current"}
+# forbidden: every failed MFA step answers 403 (what the SDKs' matchers were written against);
+# reference: Auth0's reference tables, 401 for a bad mfa_token, oob_code or recovery code, 400 for a bad OTP.
+MFA_ERROR_STATUSES = {"forbidden", "reference"}
+# ok: 200 for an unknown email (the OpenAPI document); not_found: 404 "User not found" (the reference page).
+UNKNOWN_USER_ANSWERS = {"ok", "not_found"}
 # In a client grant's audience, this placeholder stands for the issuer (the emulator's base URL + "/"),
 # so the Management API audience "{issuer}api/v2/" works on whatever port the emulator listens.
 ISSUER_PLACEHOLDER = "{issuer}"
@@ -193,6 +203,8 @@ class TenantConfig:
     rate_limit: RateLimitConfig
     revoke_refresh_token_grant: bool
     mfa_error_format: str
+    mfa_error_status: str
+    change_password_unknown_user: str
     client_grants: tuple[ClientGrant, ...]
     clients: tuple[ClientConfig, ...]
     apis: tuple[ApiConfig, ...]
@@ -200,6 +212,7 @@ class TenantConfig:
     brute_force: BruteForceSettings
     suspicious_ip: SuspiciousIpSettings
     breached_password: BreachedPasswordSettings
+    bot_detection: BotDetectionSettings
 
 
 def load_tenant_file(path: str | Path) -> TenantConfig:
@@ -229,6 +242,8 @@ def parse_tenant(document: object) -> TenantConfig:
             "rate_limit",
             "flags",
             "mfa_error_format",
+            "mfa_error_status",
+            "change_password_unknown_user",
         },
         "tenant",
     )
@@ -264,6 +279,10 @@ def parse_tenant(document: object) -> TenantConfig:
         rate_limit=_rate_limit(tenant.get("rate_limit", {})),
         revoke_refresh_token_grant=read_bool(flags, "revoke_refresh_token_grant", "tenant.flags", False),
         mfa_error_format=read_choice(tenant, "mfa_error_format", "tenant", "legacy", MFA_ERROR_FORMATS),
+        mfa_error_status=read_choice(tenant, "mfa_error_status", "tenant", "forbidden", MFA_ERROR_STATUSES),
+        change_password_unknown_user=read_choice(
+            tenant, "change_password_unknown_user", "tenant", "ok", UNKNOWN_USER_ANSWERS
+        ),
         client_grants=grants,
         clients=clients,
         apis=apis,
@@ -417,7 +436,12 @@ def _rate_limit(item: object) -> RateLimitConfig:
 
 def _attack_protection(item: object) -> dict[str, Any]:
     data = as_mapping(item, "attack_protection")
-    keys = {"brute_force_protection", "suspicious_ip_throttling", "breached_password_detection"}
+    keys = {
+        "brute_force_protection",
+        "suspicious_ip_throttling",
+        "breached_password_detection",
+        "bot_detection",
+    }
     reject_unknown(data, keys, "attack_protection")
     path = "attack_protection"
     return {
@@ -430,4 +454,5 @@ def _attack_protection(item: object) -> dict[str, Any]:
         "breached_password": BreachedPasswordSettings().patched(
             data.get("breached_password_detection", {}), f"{path}.breached_password_detection"
         ),
+        "bot_detection": BotDetectionSettings.parse(data.get("bot_detection", {}), f"{path}.bot_detection"),
     }
