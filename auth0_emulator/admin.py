@@ -7,8 +7,8 @@ import logging
 from typing import Any, Literal
 
 from auth0_emulator.addresses import parse_ip
+from auth0_emulator.clients import APP_TYPES, AUTH_METHODS, KNOWN_GRANTS, TRUSTED_NEEDS_SECRET, ClientConfig
 from auth0_emulator.models import EmulatorState
-from auth0_emulator.tenant import APP_TYPES, AUTH_METHODS, KNOWN_GRANTS, TRUSTED_NEEDS_SECRET, ClientConfig
 from auth0_emulator.tenant_logs import LogQuery
 from auth0_emulator.validation import (
     ValidationError,

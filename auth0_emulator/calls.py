@@ -10,9 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from auth0_emulator.clients import ClientConfig
 from auth0_emulator.directory import User
 from auth0_emulator.errors import OAuthError
-from auth0_emulator.tenant import ClientConfig
 
 TOKEN_PATH = "/oauth/token"
 CHALLENGE_PATH = "/mfa/challenge"

@@ -14,9 +14,9 @@ import threading
 from auth0_emulator import errors
 from auth0_emulator.attribution import Attribution, attribute_ip
 from auth0_emulator.calls import Outcome, TokenCall
+from auth0_emulator.clients import ClientConfig
 from auth0_emulator.directory import Directory
 from auth0_emulator.errors import OAuthError
-from auth0_emulator.tenant import ClientConfig
 
 log = logging.getLogger("ropguard.emulator")
 

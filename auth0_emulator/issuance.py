@@ -9,11 +9,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from auth0_emulator.clients import GRANT_REFRESH_TOKEN, ClientConfig
 from auth0_emulator.directory import User
 from auth0_emulator.errors import OAuthError
 from auth0_emulator.refresh import RefreshStore
 from auth0_emulator.replies import Reply
-from auth0_emulator.tenant import GRANT_REFRESH_TOKEN, ApiConfig, ClientConfig
+from auth0_emulator.tenant import ApiConfig
 from auth0_emulator.tenant_settings import TenantSettings
 from auth0_emulator.tokens import TokenSigner
 

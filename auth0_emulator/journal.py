@@ -9,8 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from auth0_emulator.calls import CHALLENGE_PATH, REVOKE_PATH, Outcome, TokenRequestRecord
-from auth0_emulator.replies import Reply
-from auth0_emulator.tenant import (
+from auth0_emulator.clients import (
     GRANT_CLIENT_CREDENTIALS,
     GRANT_MFA_OOB,
     GRANT_MFA_OTP,
@@ -19,6 +18,7 @@ from auth0_emulator.tenant import (
     GRANT_PASSWORD_REALM,
     GRANT_REFRESH_TOKEN,
 )
+from auth0_emulator.replies import Reply
 from auth0_emulator.tenant_logs import TenantLogs
 
 # grant_type -> (success event, failure event) written for every answer of /oauth/token.

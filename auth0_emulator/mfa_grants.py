@@ -9,13 +9,13 @@ import threading
 from collections.abc import Mapping
 
 from auth0_emulator.calls import Outcome, required
+from auth0_emulator.clients import GRANT_MFA_OOB, GRANT_MFA_OTP, GRANT_MFA_RECOVERY_CODE, ClientConfig
 from auth0_emulator.directory import Directory, User
 from auth0_emulator.errors import missing
 from auth0_emulator.issuance import TokenIssuer
 from auth0_emulator.mfa import MfaSession, MfaStore, authenticators, mfa_error
 from auth0_emulator.outbox import Email, Outbox
 from auth0_emulator.replies import Reply
-from auth0_emulator.tenant import GRANT_MFA_OOB, GRANT_MFA_OTP, GRANT_MFA_RECOVERY_CODE, ClientConfig
 from auth0_emulator.tenant_settings import TenantSettings
 
 log = logging.getLogger("ropguard.emulator")

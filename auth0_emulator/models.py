@@ -34,6 +34,7 @@ from auth0_emulator.calls import (
 )
 from auth0_emulator.client_auth import ClientAuthentication
 from auth0_emulator.client_credentials import client_credentials
+from auth0_emulator.clients import GRANT_CLIENT_CREDENTIALS, GRANT_REFRESH_TOKEN, MFA_GRANTS, SUPPORTED_GRANTS
 from auth0_emulator.clock import Clock, SystemClock
 from auth0_emulator.directory import Directory
 from auth0_emulator.errors import OAuthError, missing
@@ -50,13 +51,7 @@ from auth0_emulator.refresh_grants import RefreshGrants
 from auth0_emulator.replies import Reply
 from auth0_emulator.settings import BruteForceSettings, SuspiciousIpSettings
 from auth0_emulator.shields import Shields
-from auth0_emulator.tenant import (
-    GRANT_CLIENT_CREDENTIALS,
-    GRANT_REFRESH_TOKEN,
-    MFA_GRANTS,
-    SUPPORTED_GRANTS,
-    TenantConfig,
-)
+from auth0_emulator.tenant import TenantConfig
 from auth0_emulator.tenant_settings import TenantSettings
 from auth0_emulator.tokens import TokenSigner
 

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from auth0_emulator import errors
 from auth0_emulator.attribution import Attribution
 from auth0_emulator.calls import Outcome, required, split_scope
+from auth0_emulator.clients import GRANT_PASSWORD_REALM, ClientConfig
 from auth0_emulator.directory import Directory
 from auth0_emulator.errors import OAuthError, missing
 from auth0_emulator.hashing import verify_password
@@ -21,7 +22,7 @@ from auth0_emulator.journal import Journal
 from auth0_emulator.mfa import MfaStore, mfa_requirements
 from auth0_emulator.replies import Reply
 from auth0_emulator.shields import Shields
-from auth0_emulator.tenant import GRANT_PASSWORD_REALM, ClientConfig, ConnectionConfig
+from auth0_emulator.tenant import ConnectionConfig
 from auth0_emulator.tenant_settings import TenantSettings
 
 log = logging.getLogger("ropguard.emulator")

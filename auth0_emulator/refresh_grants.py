@@ -10,13 +10,13 @@ from collections.abc import Mapping
 
 from auth0_emulator import errors
 from auth0_emulator.calls import Outcome, required, split_scope
+from auth0_emulator.clients import ClientConfig
 from auth0_emulator.directory import Directory
 from auth0_emulator.errors import OAuthError, missing
 from auth0_emulator.issuance import TokenIssuer
 from auth0_emulator.journal import Journal
 from auth0_emulator.refresh import RefreshStore, ReuseDetectedError
 from auth0_emulator.replies import Reply
-from auth0_emulator.tenant import ClientConfig
 from auth0_emulator.tenant_settings import TenantSettings
 
 log = logging.getLogger("ropguard.emulator")
