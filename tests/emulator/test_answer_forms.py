@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from auth0_emulator import EmulatorState
+from auth0_emulator.admin import Administration
 from auth0_emulator.calls import TokenCall
 from auth0_emulator.mfa import MfaDialect, mfa_error
 from auth0_emulator.settings import BotDetectionSettings
@@ -15,13 +16,20 @@ from auth0_emulator.tenant import parse_tenant
 from auth0_emulator.tenant_logs import LogQuery
 from auth0_emulator.validation import ValidationError
 from tests.emulator.conftest import SERVER_IP, USER_IP, error_of, login
-from tests.fixtures.emulator import DEMO_AUDIENCE, DEMO_CONNECTION, DEMO_USERS
+from tests.fixtures.emulator import (
+    DEMO_AUDIENCE,
+    DEMO_CLIENT_ID,
+    DEMO_CLIENT_SECRET,
+    DEMO_CONNECTION,
+    DEMO_USERS,
+)
 
 MALLORY = "mallory@example.com"
 MALLORY_PASSWORD = "mallory-needs-a-captcha-4"
 BOT_ADDRESS = "192.0.2.66"
-BASIC_CLIENT_ID = "ropguard-basic-client"
-BASIC_CLIENT_SECRET = "ropguard-basic-secret-not-for-production"
+BASIC_CLIENT_ID = DEMO_CLIENT_ID  # switched to client_secret_basic through the Management API
+BASIC_CLIENT_SECRET = DEMO_CLIENT_SECRET
+SWITCH_TO_BASIC = {"token_endpoint_auth_method": "client_secret_basic"}
 ALICE, ALICE_PASSWORD = DEMO_USERS["alice"]
 
 
@@ -145,6 +153,8 @@ def basic_login(state: EmulatorState, *, basic: bool, secret_in_body: bool) -> t
 
 
 def test_a_basic_client_authenticates_only_with_the_header(state: EmulatorState) -> None:
+    assert basic_login(state, basic=False, secret_in_body=True) == (200, None)  # post: either way
+    Administration(state).patch_client(BASIC_CLIENT_ID, SWITCH_TO_BASIC)
     assert basic_login(state, basic=True, secret_in_body=False) == (200, None)
     assert basic_login(state, basic=False, secret_in_body=True) == (401, "invalid_client")
     assert basic_login(state, basic=False, secret_in_body=False) == (401, "invalid_client")
@@ -152,6 +162,7 @@ def test_a_basic_client_authenticates_only_with_the_header(state: EmulatorState)
 
 
 def test_a_basic_client_proves_its_secret_so_the_header_counts(state: EmulatorState) -> None:
+    Administration(state).patch_client(BASIC_CLIENT_ID, SWITCH_TO_BASIC)
     basic_login(state, basic=True, secret_in_body=False)
     assert state.token_requests()[-1]["attributed_ip"] == USER_IP
 

@@ -13,6 +13,7 @@ from tests.emulator.test_answer_forms import (
     BOT_ADDRESS,
     MALLORY,
     MALLORY_PASSWORD,
+    SWITCH_TO_BASIC,
 )
 from tests.emulator.test_mfa import (
     MFA_OOB,
@@ -157,14 +158,27 @@ def test_push_polling_answers_carry_the_interval(
 # ---- client_secret_basic ---------------------------------------------------------------------------
 
 
+MANAGEMENT = {"Authorization": f"Bearer {MANAGEMENT_TOKEN}"}
+
+
+@pytest.fixture
+def basic_client(auth0_emulator: EmulatorHandle) -> EmulatorHandle:
+    """The demo login client switched to client_secret_basic (the reset before each test undoes it)."""
+    patched = auth0_emulator.http.patch(
+        f"/api/v2/clients/{BASIC_CLIENT_ID}", json=SWITCH_TO_BASIC, headers=MANAGEMENT
+    )
+    assert patched.status_code == 200
+    return auth0_emulator
+
+
 def basic_body(**params: str) -> dict[str, str]:
     return {"client_id": BASIC_CLIENT_ID, **params}
 
 
 def test_a_basic_client_logs_in_with_the_header_only(
-    auth0_emulator: EmulatorHandle, secret_registry: SecretRegistry
+    basic_client: EmulatorHandle, secret_registry: SecretRegistry
 ) -> None:
-    http = auth0_emulator.http
+    http = basic_client.http
     login = basic_body(grant_type="password", username=ALICE, password=ALICE_PASSWORD, scope="offline_access")
     in_body = http.post("/oauth/token", data={**login, "client_secret": BASIC_CLIENT_SECRET})
     assert error(in_body)[:2] == (401, "invalid_client")
@@ -183,9 +197,9 @@ def test_a_basic_client_logs_in_with_the_header_only(
 
 
 def test_a_basic_client_on_the_mfa_endpoints(
-    auth0_emulator: EmulatorHandle, secret_registry: SecretRegistry
+    basic_client: EmulatorHandle, secret_registry: SecretRegistry
 ) -> None:
-    http = auth0_emulator.http
+    http = basic_client.http
     username, password = DEMO_USERS["carol"]
     login = basic_body(grant_type="password", username=username, password=password, realm=DEMO_CONNECTION)
     required = http.post("/oauth/token", data=login, auth=(BASIC_CLIENT_ID, BASIC_CLIENT_SECRET)).json()
@@ -197,7 +211,7 @@ def test_a_basic_client_on_the_mfa_endpoints(
         "/mfa/challenge", json=basic_body(mfa_token=token), auth=(BASIC_CLIENT_ID, BASIC_CLIENT_SECRET)
     )
     assert answer.json() == {"challenge_type": "otp"}
-    otp = carol_otp(auth0_emulator)
+    otp = carol_otp(basic_client)
     secret_registry.add_otp(otp)
     otp_grant = basic_body(grant_type=MFA_OTP, mfa_token=token, otp=otp)
     assert error(http.post("/oauth/token", data={**otp_grant, "client_secret": BASIC_CLIENT_SECRET}))[:2] == (
@@ -221,10 +235,8 @@ def test_a_post_client_may_still_use_either_method(
     assert (with_header.status_code, in_body.status_code) == (200, 200)
 
 
-def test_the_management_api_shows_the_method(auth0_emulator: EmulatorHandle) -> None:
-    answer = auth0_emulator.http.get(
-        f"/api/v2/clients/{BASIC_CLIENT_ID}", headers={"Authorization": f"Bearer {MANAGEMENT_TOKEN}"}
-    )
+def test_the_management_api_shows_the_method(basic_client: EmulatorHandle) -> None:
+    answer = basic_client.http.get(f"/api/v2/clients/{BASIC_CLIENT_ID}", headers=MANAGEMENT)
     assert answer.json()["token_endpoint_auth_method"] == "client_secret_basic"
 
 
