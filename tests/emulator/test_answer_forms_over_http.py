@@ -15,11 +15,11 @@ from tests.emulator.test_answer_forms import (
     MALLORY_PASSWORD,
     SWITCH_TO_BASIC,
 )
+from tests.emulator.test_http import password_body, post_token
 from tests.emulator.test_mfa import (
     MFA_OOB,
     MFA_OTP,
     MFA_RECOVERY,
-    USER_IP,
     carol_otp,
     error,
     grant,
@@ -29,7 +29,6 @@ from tests.emulator.test_mfa import (
 )
 from tests.fixtures.emulator import (
     CAROL_RECOVERY_CODES,
-    DEMO_AUDIENCE,
     DEMO_CLIENT_ID,
     DEMO_CLIENT_SECRET,
     DEMO_CONNECTION,
@@ -44,37 +43,22 @@ pytestmark = pytest.mark.integration
 ALICE, ALICE_PASSWORD = DEMO_USERS["alice"]
 
 
-def password_login(
-    http: httpx.Client, username: str, password: str, forwarded_for: str = USER_IP
-) -> httpx.Response:
-    body = {
-        "grant_type": "password",
-        "client_id": DEMO_CLIENT_ID,
-        "client_secret": DEMO_CLIENT_SECRET,
-        "username": username,
-        "password": password,
-        "audience": DEMO_AUDIENCE,
-    }
-    return http.post("/oauth/token", json=body, headers={"auth0-forwarded-for": forwarded_for})
-
-
 # ---- Bot Detection ---------------------------------------------------------------------------------
 
 
 def test_bot_detection_answers_requires_verification(
     auth0_emulator: EmulatorHandle, secret_registry: SecretRegistry
 ) -> None:
-    http = auth0_emulator.http
-    assert error(password_login(http, MALLORY, MALLORY_PASSWORD)) == (
+    assert error(post_token(auth0_emulator, password_body(MALLORY, MALLORY_PASSWORD))) == (
         401,
         "requires_verification",
         "Suspicious request requires verification",
     )
-    assert error(password_login(http, ALICE, ALICE_PASSWORD, forwarded_for=BOT_ADDRESS))[:2] == (
+    assert error(post_token(auth0_emulator, password_body(), forwarded_for=BOT_ADDRESS))[:2] == (
         401,
         "requires_verification",
     )
-    ok = password_login(http, ALICE, ALICE_PASSWORD)
+    ok = post_token(auth0_emulator, password_body())
     secret_registry.add_tokens_from(ok.json())
     assert ok.status_code == 200
 
@@ -229,7 +213,7 @@ def test_a_post_client_may_still_use_either_method(
     http = auth0_emulator.http
     body = {"grant_type": "password", "username": ALICE, "password": ALICE_PASSWORD}
     with_header = http.post("/oauth/token", data=body, auth=(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET))
-    in_body = password_login(http, ALICE, ALICE_PASSWORD)
+    in_body = post_token(auth0_emulator, password_body())
     secret_registry.add_tokens_from(with_header.json())
     secret_registry.add_tokens_from(in_body.json())
     assert (with_header.status_code, in_body.status_code) == (200, 200)
