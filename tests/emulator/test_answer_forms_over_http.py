@@ -7,6 +7,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from auth0_emulator import EmulatorServer, ManualClock
 from tests.emulator.test_answer_forms import (
     BASIC_CLIENT_ID,
     BASIC_CLIENT_SECRET,
@@ -21,10 +22,10 @@ from tests.emulator.test_mfa import (
     MFA_OTP,
     MFA_RECOVERY,
     carol_otp,
+    challenge,
     error,
     grant,
     mfa_token_for,
-    push_challenge,
     wrong_otp,
 )
 from tests.fixtures.emulator import (
@@ -123,18 +124,21 @@ def test_the_status_switch_lasts_until_reset(
 
 
 def test_push_polling_answers_carry_the_interval(
-    auth0_emulator: EmulatorHandle, secret_registry: SecretRegistry
+    manual_server: EmulatorServer, clock: ManualClock, secret_registry: SecretRegistry
 ) -> None:
-    http = auth0_emulator.http
-    token, oob_code = push_challenge(auth0_emulator, secret_registry)
-    pending = grant(http, MFA_OOB, token, oob_code=oob_code)
-    assert (pending.status_code, pending.json()["error"], pending.json()["interval"]) == (
-        400,
-        "authorization_pending",
-        5,
-    )
-    auth0_emulator.advance_clock(2)
-    slow = grant(http, MFA_OOB, token, oob_code=oob_code)
+    """On a manual clock, so the seconds left in Retry-After are exact."""
+    with httpx.Client(base_url=manual_server.base_url, timeout=10) as http:
+        token = mfa_token_for(http, "frank", secret_registry)
+        oob_code = challenge(http, token).json()["oob_code"]
+        secret_registry.add("oob_code", oob_code)
+        pending = grant(http, MFA_OOB, token, oob_code=oob_code)
+        assert (pending.status_code, pending.json()["error"], pending.json()["interval"]) == (
+            400,
+            "authorization_pending",
+            5,
+        )
+        clock.advance(2)
+        slow = grant(http, MFA_OOB, token, oob_code=oob_code)
     assert (slow.status_code, slow.json()["error"], slow.json()["interval"]) == (429, "slow_down", 5)
     assert slow.headers["Retry-After"] == "3"
 
