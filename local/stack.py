@@ -422,13 +422,57 @@ def _at_least_one(text: str) -> int:
     return int(text)
 
 
+class StopSignals(contextlib.AbstractContextManager["StopSignals"]):
+    """SIGINT and SIGTERM, any number in any timing, become one byte each on a socket that
+    ``wait()`` reads: the handler itself does nothing, so it can never block.
+
+    A handler that sets a ``threading.Event`` takes the Event's lock; a second signal arriving
+    while the first handler holds it (``kill -TERM -- -PGID`` under make delivers two) ran a
+    second handler on the same thread, which waited on that lock for ever. Here the interpreter's
+    C-level handler writes the signal number to the wakeup socket (``signal.set_wakeup_fd``)
+    before any Python code runs.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self._reader, self._writer = socket.socketpair()
+        self._writer.setblocking(False)  # a full buffer drops a byte, never blocks the handler
+        self._previous_fd = -1
+
+    def __enter__(self) -> StopSignals:
+        self._previous_fd = signal.set_wakeup_fd(self._writer.fileno(), warn_on_full_buffer=False)
+        for number in self.SIGNALS:
+            signal.signal(number, _noted)
+        return self
+
+    def wait(self) -> signal.Signals:
+        """Block until one of the signals has arrived (at once if one came earlier)."""
+        return signal.Signals(self._reader.recv(1)[0])
+
+    def __exit__(self, *exc_info: object) -> None:
+        """Later signals are ignored: the stack has stopped and the process ends next, so a late
+        Ctrl-C must not turn a clean stop into a traceback."""
+        for number in self.SIGNALS:
+            signal.signal(number, signal.SIG_IGN)
+        signal.set_wakeup_fd(self._previous_fd)
+        self._reader.close()
+        self._writer.close()
+
+
+def _noted(signum: int, frame: object) -> None:
+    """The wakeup socket already holds the signal; there is nothing left to do (and nothing to block on)."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     started = time.monotonic()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = parse_args(sys.argv[1:] if argv is None else argv, os.environ)
-    stopping = threading.Event()
-    for number in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(number, lambda *_: stopping.set())
+    with StopSignals() as stopping:
+        return _run(args, stopping, started)
+
+
+def _run(args: argparse.Namespace, stopping: StopSignals, started: float) -> int:
     try:
         config = StackConfig(
             template_path=args.template,
@@ -448,7 +492,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         children.settle_heap()
         print(banner(stack, time.monotonic() - started), flush=True)
         stopping.wait()
-        print("stopping…", flush=True)
+        print("stopping…", flush=True)  # further signals only add bytes nobody reads
     print("stopped", flush=True)
     return 0
 
