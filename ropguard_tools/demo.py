@@ -319,7 +319,7 @@ def play(stack: OfflineStack, out: Callable[[str], Any] = print) -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m local.demo", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m ropguard_tools.demo", description=__doc__)
     parser.add_argument("--verbose", action="store_true", help="show the stack's and the functions' logs")
     args = parser.parse_args(argv)
     logging.basicConfig(
