@@ -37,7 +37,7 @@ $(BIN)/.installed: requirements/dev.txt layers/ropguard/requirements.txt pyproje
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install $(PIP_FLAGS) --upgrade pip
 	$(BIN)/python -m pip install $(PIP_FLAGS) -r requirements/dev.txt
-	$(BIN)/python -m pip install $(PIP_FLAGS) --no-deps -e .
+	$(BIN)/python -m pip install $(PIP_FLAGS) -e ".[dev]"
 	@touch $@
 
 $(SAM): requirements/sam.txt
