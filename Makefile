@@ -60,7 +60,7 @@ PARAMS ?=
 ARGS ?=
 
 run: install ## run the offline stack on 127.0.0.1 (Ctrl-C stops it); PARAMS="Key=Value ..." overrides
-	$(BIN)/python -m local.stack $(if $(PARAMS),--parameter-overrides $(PARAMS)) $(ARGS)
+	$(BIN)/python -m ropguard_offline.stack $(if $(PARAMS),--parameter-overrides $(PARAMS)) $(ARGS)
 
 demo: install ## start the offline stack, play the story, stop; ARGS=--verbose shows every exchange
 	$(BIN)/python -m ropguard_tools.demo $(ARGS)
@@ -85,7 +85,7 @@ lint: install ## ruff (lint + format check)
 	$(BIN)/ruff format --check .
 
 typecheck: install ## mypy --strict on the layer, handlers, offline stack, emulator, doctor and tools
-	$(BIN)/mypy layers/ropguard/ropguard functions local auth0_emulator ropguard_doctor ropguard_tools
+	$(BIN)/mypy layers/ropguard/ropguard functions ropguard_offline auth0_emulator ropguard_doctor ropguard_tools
 
 template: sam-validate sam-build checkov ## every check on template.yaml
 

@@ -123,7 +123,7 @@ def _offline_notice(base_url: str, withheld: Sequence[str]) -> str:
     notice = (
         f"offline: no --domain or AUTH0_DOMAIN, so the doctor examines the offline stack's emulator at "
         f"{base_url} with the demo tenant's documented M2M client ({OFFLINE_MANAGEMENT_CLIENT_ID}, "
-        "local/tenants/demo.yaml) and the login client in the offline stack's secret"
+        "ropguard_offline/tenants/demo.yaml) and the login client in the offline stack's secret"
     )
     return notice + (f"; not sent there: {', '.join(withheld)} from the environment" if withheld else "")
 

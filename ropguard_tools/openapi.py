@@ -1,9 +1,10 @@
 """The API's OpenAPI 3.1 description, generated from the code so it cannot drift from it.
 
-Routes and the body size limit come from template.yaml (SAM-translated by ``local.template``), the field
-names, lengths and content types from ``ropguard.login_request``, the error bodies from
-``ropguard.outcomes``/``ropguard.responses``. ``docs/openapi.json`` is this module's output,
-committed; a test fails when the two differ. Regenerate with ``python -m ropguard_tools.openapi --write``.
+Routes and the body size limit come from template.yaml (SAM-translated by
+``ropguard_offline.template``), the field names, lengths and content types from
+``ropguard.login_request``, the error bodies from ``ropguard.outcomes``/``ropguard.responses``.
+``docs/openapi.json`` is this module's output, committed; a test fails when the two differ.
+Regenerate with ``python -m ropguard_tools.openapi --write``.
 A dev-time tool: nothing here runs in Lambda.
 """
 
@@ -17,10 +18,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from local.aws_resources import read_template
-from local.template import FunctionSpec, TemplateError
 from ropguard import login_request, outcomes, responses, session_outcomes, session_requests
 from ropguard.settings import LoginSettings, SessionSettings
+from ropguard_offline.aws_resources import read_template
+from ropguard_offline.template import FunctionSpec, TemplateError
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from local.stack import DEFAULT_TENANT, OfflineStack, demo_client
 from ropguard_doctor.cli import main
+from ropguard_offline.stack import DEFAULT_TENANT, OfflineStack, demo_client
 from tests.fixtures.emulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, EmulatorHandle
 from tests.fixtures.secret_hygiene import SECRETS
 

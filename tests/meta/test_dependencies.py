@@ -23,7 +23,7 @@ NAME = canonicalize_name(PROJECT["name"])
 PARTS = {
     "": ROOT / "layers" / "ropguard" / "ropguard",
     "emulator": ROOT / "auth0_emulator",
-    "offline": ROOT / "local",
+    "offline": ROOT / "ropguard_offline",
     "doctor": ROOT / "ropguard_doctor",
     "tools": ROOT / "ropguard_tools",
 }

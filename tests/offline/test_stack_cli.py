@@ -1,4 +1,4 @@
-"""``python -m local.stack`` (``make run``): configurable ports, a banner, and a clean stop on
+"""``python -m ropguard_offline.stack`` (``make run``): configurable ports, a banner, and a clean stop on
 SIGINT/SIGTERM. Run as a real subprocess on free ports."""
 
 from __future__ import annotations
@@ -15,8 +15,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from local.stack import DEFAULT_TENANT, Ports, demo_client, ensure_free, parameter_overrides, parse_args
-from local.template import TemplateError
+from ropguard_offline.stack import (
+    DEFAULT_TENANT,
+    Ports,
+    demo_client,
+    ensure_free,
+    parameter_overrides,
+    parse_args,
+)
+from ropguard_offline.template import TemplateError
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -52,13 +59,13 @@ def test_parameter_overrides_take_sams_syntax() -> None:
 
 
 def _start_stack() -> tuple[subprocess.Popen[str], str]:
-    """``python -m local.stack`` on free ports, in a process group of its own (as ``make run``'s
+    """``python -m ropguard_offline.stack`` on free ports, in a process group of its own (as ``make run``'s
     shell gives it), once its banner is out."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     for name in ("ROPGUARD_API_PORT", "ROPGUARD_AUTH0_PORT", "ROPGUARD_AWS_PORT"):
         env[name] = "0"
     process = subprocess.Popen(
-        [sys.executable, "-m", "local.stack", "--workers", "3"],
+        [sys.executable, "-m", "ropguard_offline.stack", "--workers", "3"],
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,

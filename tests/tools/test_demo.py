@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from local.stack import OfflineStack
+from ropguard_offline.stack import OfflineStack
 from ropguard_tools.demo import Step, play
 
 REPO = Path(__file__).resolve().parents[2]

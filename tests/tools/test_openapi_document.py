@@ -5,8 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from local.template import load_yaml
 from ropguard import login_request
+from ropguard_offline.template import load_yaml
 from ropguard_tools import openapi
 from tests.fixtures.login import ROOT
 

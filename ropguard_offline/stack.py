@@ -2,8 +2,8 @@
 template's resources, functions, HTTP routes and queue consumers, all on loopback.
 
 ``OfflineStack`` is the in-process API (tests and ``make demo`` start it on free ports);
-``python -m local.stack`` runs it until Ctrl-C. Everything comes from template.yaml (created in
-moto and read back by ``local.aws_resources``); the only local values are ports, endpoint URLs,
+``python -m ropguard_offline.stack`` runs it until Ctrl-C. Everything comes from template.yaml (created in
+moto and read back by ``ropguard_offline.aws_resources``); the only local values are ports, endpoint URLs,
 the emulator's URL as ``Auth0Domain`` and the demo client's credentials in the template's secret.
 """
 
@@ -31,21 +31,27 @@ from typing import IO, Any
 import httpx
 
 from auth0_emulator.tenant import load_tenant_file
-from local import children
-from local.aws_resources import FAKE_CREDENTIALS, AwsEndpoint, OfflineResources, create_resources, refers_to
-from local.cloudfront import DISTRIBUTION, DistributionFront, origin_headers
-from local.http_api import BoundRoute, LocalHttpApi
-from local.http_events import ApiStage
-from local.lambda_runtime import DEFAULT_MAX_WORKERS, LocalFunction
-from local.queue_runner import BoundSource, QueueRunner
-from local.secrets_extension import SecretsExtension
-from local.template import ACCOUNT_ID, FunctionSpec, TemplateError
+from ropguard_offline import children
+from ropguard_offline.aws_resources import (
+    FAKE_CREDENTIALS,
+    AwsEndpoint,
+    OfflineResources,
+    create_resources,
+    refers_to,
+)
+from ropguard_offline.cloudfront import DISTRIBUTION, DistributionFront, origin_headers
+from ropguard_offline.http_api import BoundRoute, LocalHttpApi
+from ropguard_offline.http_events import ApiStage
+from ropguard_offline.lambda_runtime import DEFAULT_MAX_WORKERS, LocalFunction
+from ropguard_offline.queue_runner import BoundSource, QueueRunner
+from ropguard_offline.secrets_extension import SecretsExtension
+from ropguard_offline.template import ACCOUNT_ID, FunctionSpec, TemplateError
 
 LOG = logging.getLogger(__name__)
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_TEMPLATE = REPO / "template.yaml"
-DEFAULT_TENANT = REPO / "local" / "tenants" / "demo.yaml"
+DEFAULT_TENANT = REPO / "ropguard_offline" / "tenants" / "demo.yaml"
 OPENAPI_DOCUMENT = REPO / "docs" / "openapi.json"
 LOOPBACK = "127.0.0.1"
 
@@ -227,7 +233,7 @@ class OfflineStack(contextlib.AbstractContextManager["OfflineStack"]):
 
     def _start_http_api(self, specs: Sequence[FunctionSpec]) -> None:
         """The API on ``ports.api``; with a CloudFront distribution in the template, that port plays
-        the distribution (``local/cloudfront.py``) and ``ports.direct_api`` serves the API's own
+        the distribution (``ropguard_offline/cloudfront.py``) and ``ports.direct_api`` serves the API's own
         endpoint, client headers as they come."""
         routes = [
             BoundRoute(
@@ -359,7 +365,7 @@ def empty_table(dynamodb: Any, table_name: str) -> None:
             dynamodb.delete_item(TableName=table_name, Key=item)
 
 
-# -- python -m local.stack ----------------------------------------------------------------------
+# -- python -m ropguard_offline.stack ----------------------------------------------------------------------
 
 
 def banner(stack: OfflineStack, seconds: float) -> str:
@@ -398,7 +404,7 @@ def parameter_overrides(items: Sequence[str]) -> dict[str, str]:
 
 def parse_args(argv: Sequence[str], env: Mapping[str, str]) -> argparse.Namespace:
     ports = Ports.from_env(env)
-    parser = argparse.ArgumentParser(prog="python -m local.stack", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m ropguard_offline.stack", description=__doc__)
     parser.add_argument("--host", default=LOOPBACK, help="address to listen on (default %(default)s)")
     for name, port in dataclasses.asdict(ports).items():
         parser.add_argument(
