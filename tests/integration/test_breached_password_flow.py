@@ -25,9 +25,9 @@ from aws_lambda_powertools.metrics.provider import cold_start
 
 from benchmarks.loopback_extension import LoopbackExtension
 from functions.password_reset import app as reset_app
-from local.aws_resources import AwsEndpoint, create_resources
-from local.queue_runner import sqs_event
 from ropguard.security_events import SecurityEventPublisher
+from ropguard_offline.aws_resources import AwsEndpoint, create_resources
+from ropguard_offline.queue_runner import sqs_event
 from tests.emf import metric_totals
 from tests.fixtures.emulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_USERS, EmulatorHandle
 from tests.fixtures.login import FakeLambdaContext, http_api_event, load_login_app
