@@ -211,7 +211,13 @@ class _Transport(httpx.HTTPTransport):
     built with one (``trust_env=False`` and an explicit context: nothing read from the environment).
     """
 
-    def __init__(self, context: ssl.SSLContext, retries: int, network: httpcore.NetworkBackend) -> None:
+    def __init__(
+        self,
+        context: ssl.SSLContext,
+        retries: int,
+        network: httpcore.NetworkBackend,
+        local_address: str | None,
+    ) -> None:
         super().__init__(verify=context, trust_env=False, retries=retries, limits=LIMITS)
         self._pool = httpcore.ConnectionPool(
             ssl_context=context,
@@ -221,6 +227,7 @@ class _Transport(httpx.HTTPTransport):
             http1=True,
             http2=False,
             retries=retries,
+            local_address=local_address,
             network_backend=_DeadlineBackend(network),
         )
 
@@ -253,7 +260,8 @@ class Timeouts:
 class Origin:
     """Keep-alive HTTP/1.1 to one origin (``base_url``: scheme, host, port) under the module's policy.
 
-    ``network`` replaces httpcore's socket layer (tests: a network whose connects fail).
+    ``network`` replaces httpcore's socket layer (tests: a network whose connects fail);
+    ``local_address`` binds the source address (the doctor's smoke test from a chosen address).
     """
 
     def __init__(
@@ -265,6 +273,7 @@ class Origin:
         headers: Headers = (),
         max_answer_bytes: int = MAX_ANSWER_BYTES,
         network: httpcore.NetworkBackend | None = None,
+        local_address: str | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         url = httpx.URL(self.base_url)
@@ -279,7 +288,9 @@ class Origin:
         }
         self._headers = list(headers)
         self._max_answer_bytes = max_answer_bytes
-        self._transport = _Transport(_context_for(url), retries, network or httpcore.SyncBackend())
+        self._transport = _Transport(
+            _context_for(url), retries, network or httpcore.SyncBackend(), local_address
+        )
 
     def request(
         self,
