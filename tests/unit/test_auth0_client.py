@@ -24,6 +24,7 @@ from ropguard.auth0_client import (
     tenant_origin,
 )
 from ropguard.credentials import ClientCredentials
+from ropguard.errors import ConfigurationError
 from ropguard.outbound import Reply
 from ropguard.settings import CLIENT_SECRET_BASIC, CLIENT_SECRET_POST, Auth0Settings
 from tests.fixtures.cookies import cookie_setting_answer
@@ -192,3 +193,13 @@ def test_client_secret_post_sends_no_authorization_header(httpserver: HTTPServer
     request, _ = httpserver.log[0]
     assert "Authorization" not in request.headers
     assert json.loads(request.get_data())["client_secret"] == "client-secret-never-log"
+
+
+def test_the_auth_method_is_one_of_the_two_and_post_by_default() -> None:
+    env = {"AUTH0_DOMAIN": "tenant.eu.auth0.com", "AUTH0_SECRET_ID": "s"}
+    assert Auth0Settings.from_env(env).client_auth_method == "client_secret_post"
+    basic = {**env, "AUTH0_CLIENT_AUTH_METHOD": "client_secret_basic"}
+    assert Auth0Settings.from_env(basic).client_auth_method == CLIENT_SECRET_BASIC
+    with pytest.raises(ConfigurationError) as raised:
+        Auth0Settings.from_env({**env, "AUTH0_CLIENT_AUTH_METHOD": "private_key_jwt"})
+    assert raised.value.variable == "AUTH0_CLIENT_AUTH_METHOD"
