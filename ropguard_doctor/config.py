@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ropguard.errors import DoctorError, RopguardError
-from ropguard.settings import read_auth0_base_url
+from ropguard.settings import CLIENT_AUTH_METHODS, read_auth0_base_url, read_choice
 from ropguard_doctor.check import CheckContext, IpAddress
 from ropguard_doctor.credentials import (
     OFFLINE_MANAGEMENT_CLIENT_ID,
@@ -111,7 +111,10 @@ def resolve(options: Options, env: Mapping[str, str]) -> Target:
         tenant_file=_tenant_file(options, env),
         variables=variables,
         context=CheckContext(
-            routes=_routes(options, env), realm=realm, egress=_egress(options, env, offline)
+            routes=_routes(options, env),
+            realm=realm,
+            egress=_egress(options, env, offline),
+            client_auth_method=_client_auth_method(env),
         ),
         realm=realm,
         notice=_offline_notice(base_url, withheld) if offline else None,
@@ -126,6 +129,14 @@ def _offline_notice(base_url: str, withheld: Sequence[str]) -> str:
         "ropguard_offline/tenants/demo.yaml) and the login client in the offline stack's secret"
     )
     return notice + (f"; not sent there: {', '.join(withheld)} from the environment" if withheld else "")
+
+
+def _client_auth_method(env: Mapping[str, str]) -> str:
+    """How the deployment sends the login client's secret: the product's own setting and rule."""
+    try:
+        return read_choice(env, "AUTH0_CLIENT_AUTH_METHOD", CLIENT_AUTH_METHODS)
+    except RopguardError as exc:
+        raise DoctorError(str(exc)) from None
 
 
 def _secrets_manager(env: Mapping[str, str], offline: bool) -> SecretsManager:
