@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 
+from ropguard.outbound import within_invocation
 from ropguard.password_reset import PasswordResetService
 from ropguard.reset_batch import process_batch
 from ropguard.snapstart import per_container
@@ -27,5 +28,6 @@ service = per_container(PasswordResetService.from_env)
 @logger.inject_lambda_context(log_event=False)  # never the queued events, whatever the environment says
 @traced  # only when tracing is on; responses never captured
 @metrics.log_metrics(capture_cold_start_metric=True)
+@within_invocation  # every Auth0 exchange ends before Lambda would end the invocation
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_batch(event, context, service, logger=logger, metrics=metrics)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ropguard.edge import serve
 from ropguard.observability import Logger, Metrics, correlation_paths
+from ropguard.outbound import within_invocation
 from ropguard.session import SESSION_ROUTES, SessionService
 from ropguard.snapstart import per_container
 from ropguard.tracing import traced
@@ -28,5 +29,6 @@ service = per_container(SessionService.from_env)
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False)
 @traced
 @metrics.log_metrics(capture_cold_start_metric=True)
+@within_invocation  # every Auth0 exchange ends before Lambda would end the invocation
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return serve(event, SESSION_ROUTES, service, logger=logger, metrics=metrics)

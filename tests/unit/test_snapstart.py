@@ -67,9 +67,9 @@ def test_with_the_runtime_module_hooks_are_registered(
 
 def test_first_call_imports_depend_on_the_extension() -> None:
     with_extension = snapstart.import_for_first_call(SecretStoreSettings(extension_port=2773))
-    assert with_extension == ["http.client"]
+    assert with_extension == ["certifi"]
     without = snapstart.import_for_first_call(SecretStoreSettings())
-    assert without == ["http.client", "boto3", "aws_lambda_powertools.utilities.parameters"]
+    assert without == ["certifi", "boto3", "aws_lambda_powertools.utilities.parameters"]
 
 
 def test_per_container_builds_once_and_drops_after_a_restore(

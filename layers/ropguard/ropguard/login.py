@@ -19,7 +19,6 @@ from ropguard.auth0_client import (
     Auth0Reply,
     PasswordGrant,
     TokenEndpoint,
-    tenant_origin,
 )
 from ropguard.client_address import ClientAddressResolver
 from ropguard.credentials import ClientCredentials, SecretCredentials
@@ -88,7 +87,7 @@ class LoginService:
         return cls(
             settings,
             credentials=SecretCredentials.for_tenant(settings.auth0),
-            token_endpoint=TokenEndpoint(tenant_origin(settings.auth0)),
+            token_endpoint=TokenEndpoint.for_tenant(settings.auth0),
             breach_reporter=breach_reporter,
             clock=clock,
         )
