@@ -89,7 +89,7 @@ HONOURED: Mapping[str, frozenset[str] | None] = {
     "AWS::ApiGatewayV2::Api": names("Body"),  # its routes, served by the local HTTP API
     "AWS::SecretsManager::Secret": names("Name KmsKeyId SecretString GenerateSecretString"),
     "AWS::SNS::Subscription": names("TopicArn Protocol Endpoint RawMessageDelivery FilterPolicy "
-        "FilterPolicyScope"),
+        "FilterPolicyScope RedrivePolicy"),
     "AWS::SQS::QueuePolicy": names("Queues PolicyDocument"),
 }  # fmt: skip
 EXPLICIT = tuple(HONOURED)[tuple(HONOURED).index("AWS::Lambda::LayerVersion") :]
@@ -347,9 +347,10 @@ def _secret(aws: AwsEndpoint, logical_id: str, props: Mapping[str, Any], value: 
 def create_subscription(aws: AwsEndpoint, props: Mapping[str, Any]) -> str:
     """Subscribe as the template says (also to restore one in tests); the subscription's ARN."""
     attributes = {key: props[key] for key in ("FilterPolicyScope",) if key in props}
-    if "FilterPolicy" in props:
-        policy = props["FilterPolicy"]
-        attributes["FilterPolicy"] = policy if isinstance(policy, str) else json.dumps(policy)
+    for key in ("FilterPolicy", "RedrivePolicy"):
+        if key in props:
+            policy = props[key]
+            attributes[key] = policy if isinstance(policy, str) else json.dumps(policy)
     # moto reads any non-empty RawMessageDelivery as true: send it only when it is.
     if str(props.get("RawMessageDelivery", "false")).lower() == "true":
         attributes["RawMessageDelivery"] = "true"
