@@ -7,8 +7,8 @@ document to moto's CloudFormation and reads every value back from moto.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -111,9 +111,8 @@ def parameter_values(
         if allowed and value not in allowed:
             raise TemplateError(f"parameter {name}={value!r} is not one of {', '.join(allowed)}")
         if not allowed_by_pattern(declared[name], value):
-            raise TemplateError(
-                f"parameter {name}={value!r} does not match its AllowedPattern {declared[name]['AllowedPattern']}"
-            )
+            pattern = declared[name]["AllowedPattern"]
+            raise TemplateError(f"parameter {name}={value!r} does not match its AllowedPattern {pattern}")
     return values
 
 

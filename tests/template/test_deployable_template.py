@@ -19,6 +19,7 @@ from ropguard_offline.template import load_yaml, translate
 from tests.template.sam_translation import ROOT, with_defaults
 
 DOMAIN = "tenant.example.auth0.com"
+KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab"
 API_FUNCTIONS = ("LoginFunction", "SessionFunction")
 #: A valid value other than the default, for each parameter a function's configuration reads.
 OTHER_VALUES = {
@@ -37,8 +38,20 @@ OTHER_VALUES = {
 }
 #: Properties that name a resource account- or region-wide (two stacks must not write the same).
 NAME_KEYS = frozenset(
-    "Name FunctionName TopicName QueueName TableName AliasName DashboardName LogGroupName LayerName "
-    "RoleName ManagedPolicyName AlarmName".split()
+    [
+        "Name",
+        "FunctionName",
+        "TopicName",
+        "QueueName",
+        "TableName",
+        "AliasName",
+        "DashboardName",
+        "LogGroupName",
+        "LayerName",
+        "RoleName",
+        "ManagedPolicyName",
+        "AlarmName",
+    ]
 )
 #: Names that are scoped by something of the stack's own (an alias by its function, an inline
 #: policy by its role), or that refer to a resource rather than name one.
@@ -174,7 +187,8 @@ def test_every_region_keyed_lookup_has_a_default_under_the_language_extensions()
     lookups = [args for args in find_in_maps(document) if {"Ref": "AWS::Region"} in args]
     assert lookups
     for args in lookups:
-        assert len(args) == 4 and set(args[3]) == {"DefaultValue"}, args
+        assert len(args) == 4, args
+        assert set(args[3]) == {"DefaultValue"}, args
 
 
 def test_a_region_missing_from_the_map_translates_without_the_extension() -> None:
@@ -263,7 +277,7 @@ def test_roles_reading_existing_secrets_may_decrypt_only_through_secrets_manager
     parameters = {
         "ExistingAuth0SecretArn": OTHER_VALUES["ExistingAuth0SecretArn"],
         "TenantManagementSecretArn": OTHER_VALUES["ExistingAuth0SecretArn"],
-        "ExistingSecretsKmsKeyArn": "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        "ExistingSecretsKmsKeyArn": f"arn:aws:kms:us-east-1:123456789012:key/{KEY_ID}",
     }
     resources = translated(parameters)["Resources"]
     readers = set()
