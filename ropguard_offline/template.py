@@ -101,7 +101,9 @@ def parameter_values(
     declared: Mapping[str, Any], overrides: Mapping[str, str], local_values: Mapping[str, str]
 ) -> dict[str, str]:
     """The values given for declared parameters (moto fills in defaults and checks none is missing,
-    but neither refuses an undeclared name nor checks AllowedValues or AllowedPattern)."""
+    but neither refuses an undeclared name nor checks AllowedValues or AllowedPattern). The
+    AllowedPattern is checked on overrides only: the stack's own local values (the emulator's
+    plain-http address as Auth0Domain) are not what an operator passes to CloudFormation."""
     unknown = sorted(set(overrides) - set(declared))
     if unknown:
         raise TemplateError(f"parameter overrides for undeclared parameters: {', '.join(unknown)}")
@@ -110,7 +112,7 @@ def parameter_values(
         allowed = [str(item) for item in declared[name].get("AllowedValues", [])]
         if allowed and value not in allowed:
             raise TemplateError(f"parameter {name}={value!r} is not one of {', '.join(allowed)}")
-        if not allowed_by_pattern(declared[name], value):
+        if name in overrides and not allowed_by_pattern(declared[name], value):
             pattern = declared[name]["AllowedPattern"]
             raise TemplateError(f"parameter {name}={value!r} does not match its AllowedPattern {pattern}")
     return values

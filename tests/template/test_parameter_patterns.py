@@ -101,6 +101,8 @@ def test_allowed_origins_refuses_wildcards_null_and_malformed_lists(parameters, 
 def test_the_offline_stack_refuses_a_value_its_pattern_refuses(parameters) -> None:
     with pytest.raises(TemplateError, match="AllowedPattern"):
         parameter_values(parameters, {"AllowedOrigins": "*"}, {"Auth0Domain": "tenant.auth0.com"})
-    assert parameter_values(parameters, {}, {"Auth0Domain": "127.0.0.1:4000"}) == {
+    with pytest.raises(TemplateError, match="AllowedPattern"):
+        parameter_values(parameters, {"Auth0Domain": "https://tenant.auth0.com"}, {})
+    assert parameter_values(parameters, {"Auth0Domain": "127.0.0.1:4000"}, {}) == {
         "Auth0Domain": "127.0.0.1:4000"
     }
