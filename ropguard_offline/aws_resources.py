@@ -152,6 +152,7 @@ class OfflineResources:
 
     document: dict[str, Any]  # the translated template
     base_dir: Path  # where its local code directories are
+    stack_name: str = STACK_NAME
     types: dict[str, str] = field(default_factory=dict)  # logical id -> type, for what exists offline
     ids: dict[str, str] = field(default_factory=dict)  # logical id -> its Ref, for what was created
     properties: dict[str, dict[str, Any]] = field(default_factory=dict)  # resolved by moto, read back
@@ -200,8 +201,10 @@ def create_resources(
     parameter_overrides: Mapping[str, str] | None = None,
     secret_strings: Callable[[OfflineResources], Mapping[str, str]] | None = None,
     local_values: Mapping[str, str] | None = None,
+    *,
+    stack_name: str = STACK_NAME,
 ) -> OfflineResources:
-    """Translate template.yaml, create it in moto and read it back.
+    """Translate template.yaml, create it in moto as ``stack_name`` and read it back.
 
     ``local_values`` fill declared parameters the overrides leave out (the emulator's Auth0 domain);
     ``secret_strings`` says, once moto resolved the template, which value each secret (by logical
@@ -209,7 +212,9 @@ def create_resources(
     """
     sam = load_yaml(template_path)
     values = parameter_values(sam.get("Parameters", {}), parameter_overrides or {}, local_values or {})
-    created = OfflineResources(translate(sam, values, aws.region), template_path.resolve().parent)
+    created = OfflineResources(
+        translate(sam, values, aws.region, stack_name), template_path.resolve().parent, stack_name
+    )
     stack = _stack_document(created.document)
     _put_placeholder_code(aws, created.document)
     cloudformation = aws.client("cloudformation")
@@ -218,16 +223,16 @@ def create_resources(
     }
     try:
         cloudformation.create_stack(
-            StackName=STACK_NAME,
+            StackName=stack_name,
             TemplateBody=json.dumps(stack),
             Parameters=[{"ParameterKey": key, "ParameterValue": str(value)} for key, value in given.items()],
         )
-        (described,) = cloudformation.describe_stacks(StackName=STACK_NAME)["Stacks"]
+        (described,) = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
     except ClientError as exc:
         raise TemplateError(f"moto's CloudFormation refused the template: {exc}") from None
     for output in described.get("Outputs", []):
         created.properties[output["OutputKey"]] = json.loads(output["OutputValue"])
-    for item in cloudformation.describe_stack_resources(StackName=STACK_NAME)["StackResources"]:
+    for item in cloudformation.describe_stack_resources(StackName=stack_name)["StackResources"]:
         if "ResourceType" not in item:  # moto lists a resource whose condition is false as empty
             continue
         created.types[item["LogicalResourceId"]] = item["ResourceType"]
@@ -288,7 +293,14 @@ def _put_placeholder_code(aws: AwsEndpoint, document: Mapping[str, Any]) -> None
     """moto's Lambda wants each function's code in its S3: an empty zip at each local key (the
     stack runs the directory the key names)."""
     s3 = aws.client("s3")
-    s3.create_bucket(Bucket=LOCAL_CODE_BUCKET)
+    location = {} if aws.region == "us-east-1" else {"LocationConstraint": aws.region}
+    try:
+        s3.create_bucket(
+            Bucket=LOCAL_CODE_BUCKET, **({"CreateBucketConfiguration": location} if location else {})
+        )
+    except ClientError as exc:  # a second stack in the same moto
+        if exc.response["Error"]["Code"] != "BucketAlreadyOwnedByYou":
+            raise
     archive = io.BytesIO()
     zipfile.ZipFile(archive, "w").close()
     for resource in document["Resources"].values():
@@ -315,7 +327,8 @@ def _create_explicit(created: OfflineResources, aws: AwsEndpoint, secret_strings
                 api = aws.client("apigatewayv2").create_api(Name=logical_id, ProtocolType="HTTP")
                 created.ids[logical_id] = api["ApiId"]
             elif kind == "AWS::SecretsManager::Secret":
-                created.ids[logical_id] = _secret(aws, logical_id, props, secret_strings.get(logical_id))
+                name = props.get("Name", f"{created.stack_name}-{logical_id}")
+                created.ids[logical_id] = _secret(aws, name, props, secret_strings.get(logical_id))
             elif kind == "AWS::SNS::Subscription":
                 created.ids[logical_id] = create_subscription(aws, props)
             else:
@@ -331,14 +344,14 @@ def _create_explicit(created: OfflineResources, aws: AwsEndpoint, secret_strings
             )
 
 
-def _secret(aws: AwsEndpoint, logical_id: str, props: Mapping[str, Any], value: str | None) -> str:
+def _secret(aws: AwsEndpoint, name: str, props: Mapping[str, Any], value: str | None) -> str:
     value = value or props.get("SecretString")
     if value is None:
         generate = props.get("GenerateSecretString", {})
         generated = secrets.token_urlsafe(24)
         key, base = generate.get("GenerateStringKey"), generate.get("SecretStringTemplate")
         value = json.dumps({**json.loads(base), key: generated}) if key and base else generated
-    request = {"Name": props.get("Name", f"{STACK_NAME}-{logical_id}"), "SecretString": value}
+    request = {"Name": name, "SecretString": value}
     request |= {key: props[key] for key in ("KmsKeyId",) if key in props}
     arn: str = aws.client("secretsmanager").create_secret(**request)["ARN"]
     return arn
@@ -380,8 +393,11 @@ def _functions(created: OfflineResources, aws: AwsEndpoint) -> list[FunctionSpec
                 )
             routes.setdefault(by_name[function], []).append(route)
     sources: dict[str, list[SqsSource]] = {}
+    own = {uuid: lid for lid, uuid in created.ids.items()}
     for mapping in aws.client("lambda").list_event_source_mappings()["EventSourceMappings"]:
-        (mapping_id,) = (lid for lid, uuid in created.ids.items() if uuid == mapping["UUID"])
+        mapping_id = own.get(mapping["UUID"])
+        if mapping_id is None:  # another stack's, in the same moto
+            continue
         function = by_name[_function_name(mapping["FunctionArn"])]
         if ":sqs:" not in mapping["EventSourceArn"]:
             raise TemplateError(f"Resources.{mapping_id}.EventSourceArn: only SQS sources run offline")
@@ -545,6 +561,7 @@ def read_template(
     template_path: Path,
     parameter_overrides: Mapping[str, str] | None = None,
     local_values: Mapping[str, str] | None = None,
+    region: str = "us-east-1",
 ) -> OfflineResources:
     """The template created in moto in this process (``mock_aws``) and read back, for tools and
     tests without a running stack. moto's state is module-wide: this resets any moto server in the
@@ -552,5 +569,5 @@ def read_template(
     from moto import mock_aws  # noqa: PLC0415 - only tools and tests pay for importing moto here
 
     with mock_aws():
-        aws = AwsEndpoint("", "us-east-1")
+        aws = AwsEndpoint("", region)
         return create_resources(template_path, aws, parameter_overrides, local_values=local_values)

@@ -10,7 +10,14 @@ from pathlib import Path
 import pytest
 from moto.cloudformation.parsing import get_model_map
 
-from ropguard_offline.aws_resources import EXPLICIT, HONOURED, AwsEndpoint, OfflineResources, create_resources
+from ropguard_offline.aws_resources import (
+    EXPLICIT,
+    HONOURED,
+    AwsEndpoint,
+    OfflineResources,
+    create_resources,
+    read_template,
+)
 from ropguard_offline.template import CorsConfig, TemplateError
 
 from .conftest import FIXTURE_PARAMETERS, FIXTURE_TEMPLATE, read, spec_of
@@ -337,3 +344,36 @@ def test_the_templates_allowed_origins_turn_cors_on_for_every_route() -> None:
     }
     off = read(ROOT / "template.yaml", Auth0Domain="x").functions
     assert {route.cors for spec in off for route in spec.http_routes} == {None}
+
+
+def test_two_stacks_of_the_template_live_side_by_side() -> None:
+    """No physical name is fixed by the template: a second stack in the same account and region
+    creates everything the first one has, under names of its own."""
+    from moto import mock_aws  # noqa: PLC0415
+
+    overrides = {
+        "Auth0Domain": "tenant.example.auth0.com",
+        "TenantManagementSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:doctor-AbCdEf",
+        "ClientAddressSource": "cloudfront",
+    }
+    with mock_aws():
+        aws = AwsEndpoint("", "us-east-1")
+        first = create_resources(ROOT / "template.yaml", aws, overrides, stack_name="ropguard-blue")
+        second = create_resources(ROOT / "template.yaml", aws, overrides, stack_name="ropguard-green")
+    assert set(first.ids) == set(second.ids)
+    shared = {lid: pid for lid, pid in first.ids.items() if second.ids[lid] == pid}
+    assert not shared
+    assert "ropguard-green" in second.physical("SecurityEventsTopic")
+
+
+def test_a_region_missing_from_the_extension_map_runs_without_the_extension() -> None:
+    """AWS::LanguageExtensions' DefaultValue, applied before moto (which cannot read it)."""
+    region = "mx-central-1"
+    created = read_template(
+        ROOT / "template.yaml", {"Auth0Domain": "tenant.example.auth0.com"}, region=region
+    )
+    login = spec_of(created, "LoginFunction")
+    assert not login.secrets_extension
+    assert "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT" not in login.environment
+    assert f":{region}:" in created.physical("SecurityEventsTopic")
+    assert spec_of(read(ROOT / "template.yaml", Auth0Domain="x"), "LoginFunction").secrets_extension
