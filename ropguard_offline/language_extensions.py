@@ -93,6 +93,6 @@ def _with_values(node: Any, values: Mapping[str, str]) -> Any:
             return values.get(node["Ref"], _MISSING)
         if any(key == "Ref" or key.startswith("Fn::") for key in node):
             return _MISSING
-        items = {key: _with_values(value, values) for key, value in node.items()}
-        return _MISSING if any(value is _MISSING for value in items.values()) else items
+        fields = {key: _with_values(value, values) for key, value in node.items()}
+        return _MISSING if any(value is _MISSING for value in fields.values()) else fields
     return node
