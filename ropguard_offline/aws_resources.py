@@ -241,6 +241,7 @@ def create_resources(
     for logical_id in created.properties.keys() - stack["Resources"].keys():  # left out, and existing
         created.types[logical_id] = created.document["Resources"][logical_id]["Type"]
     _create_explicit(created, aws, dict(secret_strings(created) if secret_strings else {}))
+    _create_aliases(created, aws)
     created.functions = _functions(created, aws)
     return created
 
@@ -342,6 +343,29 @@ def _create_explicit(created: OfflineResources, aws: AwsEndpoint, secret_strings
                 TableName=created.physical(logical_id),
                 TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]},
             )
+
+
+def _create_aliases(created: OfflineResources, aws: AwsEndpoint) -> None:
+    """Each alias on the version this deploy published (its function's latest), as AWS leaves it:
+    moto's CloudFormation has no alias model. The functions still run $LATEST offline; the alias is
+    there for what reads it (``ropguard-doctor smoke --stack``)."""
+    client = aws.client("lambda")
+    for logical_id, resource in created.document["Resources"].items():
+        if resource["Type"] != "AWS::Lambda::Alias":
+            continue
+        function = created.ids.get(resource["Properties"]["FunctionName"]["Ref"])
+        if function is None:  # its function's condition is false
+            continue
+        versions = client.list_versions_by_function(FunctionName=function)["Versions"]
+        published = [int(item["Version"]) for item in versions if item["Version"].isdigit()]
+        latest = (
+            str(max(published)) if published else client.publish_version(FunctionName=function)["Version"]
+        )
+        alias = client.create_alias(
+            FunctionName=function, Name=resource["Properties"]["Name"], FunctionVersion=latest
+        )
+        created.ids[logical_id] = alias["AliasArn"]
+        created.types[logical_id] = resource["Type"]
 
 
 def _secret(aws: AwsEndpoint, name: str, props: Mapping[str, Any], value: str | None) -> str:
