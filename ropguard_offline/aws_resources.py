@@ -350,7 +350,7 @@ def _create_aliases(created: OfflineResources, aws: AwsEndpoint) -> None:
     moto's CloudFormation has no alias model. The functions still run $LATEST offline; the alias is
     there for what reads it (``ropguard-doctor smoke --stack``)."""
     client = aws.client("lambda")
-    for logical_id, resource in created.document["Resources"].items():
+    for resource in created.document["Resources"].values():
         if resource["Type"] != "AWS::Lambda::Alias":
             continue
         function = created.ids.get(resource["Properties"]["FunctionName"]["Ref"])
@@ -361,11 +361,9 @@ def _create_aliases(created: OfflineResources, aws: AwsEndpoint) -> None:
         latest = (
             str(max(published)) if published else client.publish_version(FunctionName=function)["Version"]
         )
-        alias = client.create_alias(
+        client.create_alias(
             FunctionName=function, Name=resource["Properties"]["Name"], FunctionVersion=latest
         )
-        created.ids[logical_id] = alias["AliasArn"]
-        created.types[logical_id] = resource["Type"]
 
 
 def _secret(aws: AwsEndpoint, name: str, props: Mapping[str, Any], value: str | None) -> str:
