@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from local.aws_resources import OfflineResources, refers_to
+from ropguard_offline.aws_resources import OfflineResources, refers_to
 
 DISTRIBUTION = "AWS::CloudFront::Distribution"
 ORIGIN_REQUEST_POLICY = "AWS::CloudFront::OriginRequestPolicy"

@@ -32,7 +32,13 @@ import httpx
 
 from auth0_emulator.tenant import load_tenant_file
 from ropguard_offline import children
-from ropguard_offline.aws_resources import FAKE_CREDENTIALS, AwsEndpoint, OfflineResources, create_resources, refers_to
+from ropguard_offline.aws_resources import (
+    FAKE_CREDENTIALS,
+    AwsEndpoint,
+    OfflineResources,
+    create_resources,
+    refers_to,
+)
 from ropguard_offline.cloudfront import DISTRIBUTION, DistributionFront
 from ropguard_offline.http_api import BoundRoute, LocalHttpApi
 from ropguard_offline.http_events import ApiStage

@@ -55,7 +55,7 @@ def translate(
 ) -> dict[str, Any]:
     """The SAM template as CloudFormation, through the translator's public API (no AWS calls:
     managed policy names come from the translator's own bundled list; defaults fill the rest).
-    ``AWS::LanguageExtensions`` is applied first, as CloudFormation does (``ropguard_offline.language_extensions``)."""
+    ``AWS::LanguageExtensions`` is applied first, as CloudFormation does (``language_extensions``)."""
     try:
         document = language_extensions.resolve(
             document, _known_values(document, parameter_values, region, stack_name)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from local.stack import DEFAULT_TENANT, OfflineStack, Ports, StackConfig, demo_client
+from ropguard_offline.stack import DEFAULT_TENANT, OfflineStack, Ports, StackConfig, demo_client
 from tests.fixtures.secret_hygiene import SECRETS
 from tests.integration.stack_client import StackClient
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from local.stack import DEFAULT_TENANT, OfflineStack, demo_client
-from local.template import STACK_NAME
 from ropguard_doctor.cli import main
+from ropguard_offline.stack import DEFAULT_TENANT, OfflineStack, demo_client
+from ropguard_offline.template import STACK_NAME
 from tests.fixtures.secret_hygiene import SECRETS
 
 pytestmark = pytest.mark.integration

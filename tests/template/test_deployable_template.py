@@ -27,6 +27,7 @@ OTHER_VALUES = {
     "Auth0Audience": "https://api.example.com",
     "Auth0Realm": "Users",
     "Auth0Scopes": "openid",
+    "Auth0ClientAuthMethod": "client_secret_basic",
     "ExistingAuth0SecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:auth0-AbCdEf",
     "SecretMaxAgeSeconds": "120",
     "SecretsExtensionLayerArn": (
@@ -36,6 +37,8 @@ OTHER_VALUES = {
     "SnapStart": "PublishedVersions",
     "ClientAddressSource": "cloudfront",
 }
+#: Parameters naming secrets the stack does not create.
+EXISTING_SECRETS = ("ExistingAuth0SecretArn", "TenantManagementSecretArn", "ResetManagementSecretArn")
 #: Properties that name a resource account- or region-wide (two stacks must not write the same).
 NAME_KEYS = frozenset(
     [
@@ -277,6 +280,7 @@ def test_roles_reading_existing_secrets_may_decrypt_only_through_secrets_manager
     parameters = {
         "ExistingAuth0SecretArn": OTHER_VALUES["ExistingAuth0SecretArn"],
         "TenantManagementSecretArn": OTHER_VALUES["ExistingAuth0SecretArn"],
+        "ResetManagementSecretArn": OTHER_VALUES["ExistingAuth0SecretArn"],
         "ExistingSecretsKmsKeyArn": f"arn:aws:kms:us-east-1:123456789012:key/{KEY_ID}",
     }
     resources = translated(parameters)["Resources"]
@@ -288,7 +292,7 @@ def test_roles_reading_existing_secrets_may_decrypt_only_through_secrets_manager
         secrets = json.dumps(
             [s["Resource"] for s in statements if s["Action"] == "secretsmanager:GetSecretValue"]
         )
-        if "ExistingAuth0SecretArn" in secrets or "TenantManagementSecretArn" in secrets:
+        if any(name in secrets for name in EXISTING_SECRETS):
             readers.add(name)
     assert readers == {f"{f}Role" for f in (*API_FUNCTIONS, "PasswordResetFunction", "TenantCheckFunction")}
     grants = [
