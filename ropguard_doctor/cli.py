@@ -107,7 +107,9 @@ def main(
         if target.notice:  # on standard error: --json output stays one document
             print(f"ropguard-doctor: {target.notice}", file=sys.stderr, flush=True)
         with ManagementApi(target.base_url, target.management) as api:
-            command = {"check": run_check, "prove": run_prove, "smoke": run_smoke, "apply": run_apply}
+            if args.command == "smoke":  # --stack reads AWS with the environment's endpoint and region
+                return run_smoke(target, api, args, stream, ask, env=environ)
+            command = {"check": run_check, "prove": run_prove, "apply": run_apply}
             return command[args.command](target, api, args, stream, ask)
     except RopguardError as exc:
         _emit(
@@ -148,7 +150,15 @@ def run_prove(target: Target, api: ManagementApi, args: argparse.Namespace, out:
     return EXIT_OK if proof.passed else EXIT_FINDINGS
 
 
-def run_smoke(target: Target, api: ManagementApi, args: argparse.Namespace, out: TextIO, ask: Any) -> int:
+def run_smoke(
+    target: Target,
+    api: ManagementApi,
+    args: argparse.Namespace,
+    out: TextIO,
+    ask: Any,
+    *,
+    env: Mapping[str, str],
+) -> int:
     client_id = target.login.client_id if target.login else target.variables.get("AUTH0_CLIENT_ID")
     smoke = SmokeTest(
         args.api,
@@ -161,7 +171,7 @@ def run_smoke(target: Target, api: ManagementApi, args: argparse.Namespace, out:
     document, text = {"tenant": target.base_url, "api": args.api, **proof.to_json()}, proof.render_text()
     passed = proof.passed
     if args.stack:
-        checks = Deployment(args.stack, target.variables, offline=is_loopback_url(args.api)).checks()
+        checks = Deployment(args.stack, env, offline=is_loopback_url(args.api)).checks()
         document["stack"] = [check.to_json() for check in checks]
         text = "\n".join([text, f"stack {args.stack}:", *(check.render_text() for check in checks)])
         passed = passed and all(check.passed for check in checks)
