@@ -71,3 +71,12 @@ def test_an_alias_left_on_an_old_version_fails_the_smoke(offline_stack: OfflineS
         assert failed(document) == ["LoginFunction alias live"]
     finally:
         client.update_alias(FunctionName=function, Name="live", FunctionVersion=newer)
+
+
+def test_in_cloudfront_mode_the_smoke_logs_in_through_the_distribution(
+    cloudfront_stack_session: OfflineStack,
+) -> None:
+    cloudfront_stack_session.reset()
+    status, document = smoke(cloudfront_stack_session)
+    assert status == 0, document
+    assert (document["event"]["ip"], document["event"]["client_ip"]) == ("127.0.0.42", "127.0.0.1")
