@@ -16,9 +16,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ropguard.errors import DoctorError
 from ropguard_doctor.config import OFFLINE_HOST
 from ropguard_doctor.credentials import FAKE_AWS_CREDENTIALS
+from ropguard_doctor.errors import DoctorError
 
 ALIAS = "live"
 DELIVERY_DEAD_LETTER_QUEUE = "SecurityEventsDeliveryDeadLetterQueue"
