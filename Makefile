@@ -28,7 +28,7 @@ SAM := $(TOOLS)/sam/bin/sam
 CHECKOV := $(TOOLS)/checkov/bin/checkov
 
 .PHONY: help install tools run demo test lint typecheck unit integration fuzz template sam-validate \
-	sam-build checkov bench clean build deploy invoke doctor tenant-check
+	sam-build checkov bench clean build deploy invoke doctor smoke tenant-check openapi
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -37,7 +37,7 @@ $(BIN)/.installed: requirements/dev.txt layers/ropguard/requirements.txt pyproje
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install $(PIP_FLAGS) --upgrade pip
 	$(BIN)/python -m pip install $(PIP_FLAGS) -r requirements/dev.txt
-	$(BIN)/python -m pip install $(PIP_FLAGS) --no-deps -e .
+	$(BIN)/python -m pip install $(PIP_FLAGS) -e ".[dev]"
 	@touch $@
 
 $(SAM): requirements/sam.txt
@@ -60,10 +60,13 @@ PARAMS ?=
 ARGS ?=
 
 run: install ## run the offline stack on 127.0.0.1 (Ctrl-C stops it); PARAMS="Key=Value ..." overrides
-	$(BIN)/python -m local.stack $(if $(PARAMS),--parameter-overrides $(PARAMS)) $(ARGS)
+	$(BIN)/python -m ropguard_offline.stack $(if $(PARAMS),--parameter-overrides $(PARAMS)) $(ARGS)
 
 demo: install ## start the offline stack, play the story, stop; ARGS=--verbose shows every exchange
-	$(BIN)/python -m local.demo $(ARGS)
+	$(BIN)/python -m ropguard_tools.demo $(ARGS)
+
+openapi: install ## regenerate docs/openapi.json from the template and the code (a test fails when it is stale)
+	$(BIN)/python -m ropguard_tools.openapi --write
 
 # --- tenant doctor (issue 13) ---
 # Against the offline stack (`make run` in another shell) unless AUTH0_DOMAIN (or --domain in
@@ -74,6 +77,14 @@ doctor: install ## ropguard-doctor check and prove (default: the offline stack's
 	rc=0; $(BIN)/ropguard-doctor check $(DOCTOR_ARGS) || rc=$$?; \
 	$(BIN)/ropguard-doctor prove $(DOCTOR_ARGS) || rc=$$((rc > $$? ? rc : $$?)); exit $$rc
 
+# After `sam deploy` (the README's next step), or against `make run`: a canary login through the
+# API that Auth0 attributes to this host, every `live` alias on its latest version, no security
+# event SNS failed to deliver. AWS calls use your credentials (AWS_ENDPOINT_URL: moto for `make run`).
+API ?= http://127.0.0.1:3000
+STACK ?= ropguard-local
+smoke: install ## ropguard-doctor smoke --api $(API) --stack $(STACK) (default: the offline stack)
+	$(BIN)/ropguard-doctor smoke --api $(API) --stack $(STACK) $(DOCTOR_ARGS)
+
 tenant-check: install ## run the scheduled TenantCheckFunction's check once, here (same code as its handler)
 	$(BIN)/python -m ropguard_doctor.scheduled
 
@@ -81,8 +92,8 @@ lint: install ## ruff (lint + format check)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck: install ## mypy --strict on the layer, handlers and local stack
-	$(BIN)/mypy layers/ropguard/ropguard functions local auth0_emulator ropguard_doctor
+typecheck: install ## mypy --strict on the layer, handlers, offline stack, emulator, doctor and tools
+	$(BIN)/mypy layers/ropguard/ropguard functions ropguard_offline auth0_emulator ropguard_doctor ropguard_tools
 
 template: sam-validate sam-build checkov ## every check on template.yaml
 

@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from local.template import load_yaml
 from ropguard.settings import (
     LoginSettings,
     ResetSettings,
@@ -22,6 +21,7 @@ from ropguard.settings import (
     read_auth0_base_url,
     read_str,
 )
+from ropguard_offline.template import load_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV_JSON: dict[str, dict[str, str]] = json.loads((ROOT / "env.json").read_text())
@@ -66,4 +66,4 @@ def test_every_env_json_variable_is_declared_by_the_template(function: str) -> N
 @pytest.mark.parametrize("function", sorted(ENV_JSON))
 def test_env_json_alone_satisfies_the_functions_settings(function: str) -> None:
     for from_env in SETTINGS_OF[function]:
-        from_env(ENV_JSON[function])  # raises SettingsError naming the variable
+        from_env(ENV_JSON[function])  # raises ConfigurationError naming the variable

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from local.template import FunctionSpec, load_yaml, translate
 from ropguard.security_events import (
     FALLBACK_METRIC,
     LOST_METRIC,
@@ -19,6 +18,7 @@ from ropguard.security_events import (
     PublishPolicy,
 )
 from ropguard.settings import ResetSettings, SecurityEventSettings
+from ropguard_offline.template import FunctionSpec, load_yaml, translate
 from tests.offline.conftest import read, spec_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,8 +68,12 @@ def test_key_policy_trusts_only_the_account_and_sns_from_it(resources: Any) -> N
     for statement in policy:
         assert statement["Principal"] != "*"
         if statement["Principal"] == {"Service": "sns.amazonaws.com"}:
+            topic = (
+                "arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:${AWS::StackName}-security-events"
+            )
             assert statement["Condition"] == {
-                "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+                "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+                "ArnEquals": {"aws:SourceArn": {"Fn::Sub": topic}},
             }
             assert sorted(statement["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey"]
 
