@@ -52,6 +52,10 @@ class Outcome(StrEnum):
     CLIENT_REJECTED = "ClientRejected"
     MISCONFIGURED = "Misconfigured"
     UPSTREAM_ERROR = "UpstreamError"
+    # Answered from the container's memory of Auth0's verdicts (``ropguard.shedding``), not by Auth0:
+    SHED_ADDRESS = "ShedAddress"  # suspicious-IP throttling blocked the address
+    SHED_USER_ADDRESS = "ShedUserAddress"  # brute force (or a per-user rate limit) on this user here
+    SHED_RATE_LIMITED = "ShedRateLimited"  # the tenant's global rate limit, until its reset time
 
 
 class Step(Enum):
