@@ -49,11 +49,11 @@ _DIGEST_BYTES = 16
 
 
 class Scope(StrEnum):
-    """Whom a remembered verdict covers; the value names the shed answer's metric."""
+    """Whom a remembered verdict covers."""
 
-    ADDRESS = "ShedAddress"  # suspicious-IP throttling: every user from that address
-    USER_ADDRESS = "ShedUserAddress"  # brute-force protection: that user from that address
-    RATE_LIMIT = "ShedRateLimited"  # the tenant's global rate limit: every call until the reset time
+    ADDRESS = "address"  # suspicious-IP throttling: every user from that address
+    USER_ADDRESS = "user-and-address"  # brute force, a per-user rate limit: that user from that address
+    RATE_LIMIT = "tenant"  # the tenant's global rate limit: every call until the reset time
 
 
 @dataclass(frozen=True, slots=True)
