@@ -72,7 +72,7 @@ def translated() -> dict[str, Any]:
 def deployed(translated: dict[str, Any], mode: str) -> dict[str, Any]:
     """The resources and outputs that exist in ``mode``, with every Fn::If chosen."""
     parameters = {"ClientAddressSource": mode, "CloudFrontWebAclArn": "", "ExistingAuth0SecretArn": ""}
-    parameters |= {"Auth0Realm": "", "AlarmTopicArn": ""}
+    parameters |= {"Auth0Realm": "", "AlarmTopicArn": "", "ApiDomainName": ""}
     return {
         section: {
             name: _resolve_ifs(body, translated, parameters)

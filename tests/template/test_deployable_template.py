@@ -36,6 +36,7 @@ OTHER_VALUES = {
     "Tracing": "Active",
     "SnapStart": "PublishedVersions",
     "ClientAddressSource": "cloudfront",
+    "ShedWindowSeconds": "30",
 }
 #: Parameters naming secrets the stack does not create.
 EXISTING_SECRETS = ("ExistingAuth0SecretArn", "TenantManagementSecretArn", "ResetManagementSecretArn")
