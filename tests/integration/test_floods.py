@@ -23,8 +23,8 @@ from typing import Any
 import httpx
 import pytest
 
-from ropguard_offline.stack import DEFAULT_TENANT, OfflineStack, Ports, StackConfig, demo_client
-from tests.fixtures.offline_stack import DEMO_PASSWORDS
+from ropguard_offline.stack import OfflineStack, Ports, StackConfig
+from tests.fixtures.offline_stack import reset_for_test
 from tests.integration.stack_client import MANAGEMENT_TOKEN, StackClient
 
 pytestmark = pytest.mark.integration
@@ -101,10 +101,7 @@ def own_stack() -> Iterator[OfflineStack]:
 @pytest.fixture
 def own(own_stack: OfflineStack, secret_registry: Any) -> StackClient:
     """This module's own stack, reset like ``offline_stack``."""
-    secret_registry.add("client_secret", demo_client(DEFAULT_TENANT).client_secret)
-    secret_registry.add("password", *DEMO_PASSWORDS)
-    own_stack.reset()
-    return StackClient(own_stack, secret_registry)
+    return StackClient(reset_for_test(own_stack, secret_registry), secret_registry)
 
 
 # -- suspicious-IP throttling: the whole address --------------------------------------------------

@@ -14,21 +14,11 @@ from typing import Any
 import pytest
 
 from tests.template.sam_translation import translated_template
-from tests.template.test_cloudfront_template import _condition, _resolve_ifs
+from tests.template.test_cloudfront_template import deployed as cloudfront_deployed
 
 DOMAIN = "login-origin.example.com"
 CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-1111-2222-3333-444455556666"
-BASE = {
-    "ClientAddressSource": "request-context",
-    "CloudFrontWebAclArn": "",
-    "ExistingAuth0SecretArn": "",
-    "Auth0Realm": "",
-    "AlarmTopicArn": "",
-    "ApiDomainName": "",
-    "ApiCertificateArn": "",
-    "WafAccountTakeoverPrevention": "none",
-    "AWS::Region": "us-east-1",
-}
+BASE = {"WafAccountTakeoverPrevention": "none"}
 #: Auth0's published Authentication API limits on the self-service plans (docs/operations.md).
 SELF_SERVICE_RATE, SELF_SERVICE_BURST = 25, 25
 
@@ -38,17 +28,11 @@ def translated() -> dict[str, Any]:
     return translated_template()
 
 
-def deployed(translated: dict[str, Any], **parameters: str) -> dict[str, Any]:
-    """The resources and outputs that exist with these parameters, every Fn::If chosen."""
-    values = BASE | parameters
-    return {
-        section: {
-            name: _resolve_ifs(body, translated, values)
-            for name, body in translated[section].items()
-            if "Condition" not in body or _condition(translated, body["Condition"], values)
-        }
-        for section in ("Resources", "Outputs")
-    }
+def deployed(translated: dict[str, Any], mode: str = "request-context", **parameters: str) -> dict[str, Any]:
+    """The resources and outputs that exist in ``mode`` with these parameters (``region`` is
+    ``AWS::Region``), every Fn::If chosen."""
+    region = parameters.pop("region", "us-east-1")
+    return cloudfront_deployed(translated, mode, BASE | parameters | {"AWS::Region": region})
 
 
 def _web_acl_id(resources: dict[str, Any]) -> Any:
@@ -77,7 +61,7 @@ def test_the_stage_throttle_defaults_stay_within_auth0s_self_service_limit(trans
 
 
 def test_in_us_east_1_cloudfront_mode_a_web_acl_of_the_stacks_own_guards_the_login_routes(translated) -> None:
-    resources = deployed(translated, ClientAddressSource="cloudfront")["Resources"]
+    resources = deployed(translated, "cloudfront")["Resources"]
     acl = resources["LoginWebAcl"]["Properties"]
     assert acl["Scope"] == "CLOUDFRONT"
     assert acl["DefaultAction"] == {"Allow": {}}
@@ -101,9 +85,9 @@ def test_in_us_east_1_cloudfront_mode_a_web_acl_of_the_stacks_own_guards_the_log
 
 def test_the_web_acl_keeps_no_sampled_requests(translated) -> None:
     """Sampled requests keep headers for hours, and Authorization can carry an mfa_token."""
-    acl = deployed(translated, ClientAddressSource="cloudfront", WafAccountTakeoverPrevention="block")[
-        "Resources"
-    ]["LoginWebAcl"]["Properties"]
+    acl = deployed(translated, "cloudfront", WafAccountTakeoverPrevention="block")["Resources"][
+        "LoginWebAcl"
+    ]["Properties"]
     configs = [acl["VisibilityConfig"], *(rule["VisibilityConfig"] for rule in acl["Rules"])]
     assert len(configs) == 3
     assert {config["SampledRequestsEnabled"] for config in configs} == {False}
@@ -118,7 +102,7 @@ def test_the_rate_limit_is_far_above_what_auth0_lets_a_real_user_send(translated
 
 @pytest.mark.parametrize(("choice", "override"), [("count", {"Count": {}}), ("block", {"None": {}})])
 def test_account_takeover_prevention_is_opt_in(translated, choice: str, override: dict[str, Any]) -> None:
-    resources = deployed(translated, ClientAddressSource="cloudfront", WafAccountTakeoverPrevention=choice)
+    resources = deployed(translated, "cloudfront", WafAccountTakeoverPrevention=choice)
     _, atp = resources["Resources"]["LoginWebAcl"]["Properties"]["Rules"]
     assert atp["OverrideAction"] == override
     group = atp["Statement"]["ManagedRuleGroupStatement"]
@@ -134,12 +118,12 @@ def test_account_takeover_prevention_is_opt_in(translated, choice: str, override
 @pytest.mark.parametrize(
     "parameters",
     [
-        {"AWS::Region": "eu-west-1"},  # CLOUDFRONT-scope web ACLs live in us-east-1 only
+        {"region": "eu-west-1"},  # CLOUDFRONT-scope web ACLs live in us-east-1 only
         {"CloudFrontWebAclArn": "arn:aws:wafv2:us-east-1:123456789012:global/webacl/own/1"},
     ],
 )
 def test_elsewhere_or_with_a_web_acl_of_your_own_the_stack_creates_none(translated, parameters) -> None:
-    resources = deployed(translated, ClientAddressSource="cloudfront", **parameters)["Resources"]
+    resources = deployed(translated, "cloudfront", **parameters)["Resources"]
     assert "LoginWebAcl" not in resources
     given = parameters.get("CloudFrontWebAclArn")
     assert _web_acl_id(resources) == ({"Ref": "CloudFrontWebAclArn"} if given else None)
@@ -159,16 +143,14 @@ def _endpoint_disabled(resources: dict[str, Any]) -> Any:
 
 @pytest.mark.parametrize("mode", ["request-context", "cloudfront"])
 def test_without_a_custom_domain_the_execute_api_endpoint_stays(translated, mode: str) -> None:
-    resources = deployed(translated, ClientAddressSource=mode)["Resources"]
+    resources = deployed(translated, mode)["Resources"]
     assert _endpoint_disabled(resources) is False
     assert not {"ApiDomain", "ApiDomainMapping"} & set(resources)
 
 
 @pytest.mark.parametrize("mode", ["request-context", "cloudfront"])
 def test_with_a_custom_domain_the_execute_api_endpoint_is_disabled(translated, mode: str) -> None:
-    built = deployed(
-        translated, ClientAddressSource=mode, ApiDomainName=DOMAIN, ApiCertificateArn=CERTIFICATE
-    )
+    built = deployed(translated, mode, ApiDomainName=DOMAIN, ApiCertificateArn=CERTIFICATE)
     resources, outputs = built["Resources"], built["Outputs"]
     assert _endpoint_disabled(resources) is True
     (configuration,) = resources["ApiDomain"]["Properties"]["DomainNameConfigurations"]
