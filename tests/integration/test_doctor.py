@@ -238,3 +238,15 @@ def test_refresh_rotation_without_leeway_is_named_and_applied(env, management) -
     status, text = run(env, "apply", "--yes")
     assert status == 0, text
     assert found(env) == set()
+
+
+def test_a_login_client_on_basic_must_match_the_deployments_method(env, management) -> None:
+    """Auth0 refuses a secret sent the other way (401 ``invalid_client``), so the doctor names the
+    difference, and with ``AUTH0_CLIENT_AUTH_METHOD`` set to Basic the tenant is clean and proven."""
+    client_patch(management, {"token_endpoint_auth_method": "client_secret_basic"})
+    assert found(env) == {("auth_method_mismatch", "client.token_endpoint_auth_method")}
+
+    basic = {**env, "AUTH0_CLIENT_AUTH_METHOD": "client_secret_basic"}
+    assert found(basic) == set()
+    status, text = run(basic, "prove", "--json")
+    assert status == 0, text
