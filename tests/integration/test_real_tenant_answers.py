@@ -22,7 +22,8 @@ import pytest
 from ropguard_offline.lambda_runtime import OUTPUT_LOGGER
 from ropguard_offline.stack import DEFAULT_TENANT, OfflineStack, Ports, StackConfig, demo_client
 from tests.emf import metric_totals
-from tests.fixtures.offline_stack import DEMO_PASSWORDS
+from tests.fixtures.emulator import CAROL_TOTP_SECRET, DEMO_USERS
+from tests.fixtures.offline_stack import fresh
 from tests.fixtures.secret_hygiene import SecretRegistry
 from tests.integration.stack_client import (
     DEAD_LETTER_QUEUE,
@@ -35,12 +36,8 @@ from tests.integration.stack_client import (
 
 pytestmark = pytest.mark.integration
 
-ALICE = ("alice@example.com", "correct-horse-battery-staple")
-CAROL = ("carol@example.com", "carol-has-mfa-9")
-ERIN = ("erin@example.com", "erin-gets-sms-5")
-FRANK = ("frank@example.com", "frank-taps-push-3")
-MALLORY = ("mallory@example.com", "mallory-needs-a-captcha-4")
-CAROL_TOTP = "ROPGUARDDEMOCAROLTOTPSECRETKEY22"
+ALICE, CAROL, ERIN, FRANK = (DEMO_USERS[name] for name in ("alice", "carol", "erin", "frank"))
+MALLORY = ("mallory@example.com", "mallory-needs-a-captcha-4")  # Bot Detection lists her
 WRONG_RECOVERY_CODE = "ROPGUARDWRONGRECOVERY000"
 LOGIN_CLIENT = demo_client(DEFAULT_TENANT).client_id
 SOURCE = "127.0.0.23"
@@ -59,7 +56,7 @@ def deliveries(offline_stack_session: OfflineStack) -> list[str]:
 
 @pytest.fixture
 def users(offline_stack: OfflineStack, secret_registry: SecretRegistry, deliveries: list[str]) -> StackClient:
-    secret_registry.add("totp_secret", CAROL_TOTP)
+    secret_registry.add("totp_secret", CAROL_TOTP_SECRET)
     secret_registry.add("recovery_code", WRONG_RECOVERY_CODE)
     deliveries.clear()
     return StackClient(offline_stack, secret_registry)
@@ -78,11 +75,8 @@ def basic_stack() -> Iterator[OfflineStack]:
 @pytest.fixture
 def basic(basic_stack: OfflineStack, secret_registry: SecretRegistry) -> StackClient:
     """The Basic stack, reset like ``offline_stack``."""
-    secret_registry.add("client_secret", demo_client(DEFAULT_TENANT).client_secret)
-    secret_registry.add("password", *DEMO_PASSWORDS)
-    secret_registry.add("totp_secret", CAROL_TOTP)
-    basic_stack.reset()
-    return StackClient(basic_stack, secret_registry)
+    secret_registry.add("totp_secret", CAROL_TOTP_SECRET)
+    return StackClient(fresh(basic_stack, secret_registry), secret_registry)
 
 
 def metrics(caplog: pytest.LogCaptureFixture, function: str) -> dict[str, float]:
@@ -183,7 +177,7 @@ def malformed_mfa_token_on_challenge(client: StackClient) -> httpx.Response:
 def expired_mfa_token(client: StackClient) -> httpx.Response:
     mfa_token = mfa_token_of(client, CAROL)
     client.advance_clock(11 * 60)  # MFA tokens live 10 minutes
-    return post(client, "/login/mfa", mfa_token=mfa_token, otp=pyotp.TOTP(CAROL_TOTP).now())
+    return post(client, "/login/mfa", mfa_token=mfa_token, otp=pyotp.TOTP(CAROL_TOTP_SECRET).now())
 
 
 #: case -> (the failing call, the Auth0 endpoint it reaches, Auth0's status in the reference tables,
@@ -258,7 +252,7 @@ def test_a_basic_deployment_logs_in_against_a_basic_only_client(basic: StackClie
     login = basic.login(*ALICE, source=SOURCE)
     mfa_token = mfa_token_of(basic, CAROL)
     challenge = post(basic, "/login/mfa/challenge", mfa_token=mfa_token, challenge_type="otp")
-    verified = post(basic, "/login/mfa", mfa_token=mfa_token, otp=pyotp.TOTP(CAROL_TOTP).now())
+    verified = post(basic, "/login/mfa", mfa_token=mfa_token, otp=pyotp.TOTP(CAROL_TOTP_SECRET).now())
 
     assert login.status_code == 200, login.text
     assert (challenge.status_code, verified.status_code) == (200, 200)
