@@ -5,8 +5,8 @@ authentication, change_password's 404) and the product's real handlers pass them
 Every case counts what reached Auth0 through the emulator's request records, and reads the
 functions' metrics from their captured output. One variant is not here: Bot Detection for an
 attributed *address* (192.0.2.66) needs a login from that address, and the stack's API sees only
-loopback peers; the emulator's own tests cover it (tests/emulator/test_answer_forms.py) and the
-login handler answers it exactly as a listed user's (the rule reads the ``error`` code alone).
+loopback peers; the real login handler meets it against the emulator in
+tests/integration/test_breached_password_flow.py, with an event from that address.
 """
 
 from __future__ import annotations
