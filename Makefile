@@ -149,9 +149,11 @@ fuzz: install ## property-based and schema-driven hostile input
 test: install tools lint typecheck template ## everything CI runs
 	$(call run_pytest,)
 
-bench: install ## performance measurements (prints tables): login handler, then load via the offline stack
-	$(BIN)/python -m benchmarks.login
-	$(BIN)/python -m benchmarks.load
+# benchmarks.results runs benchmarks.login, then benchmarks.load (BENCH_LOAD_ARGS passed on, e.g.
+# "--reference none"), prints their tables and writes them with the machine, date and commit.
+BENCH_LOAD_ARGS ?=
+bench: install ## login handler vs naive, then load via the offline stack; writes benchmarks/RESULTS.md
+	$(BIN)/python -m benchmarks.results $(if $(BENCH_LOAD_ARGS),-- $(BENCH_LOAD_ARGS))
 
 clean: ## remove build outputs and caches (keeps .venv and .tools)
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis
