@@ -25,7 +25,6 @@ RIGHT_PASSWORD_ANSWERS: dict[str, tuple[int, str | None]] = {
     "carol@example.com": (403, "mfa_required"),
     "dave@example.com": (401, "unauthorized"),
 }
-#: Not in the demo tenant (mallory is: Bot Detection answers her 401 requires_verification).
 UNKNOWN_USER = "nobody@example.com"
 WRONG_PASSWORDS = tuple(f"load-wrong-password-{index}" for index in range(8))
 BRUTE_FORCE_MAX_ATTEMPTS = 10  # the demo tenant's brute_force_protection.max_attempts
