@@ -32,15 +32,7 @@ BOB_QUERY = f'username:"{BOB_USERNAME}" AND identities.connection:"{DEMO_CONNECT
 def token_of(
     emulator: EmulatorHandle, registry: SecretRegistry, client_id: str, secret: str
 ) -> dict[str, str]:
-    answer = emulator.http.post(
-        "/oauth/token",
-        json={
-            "grant_type": "client_credentials",
-            "client_id": client_id,
-            "client_secret": secret,
-            "audience": f"{emulator.base_url}/api/v2/",
-        },
-    ).json()
+    answer = emulator.management_token(client_id, secret)
     registry.add_tokens_from(answer)
     return {"Authorization": f"Bearer {answer['access_token']}"}
 
