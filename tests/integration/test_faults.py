@@ -22,7 +22,7 @@ import pytest
 
 from ropguard_offline.aws_resources import create_subscription
 from ropguard_offline.stack import OfflineStack, Ports, StackConfig
-from tests.fixtures.offline_stack import reset_for_test
+from tests.fixtures.offline_stack import fresh
 from tests.integration.stack_client import RESET_QUEUE, StackClient, breached_event, type_attribute
 
 pytestmark = pytest.mark.integration
@@ -53,7 +53,7 @@ def own_stack() -> Iterator[OfflineStack]:
 @pytest.fixture
 def own(own_stack: OfflineStack, secret_registry: Any) -> StackClient:
     """This module's own stack, reset like ``offline_stack``."""
-    return StackClient(reset_for_test(own_stack, secret_registry), secret_registry)
+    return StackClient(fresh(own_stack, secret_registry), secret_registry)
 
 
 def error_of(response: Any) -> tuple[int, str]:

@@ -24,7 +24,7 @@ import httpx
 import pytest
 
 from ropguard_offline.stack import OfflineStack, Ports, StackConfig
-from tests.fixtures.offline_stack import reset_for_test
+from tests.fixtures.offline_stack import fresh
 from tests.integration.stack_client import MANAGEMENT_TOKEN, StackClient
 
 pytestmark = pytest.mark.integration
@@ -101,7 +101,7 @@ def own_stack() -> Iterator[OfflineStack]:
 @pytest.fixture
 def own(own_stack: OfflineStack, secret_registry: Any) -> StackClient:
     """This module's own stack, reset like ``offline_stack``."""
-    return StackClient(reset_for_test(own_stack, secret_registry), secret_registry)
+    return StackClient(fresh(own_stack, secret_registry), secret_registry)
 
 
 # -- suspicious-IP throttling: the whole address --------------------------------------------------
