@@ -28,7 +28,7 @@ SAM := $(TOOLS)/sam/bin/sam
 CHECKOV := $(TOOLS)/checkov/bin/checkov
 
 .PHONY: help install tools run demo test lint typecheck unit integration fuzz template sam-validate \
-	sam-build checkov bench clean build deploy invoke doctor tenant-check
+	sam-build checkov bench clean build deploy invoke doctor tenant-check browser
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -53,6 +53,21 @@ $(CHECKOV): requirements/checkov.txt
 install: $(BIN)/.installed ## create .venv and install the app and test dependencies
 
 tools: $(SAM) $(CHECKOV) ## install the SAM CLI and checkov into .tools/
+
+# The browser tests drive Chromium through Playwright. Debian's chromium package where apt exists
+# (as root, or through sudo); elsewhere Playwright's own build. A chromium already on PATH, or the
+# one ROPGUARD_CHROMIUM names, is used as it is (tests/fixtures/browser.py).
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+browser: install ## set up Chromium for the browser tests (Debian's package, else Playwright's own)
+	@if [ -n "$${ROPGUARD_CHROMIUM:-}" ]; then echo "browser tests use $$ROPGUARD_CHROMIUM"; \
+	elif command -v chromium >/dev/null || command -v chromium-browser >/dev/null; then \
+		echo "browser tests use $$(command -v chromium || command -v chromium-browser)"; \
+	elif command -v apt-get >/dev/null; then \
+		$(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	else \
+		$(BIN)/python -m playwright install chromium; \
+	fi
 
 # Template parameters as `sam deploy --parameter-overrides` takes them, e.g.
 #   make run PARAMS="Auth0Scopes='openid offline_access' Auth0Audience=https://api.example.com"
@@ -129,13 +144,13 @@ endef
 unit: install ## unit and template tests (in-process mocks only)
 	$(call run_pytest,-m "not integration")
 
-integration: install ## tests against real loopback servers (moto server, emulator, local API)
+integration: install browser ## tests against real loopback servers (moto server, emulator, local API)
 	$(call run_pytest,-m integration)
 
 fuzz: install ## property-based and schema-driven hostile input
 	$(call run_pytest,tests/fuzz)
 
-test: install tools lint typecheck template ## everything CI runs
+test: install tools browser lint typecheck template ## everything CI runs
 	$(call run_pytest,)
 
 bench: install ## performance measurements (prints tables): login handler, then load via the offline stack
