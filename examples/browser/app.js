@@ -148,7 +148,7 @@
     const expires = new Date(Date.now() + Number(tokens.expires_in || 0) * 1000);
     ui.userEmail.textContent = claims.email || "(no email in the ID token)";
     ui.expiresAt.dateTime = expires.toISOString();
-    ui.expiresAt.textContent = expires.toLocaleString();
+    ui.expiresAt.textContent = expires.toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
     ui.signedIn.hidden = false;
     ui.loginForm.hidden = true;
     endMfa();
