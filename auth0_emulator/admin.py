@@ -7,8 +7,8 @@ import logging
 from typing import Any, Literal
 
 from auth0_emulator.addresses import parse_ip
+from auth0_emulator.clients import APP_TYPES, AUTH_METHODS, KNOWN_GRANTS, TRUSTED_NEEDS_SECRET, ClientConfig
 from auth0_emulator.models import EmulatorState
-from auth0_emulator.tenant import APP_TYPES, AUTH_METHODS, KNOWN_GRANTS, TRUSTED_NEEDS_SECRET, ClientConfig
 from auth0_emulator.tenant_logs import LogQuery
 from auth0_emulator.validation import (
     ValidationError,
@@ -37,29 +37,31 @@ class NotFoundError(LookupError):
 
 
 class Administration:
-    """Management operations over an ``EmulatorState``, each under the state's lock."""
+    """Management operations over an ``EmulatorState``, each under the state's lock.
+
+    The Management API administers the whole tenant, so it alone works on the assembled state."""
 
     def __init__(self, state: EmulatorState) -> None:
         self._state = state
 
     def attack_protection(self, kind: ProtectionKind) -> dict[str, Any]:
-        state = self._state
-        with state.lock:
+        settings = self._state.settings
+        with self._state.lock:
             if kind == "brute-force-protection":
-                return state.brute_force_settings.to_api()
+                return settings.brute_force.to_api()
             if kind == "suspicious-ip-throttling":
-                return state.suspicious_ip_settings.to_api()
-            return state.breached_password_settings.to_api()
+                return settings.suspicious_ip.to_api()
+            return settings.breached_password.to_api()
 
     def patch_attack_protection(self, kind: ProtectionKind, body: object) -> dict[str, Any]:
-        state = self._state
-        with state.lock:
+        settings = self._state.settings
+        with self._state.lock:
             if kind == "brute-force-protection":
-                state.brute_force_settings = state.brute_force_settings.patched(body)
+                settings.brute_force = settings.brute_force.patched(body)
             elif kind == "suspicious-ip-throttling":
-                state.suspicious_ip_settings = state.suspicious_ip_settings.patched(body)
+                settings.suspicious_ip = settings.suspicious_ip.patched(body)
             else:
-                state.breached_password_settings = state.breached_password_settings.patched(body)
+                settings.breached_password = settings.breached_password.patched(body)
             log.info("attack protection updated: %s", kind)
             return self.attack_protection(kind)
 
@@ -76,12 +78,12 @@ class Administration:
 
     def logs(self, query: LogQuery) -> tuple[list[dict[str, Any]], int]:
         with self._state.lock:
-            events, total = self._state.logs.search(query)
+            events, total = self._state.journal.logs.search(query)
             return [event.to_api() for event in events], total
 
     def log(self, log_id: str) -> dict[str, Any]:
         with self._state.lock:
-            event = self._state.logs.get(log_id)
+            event = self._state.journal.logs.get(log_id)
         if event is None:
             raise NotFoundError("log not found")
         return event.to_api()
@@ -139,7 +141,7 @@ class Administration:
     def tenant_settings(self) -> dict[str, Any]:
         """The one tenant setting the emulator honours: "Refresh Token Revocation Deletes Grant"."""
         with self._state.lock:
-            return {"flags": {"revoke_refresh_token_grant": self._state.revoke_refresh_token_grant}}
+            return {"flags": {"revoke_refresh_token_grant": self._state.settings.revoke_refresh_token_grant}}
 
     def patch_tenant_settings(self, body: object) -> dict[str, Any]:
         data = as_mapping(body, "tenant settings")
@@ -147,19 +149,19 @@ class Administration:
         flags = as_mapping(data.get("flags", {}), "flags")
         reject_unknown(flags, {"revoke_refresh_token_grant"}, "flags")
         with self._state.lock:
-            state = self._state
-            state.revoke_refresh_token_grant = read_bool(
-                flags, "revoke_refresh_token_grant", "flags", state.revoke_refresh_token_grant
+            settings = self._state.settings
+            settings.revoke_refresh_token_grant = read_bool(
+                flags, "revoke_refresh_token_grant", "flags", settings.revoke_refresh_token_grant
             )
             log.info(
-                "tenant settings updated: revoke_refresh_token_grant=%s", state.revoke_refresh_token_grant
+                "tenant settings updated: revoke_refresh_token_grant=%s", settings.revoke_refresh_token_grant
             )
             return self.tenant_settings()
 
     def user_blocks(self, identifier: str) -> list[dict[str, Any]]:
         state = self._state
         with state.lock:
-            blocks = state.brute_force.blocks(identifier, state.brute_force_settings, state.clock.now())
+            blocks = state.brute_force.blocks(identifier, state.settings.brute_force, state.clock.now())
             return [{"identifier": b.identifier, "ip": b.ip, "connection": b.connection} for b in blocks]
 
     def delete_user_blocks(self, identifier: str) -> None:
@@ -179,7 +181,7 @@ class Administration:
         state = self._state
         address = _ip(ip)
         with state.lock:
-            return state.suspicious_ip.is_throttled(address, state.suspicious_ip_settings, state.clock.now())
+            return state.suspicious_ip.is_throttled(address, state.settings.suspicious_ip, state.clock.now())
 
     def unblock_ip(self, ip: str) -> None:
         address = _ip(ip)

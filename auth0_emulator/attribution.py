@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from auth0_emulator.addresses import normalise_ip, parse_ip
-from auth0_emulator.tenant import ClientConfig
+from auth0_emulator.clients import ClientConfig
 
 
 @dataclass(frozen=True)

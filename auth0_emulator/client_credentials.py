@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from auth0_emulator.clients import ISSUER_PLACEHOLDER, ClientConfig, ClientGrant
 from auth0_emulator.errors import OAuthError
-from auth0_emulator.tenant import ISSUER_PLACEHOLDER, ApiConfig, ClientConfig, ClientGrant
+from auth0_emulator.tenant import ApiConfig
 from auth0_emulator.tokens import TokenSigner
 
 MANAGEMENT_TOKEN_SECONDS = 86_400

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from auth0_emulator.tenant import ClientConfig, ConnectionConfig, TenantConfig
+from auth0_emulator.clients import ClientConfig
+from auth0_emulator.tenant import ConnectionConfig, TenantConfig
 
 
 @dataclass

@@ -1,14 +1,16 @@
 """MFA after ``mfa_required``: sessions (``mfa_token``), authenticators, challenges, push decisions
-and the per-user failure limits. State and rules only; ``EmulatorState`` calls this under its lock.
+and the per-user failure limits. State and rules only; ``mfa_grants`` calls this under the tenant's lock.
 
 Auth0 documents two error dialects for the MFA grants (behaviour in docs/emulator.md): the older
 ``invalid_grant``/``expired_token`` and the newer ``invalid_otp``, ``mfa_token_invalid``, ... The
-tenant's ``mfa_error_format`` picks one, so a product can be tested against both.
+tenant's ``mfa_error_format`` picks one, and ``mfa_error_status`` picks between answering every failure
+403 and the 401/400 of Auth0's reference tables, so a product can be tested against each form.
 """
 
 from __future__ import annotations
 
 import hmac
+import math
 import re
 import secrets
 from dataclasses import dataclass, field
@@ -37,24 +39,43 @@ MfaFailure = Literal[
     "invalid_recovery_code",
 ]
 
-# (legacy error, current error, description); the status is 403 in both dialects.
-_ERRORS: dict[str, tuple[str, str, str]] = {
-    "malformed_token": ("invalid_grant", "mfa_token_invalid", "Malformed mfa_token"),
-    "expired_token": ("expired_token", "mfa_token_invalid", "mfa_token is expired"),
-    "invalid_otp": ("invalid_grant", "invalid_otp", "Invalid otp_code."),
-    "invalid_binding_code": ("invalid_grant", "invalid_binding_code", "Invalid binding_code."),
-    "invalid_oob_code": ("invalid_grant", "invalid_oob_code", "Invalid oob_code."),
-    "invalid_recovery_code": ("invalid_grant", "invalid_recovery_code", "Invalid recovery_code."),
+# failure -> (legacy error, current error, description, status in Auth0's reference tables). The
+# ``forbidden`` statuses answer 403 for all; ``reference`` answers the last column, and with legacy
+# codes an MFA token, oob_code or recovery code failure is ``access_denied`` (Auth0.Android's tests).
+_ERRORS: dict[str, tuple[str, str, str, int]] = {
+    "malformed_token": ("invalid_grant", "mfa_token_invalid", "Malformed mfa_token", 401),
+    "expired_token": ("expired_token", "mfa_token_invalid", "mfa_token is expired", 401),
+    "invalid_otp": ("invalid_grant", "invalid_otp", "Invalid otp_code.", 400),
+    "invalid_binding_code": ("invalid_grant", "invalid_binding_code", "Invalid binding_code.", 400),
+    "invalid_oob_code": ("invalid_grant", "invalid_oob_code", "Invalid oob_code.", 401),
+    "invalid_recovery_code": ("invalid_grant", "invalid_recovery_code", "Invalid recovery_code.", 401),
 }
+INVALID_MFA_TOKEN = "Invalid MFA token"
 TOO_MANY_FAILURES = "Too many failed MFA attempts. Try again later."
 PUSH_REJECTED = "MFA Authorization rejected."
 PUSH_PENDING = "Authorization pending: please repeat the request in a few seconds."
 SLOW_DOWN = "You are polling faster than allowed. Try again in 5 seconds."
 
 
-def mfa_error(failure: MfaFailure, error_format: str) -> OAuthError:
-    legacy, current, description = _ERRORS[failure]
-    return OAuthError(403, current if error_format == "current" else legacy, description)
+@dataclass(frozen=True)
+class MfaDialect:
+    """Which of Auth0's documented forms a failed MFA step answers (two tenant switches)."""
+
+    codes: str = "legacy"  # legacy | current
+    statuses: str = "forbidden"  # forbidden | reference
+
+
+def mfa_error(failure: MfaFailure, dialect: MfaDialect) -> OAuthError:
+    legacy, current, description, reference_status = _ERRORS[failure]
+    if dialect.statuses != "reference":
+        return OAuthError(403, current if dialect.codes == "current" else legacy, description)
+    if dialect.codes == "current":
+        return OAuthError(reference_status, current, description)
+    if reference_status == 400:
+        return OAuthError(400, "invalid_grant", description)
+    if failure in ("malformed_token", "expired_token"):
+        description = INVALID_MFA_TOKEN
+    return OAuthError(401, "access_denied", description)
 
 
 @dataclass(frozen=True)
@@ -148,14 +169,14 @@ class MfaStore:
         )
         return token
 
-    def session(self, mfa_token: str, client_id: str | None, now: float, error_format: str) -> MfaSession:
+    def session(self, mfa_token: str, client_id: str | None, now: float, dialect: MfaDialect) -> MfaSession:
         """The live session of a token (for this client when one is named), or Auth0's error."""
         found = self._sessions.get(mfa_token)
         if found is None or (client_id is not None and found.client_id != client_id):
-            raise mfa_error("malformed_token", error_format)
+            raise mfa_error("malformed_token", dialect)
         if found.expires_at <= now:
             self.finish(mfa_token)
-            raise mfa_error("expired_token", error_format)
+            raise mfa_error("expired_token", dialect)
         return found
 
     def finish(self, mfa_token: str) -> None:
@@ -212,7 +233,7 @@ class MfaStore:
 
     # ---- the three grants -------------------------------------------------------------------
 
-    def verify_otp(self, user: User, otp: str, now: float, error_format: str) -> None:
+    def verify_otp(self, user: User, otp: str, now: float, dialect: MfaDialect) -> None:
         self._spend_check(user, "otp", now)
         secret = user.totp_secret
         key = (user.user_id, otp)
@@ -223,7 +244,7 @@ class MfaStore:
             or not pyotp.TOTP(secret).verify(otp, for_time=int(now), valid_window=1)
         ):
             self._failed(user, "otp", now)
-            raise mfa_error("invalid_otp", error_format)
+            raise mfa_error("invalid_otp", dialect)
         self._used_otps[key] = now + USED_OTP_SECONDS
 
     def verify_oob(
@@ -234,12 +255,12 @@ class MfaStore:
         oob_code: str,
         binding_code: str | None,
         now: float,
-        error_format: str,
+        dialect: MfaDialect,
     ) -> None:
         """Return when the challenge is passed; raise the answer a client should act on otherwise."""
         challenge = self._challenges.get(oob_code)
         if challenge is None or challenge.mfa_token != mfa_token:
-            raise mfa_error("invalid_oob_code", error_format)
+            raise mfa_error("invalid_oob_code", dialect)
         if challenge.channel == "sms":
             if not binding_code:
                 raise OAuthError(400, "invalid_request", "Missing required parameter: binding_code")
@@ -247,17 +268,19 @@ class MfaStore:
             expected = challenge.binding_code or ""
             if not hmac.compare_digest(binding_code.encode(), expected.encode()):
                 self._failed(user, "otp", now)
-                raise mfa_error("invalid_binding_code", error_format)
+                raise mfa_error("invalid_binding_code", dialect)
             return
+        interval = {"interval": PUSH_POLL_INTERVAL_SECONDS}
         if challenge.last_poll is not None and now - challenge.last_poll < PUSH_POLL_INTERVAL_SECONDS:
-            raise OAuthError(429, "slow_down", SLOW_DOWN)
+            wait = max(1, math.ceil(challenge.last_poll + PUSH_POLL_INTERVAL_SECONDS - now))
+            raise OAuthError(429, "slow_down", SLOW_DOWN, extra=interval, headers={"Retry-After": str(wait)})
         challenge.last_poll = now
         if challenge.decision == "pending":
-            raise OAuthError(400, "authorization_pending", PUSH_PENDING)
+            raise OAuthError(400, "authorization_pending", PUSH_PENDING, extra=interval)
         if challenge.decision == "denied":
             raise OAuthError(403, "invalid_grant", PUSH_REJECTED)
 
-    def use_recovery_code(self, user: User, code: str, now: float, error_format: str) -> str:
+    def use_recovery_code(self, user: User, code: str, now: float, dialect: MfaDialect) -> str:
         """Spend one recovery code; return the new one Auth0 hands out in its place."""
         self._spend_check(user, "recovery", now)
         normalised = normalise_recovery_code(code)
@@ -266,7 +289,7 @@ class MfaStore:
         )
         if match is None:
             self._failed(user, "recovery", now)
-            raise mfa_error("invalid_recovery_code", error_format)
+            raise mfa_error("invalid_recovery_code", dialect)
         user.recovery_codes.remove(match)
         fresh = "".join(secrets.choice(RECOVERY_CODE_ALPHABET) for _ in range(RECOVERY_CODE_LENGTH))
         user.recovery_codes.append(fresh)

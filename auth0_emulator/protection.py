@@ -1,14 +1,18 @@
 """Attack-protection counters: brute-force per identifier (and IP), suspicious IP, rate limits.
 
-Pure state with an explicit ``now``; ``EmulatorState`` serialises access with its lock.
+Pure state with an explicit ``now``; the concerns that use them serialise access with the tenant's lock.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 
+from auth0_emulator.errors import RATE_LIMITED, OAuthError
 from auth0_emulator.settings import PER_IDENTIFIER_AND_IP, BruteForceSettings, SuspiciousIpSettings
+
+log = logging.getLogger("ropguard.emulator")
 
 # A brute-force block lifts by itself 30 days after the last failed attempt
 # (https://auth0.com/docs/secure/attack-protection/brute-force-protection).
@@ -72,6 +76,27 @@ class RateLimiter:
         remaining = max(0, math.floor(bucket.remaining(now, self.limit, self._drain)))
         reset_at = math.ceil(bucket.next_grant_at(now, self.limit, self._drain))
         return RateLimitDecision(allowed=allowed, limit=self.limit, remaining=remaining, reset_at=reset_at)
+
+
+class TenantRateLimit:
+    """The tenant-wide Authentication API budget, shared by every endpoint that spends it."""
+
+    def __init__(self, enabled: bool, limit: int, period_seconds: int) -> None:
+        self._limiter = RateLimiter(limit, period_seconds) if enabled else None
+
+    def take(self, now: float) -> RateLimitDecision | None:
+        """Spend one request (None: the tenant has no limit)."""
+        if self._limiter is None:
+            return None
+        decision = self._limiter.take("tenant", now)
+        if not decision.allowed:
+            log.warning("tenant rate limit reached: limit=%s reset_at=%s", decision.limit, decision.reset_at)
+        return decision
+
+    @staticmethod
+    def refuse(decision: RateLimitDecision | None) -> None:
+        if decision is not None and not decision.allowed:
+            raise OAuthError(429, "too_many_requests", RATE_LIMITED)
 
 
 @dataclass

@@ -12,8 +12,8 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Literal
 
+from auth0_emulator.clients import RefreshTokenPolicy
 from auth0_emulator.errors import OAuthError
-from auth0_emulator.tenant import RefreshTokenPolicy
 
 UNKNOWN_TOKEN = "Unknown or invalid refresh token."
 MAX_ACTIVE_PER_USER_AND_CLIENT = 200

@@ -8,14 +8,16 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from auth0_emulator.calls import TokenCall
+from auth0_emulator.clients import SUPPORTED_GRANTS
 from auth0_emulator.errors import OAuthError
 from auth0_emulator.faults import Fault
 from auth0_emulator.http_types import HttpRequest, HttpResponse
 from auth0_emulator.management_responses import ManagementResponses
-from auth0_emulator.models import EmulatorState, TokenCall
+from auth0_emulator.models import EmulatorState
 from auth0_emulator.params import basic_credentials, decode_params
 from auth0_emulator.replies import Reply
-from auth0_emulator.tenant import MFA_ERROR_FORMATS, SUPPORTED_GRANTS
+from auth0_emulator.tenant import MFA_ERROR_FORMATS, MFA_ERROR_STATUSES, UNKNOWN_USER_ANSWERS
 from auth0_emulator.validation import (
     ValidationError,
     as_mapping,
@@ -28,6 +30,13 @@ from auth0_emulator.validation import (
 log = logging.getLogger("ropguard.emulator")
 
 Handler = Callable[[HttpRequest], HttpResponse]
+
+# The switches ``POST /__emulator/tenant`` may change: where Auth0 documents more than one answer.
+TENANT_SWITCHES = {
+    "mfa_error_format": MFA_ERROR_FORMATS,
+    "mfa_error_status": MFA_ERROR_STATUSES,
+    "change_password_unknown_user": UNKNOWN_USER_ANSWERS,
+}
 
 RESET_FORM = """<!doctype html><title>Reset your password</title>
 <form method="post" action="/lo/reset"><input type="hidden" name="ticket" value="{ticket}">
@@ -216,19 +225,25 @@ class EmulatorResponses:
         return HttpResponse.json(200, {"now": self.state.clock.now()})
 
     def hook_tenant(self, request: HttpRequest) -> HttpResponse:
-        """Switch the MFA error dialect until the next reset (the tenant file sets the default)."""
+        """Change the answer-form switches until the next reset (the tenant file sets the defaults).
+
+        Answers the switches the body named, with their new values."""
         try:
             data = as_mapping(_json_body(request), "tenant")
-            reject_unknown(data, {"mfa_error_format"}, "tenant")
-            error_format = read_choice(
-                data, "mfa_error_format", "tenant", self.state.mfa_error_format, MFA_ERROR_FORMATS
-            )
+            reject_unknown(data, set(TENANT_SWITCHES), "tenant")
+            settings = self.state.settings
+            chosen = {
+                name: read_choice(data, name, "tenant", getattr(settings, name), choices)
+                for name, choices in TENANT_SWITCHES.items()
+                if name in data
+            }
         except ValidationError as error:
             return HttpResponse.json(400, {"error": "invalid_request", "error_description": str(error)})
         with self.state.lock:
-            self.state.mfa_error_format = error_format
-        log.info("mfa error format set to %s", error_format)
-        return HttpResponse.json(200, {"mfa_error_format": error_format})
+            for name, value in chosen.items():
+                setattr(settings, name, value)
+        log.info("tenant switches set: %s", chosen)
+        return HttpResponse.json(200, chosen)
 
     def hook_approve_push(self, request: HttpRequest) -> HttpResponse:
         return self._decide_push(request, approve=True)

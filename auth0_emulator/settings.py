@@ -26,6 +26,7 @@ PER_IDENTIFIER = "count_per_identifier"
 NO_ALLOWLIST = Allowlist(entries=(), networks=())
 MAX_ALLOWLIST = 100  # Auth0 accepts at most 100 addresses or ranges per allowlist
 BREACH_STAGES = {"pre-user-registration", "pre-change-password"}
+MAX_BOT_LIST = 100
 
 
 def _allowlist(data: Mapping[str, Any], path: str, current: Allowlist) -> Allowlist:
@@ -175,3 +176,32 @@ class BreachedPasswordSettings:
             "method": self.method,
             "stage": {name: {"shields": list(shields)} for name, shields in self.stage},
         }
+
+
+@dataclass(frozen=True)
+class BotDetectionSettings:
+    """Which logins Bot Detection finds risky: the emulator's stand-in for Auth0's risk score.
+
+    Auth0 decides from signals no test can set, so the tenant file names the identifiers and
+    attributed addresses (IPs or CIDR ranges) whose password logins need a CAPTCHA.
+    """
+
+    users: tuple[str, ...] = ()
+    addresses: Allowlist = NO_ALLOWLIST
+
+    @classmethod
+    def parse(cls, body: object, path: str) -> BotDetectionSettings:
+        data = as_mapping(body, path)
+        reject_unknown(data, {"users", "addresses"}, path)
+        users = read_str_list(data, "users", path, ())
+        entries = read_str_list(data, "addresses", path, ())
+        if len(users) > MAX_BOT_LIST or len(entries) > MAX_BOT_LIST:
+            raise ValidationError(f"{path}: at most {MAX_BOT_LIST} users and {MAX_BOT_LIST} addresses")
+        try:
+            addresses = Allowlist.parse(entries)
+        except ValueError as exc:
+            raise ValidationError(f"{path}.addresses: {exc}") from exc
+        return cls(users=tuple(user.lower() for user in users), addresses=addresses)
+
+    def is_risky(self, identifier: str, ip: str) -> bool:
+        return identifier.lower() in self.users or self.addresses.contains(ip)

@@ -14,8 +14,14 @@ from typing import Any
 import pyotp
 import yaml
 
+from auth0_emulator.clients import ClientConfig, ClientGrant, parse_client, parse_client_grant
 from auth0_emulator.hashing import is_bcrypt_hash
-from auth0_emulator.settings import BreachedPasswordSettings, BruteForceSettings, SuspiciousIpSettings
+from auth0_emulator.settings import (
+    BotDetectionSettings,
+    BreachedPasswordSettings,
+    BruteForceSettings,
+    SuspiciousIpSettings,
+)
 from auth0_emulator.validation import (
     ValidationError,
     as_mapping,
@@ -28,116 +34,12 @@ from auth0_emulator.validation import (
     reject_unknown,
 )
 
-GRANT_PASSWORD = "password"
-GRANT_PASSWORD_REALM = "http://auth0.com/oauth/grant-type/password-realm"
-GRANT_MFA_OTP = "http://auth0.com/oauth/grant-type/mfa-otp"
-GRANT_MFA_OOB = "http://auth0.com/oauth/grant-type/mfa-oob"
-GRANT_MFA_RECOVERY_CODE = "http://auth0.com/oauth/grant-type/mfa-recovery-code"
-GRANT_REFRESH_TOKEN = "refresh_token"
-GRANT_CLIENT_CREDENTIALS = "client_credentials"
-MFA_GRANTS = {GRANT_MFA_OTP, GRANT_MFA_OOB, GRANT_MFA_RECOVERY_CODE}
-SUPPORTED_GRANTS = {
-    GRANT_PASSWORD,
-    GRANT_PASSWORD_REALM,
-    GRANT_REFRESH_TOKEN,
-    GRANT_CLIENT_CREDENTIALS,
-    *MFA_GRANTS,
-}
-# Grants a client may list although the emulator does not serve them (answered unsupported_grant_type).
-KNOWN_GRANTS = SUPPORTED_GRANTS | {"authorization_code", "implicit"}
-AUTH_METHODS = {"none", "client_secret_post", "client_secret_basic"}
-APP_TYPES = {"regular_web", "non_interactive", "spa", "native"}
 MFA_ERROR_FORMATS = {"legacy", "current"}
-# In a client grant's audience, this placeholder stands for the issuer (the emulator's base URL + "/"),
-# so the Management API audience "{issuer}api/v2/" works on whatever port the emulator listens.
-ISSUER_PLACEHOLDER = "{issuer}"
-
-
-@dataclass(frozen=True)
-class RefreshTokenPolicy:
-    """A client's ``refresh_token`` settings, in the Management API's field names (seconds)."""
-
-    rotation_type: str = "non-rotating"
-    expiration_type: str = "non-expiring"
-    token_lifetime: int = 2_592_000
-    idle_token_lifetime: int = 1_296_000
-    leeway: int = 0
-
-    @property
-    def rotating(self) -> bool:
-        return self.rotation_type == "rotating"
-
-    @property
-    def expiring(self) -> bool:
-        return self.expiration_type == "expiring"
-
-    def patched(self, body: object, path: str) -> RefreshTokenPolicy:
-        data = as_mapping(body, path)
-        allowed = {
-            "rotation_type",
-            "expiration_type",
-            "token_lifetime",
-            "idle_token_lifetime",
-            "leeway",
-            "infinite_token_lifetime",
-            "infinite_idle_token_lifetime",
-        }
-        reject_unknown(data, allowed, path)
-        return RefreshTokenPolicy(
-            rotation_type=read_choice(
-                data, "rotation_type", path, self.rotation_type, {"rotating", "non-rotating"}
-            ),
-            expiration_type=read_choice(
-                data, "expiration_type", path, self.expiration_type, {"expiring", "non-expiring"}
-            ),
-            token_lifetime=read_int(data, "token_lifetime", path, self.token_lifetime, (1, 157_680_000)),
-            idle_token_lifetime=read_int(
-                data, "idle_token_lifetime", path, self.idle_token_lifetime, (1, 157_680_000)
-            ),
-            leeway=read_int(data, "leeway", path, self.leeway, (0, 60)),
-        )
-
-    def to_api(self) -> dict[str, Any]:
-        return {
-            "rotation_type": self.rotation_type,
-            "expiration_type": self.expiration_type,
-            "token_lifetime": self.token_lifetime,
-            "idle_token_lifetime": self.idle_token_lifetime,
-            "infinite_token_lifetime": not self.expiring,
-            "infinite_idle_token_lifetime": not self.expiring,
-            "leeway": self.leeway,
-        }
-
-
-@dataclass(frozen=True)
-class ClientConfig:
-    client_id: str
-    name: str
-    client_secret: str | None
-    token_endpoint_auth_method: str
-    is_token_endpoint_ip_header_trusted: bool
-    grant_types: tuple[str, ...]
-    refresh_token: RefreshTokenPolicy = RefreshTokenPolicy()
-    app_type: str | None = None
-
-    @property
-    def is_confidential(self) -> bool:
-        return self.token_endpoint_auth_method != "none"
-
-    @property
-    def effective_app_type(self) -> str:
-        if self.app_type is not None:
-            return self.app_type
-        return "regular_web" if self.is_confidential else "native"
-
-
-@dataclass(frozen=True)
-class ClientGrant:
-    """Which scopes of which API a client may get through ``client_credentials`` (Auth0's client grant)."""
-
-    client_id: str
-    audience: str
-    scope: tuple[str, ...]
+# forbidden: every failed MFA step answers 403 (what the SDKs' matchers were written against);
+# reference: Auth0's reference tables, 401 for a bad mfa_token, oob_code or recovery code, 400 for a bad OTP.
+MFA_ERROR_STATUSES = {"forbidden", "reference"}
+# ok: 200 for an unknown email (the OpenAPI document); not_found: 404 "User not found" (the reference page).
+UNKNOWN_USER_ANSWERS = {"ok", "not_found"}
 
 
 @dataclass(frozen=True)
@@ -193,6 +95,8 @@ class TenantConfig:
     rate_limit: RateLimitConfig
     revoke_refresh_token_grant: bool
     mfa_error_format: str
+    mfa_error_status: str
+    change_password_unknown_user: str
     client_grants: tuple[ClientGrant, ...]
     clients: tuple[ClientConfig, ...]
     apis: tuple[ApiConfig, ...]
@@ -200,6 +104,7 @@ class TenantConfig:
     brute_force: BruteForceSettings
     suspicious_ip: SuspiciousIpSettings
     breached_password: BreachedPasswordSettings
+    bot_detection: BotDetectionSettings
 
 
 def load_tenant_file(path: str | Path) -> TenantConfig:
@@ -229,6 +134,8 @@ def parse_tenant(document: object) -> TenantConfig:
             "rate_limit",
             "flags",
             "mfa_error_format",
+            "mfa_error_status",
+            "change_password_unknown_user",
         },
         "tenant",
     )
@@ -237,13 +144,13 @@ def parse_tenant(document: object) -> TenantConfig:
     hashing = as_mapping(tenant.get("password_hashing", {}), "tenant.password_hashing")
     reject_unknown(hashing, {"algorithm", "rounds"}, "tenant.password_hashing")
     read_choice(hashing, "algorithm", "tenant.password_hashing", "bcrypt", {"bcrypt"})
-    clients = tuple(_client(item, f"clients[{i}]") for i, item in enumerate(_list(root, "clients")))
+    clients = tuple(parse_client(item, f"clients[{i}]") for i, item in enumerate(_list(root, "clients")))
     apis = tuple(_api(item, f"apis[{i}]") for i, item in enumerate(_list(root, "apis")))
     connections = tuple(
         _connection(item, f"connections[{i}]") for i, item in enumerate(_list(root, "connections"))
     )
     grants = tuple(
-        _client_grant(item, f"client_grants[{i}]") for i, item in enumerate(_list(root, "client_grants"))
+        parse_client_grant(item, f"client_grants[{i}]") for i, item in enumerate(_list(root, "client_grants"))
     )
     _unique([c.client_id for c in clients], "clients: duplicate client_id")
     known_clients = {c.client_id for c in clients}
@@ -264,6 +171,10 @@ def parse_tenant(document: object) -> TenantConfig:
         rate_limit=_rate_limit(tenant.get("rate_limit", {})),
         revoke_refresh_token_grant=read_bool(flags, "revoke_refresh_token_grant", "tenant.flags", False),
         mfa_error_format=read_choice(tenant, "mfa_error_format", "tenant", "legacy", MFA_ERROR_FORMATS),
+        mfa_error_status=read_choice(tenant, "mfa_error_status", "tenant", "forbidden", MFA_ERROR_STATUSES),
+        change_password_unknown_user=read_choice(
+            tenant, "change_password_unknown_user", "tenant", "ok", UNKNOWN_USER_ANSWERS
+        ),
         client_grants=grants,
         clients=clients,
         apis=apis,
@@ -290,58 +201,6 @@ def _unique(values: list[str], message: str) -> None:
         if value.lower() in seen:
             raise ValidationError(f"{message} {value!r}")
         seen.add(value.lower())
-
-
-def _client(item: object, path: str) -> ClientConfig:
-    data = as_mapping(item, path)
-    reject_unknown(
-        data,
-        {
-            "client_id",
-            "name",
-            "client_secret",
-            "token_endpoint_auth_method",
-            "is_token_endpoint_ip_header_trusted",
-            "grant_types",
-            "refresh_token",
-            "app_type",
-        },
-        path,
-    )
-    method = read_choice(data, "token_endpoint_auth_method", path, "client_secret_post", AUTH_METHODS)
-    secret = read_optional_str(data, "client_secret", path)
-    if method != "none" and secret is None:
-        raise ValidationError(f"{path}.client_secret: required unless token_endpoint_auth_method is none")
-    trusted = read_bool(data, "is_token_endpoint_ip_header_trusted", path, False)
-    if trusted and method == "none":
-        raise ValidationError(f"{path}.is_token_endpoint_ip_header_trusted: {TRUSTED_NEEDS_SECRET}")
-    client_id = read_str(data, "client_id", path)
-    app_type = None
-    if data.get("app_type") is not None:
-        app_type = read_choice(data, "app_type", path, "regular_web", APP_TYPES)
-    return ClientConfig(
-        client_id=client_id,
-        name=read_str(data, "name", path, client_id),
-        client_secret=secret,
-        token_endpoint_auth_method=method,
-        is_token_endpoint_ip_header_trusted=trusted,
-        grant_types=read_str_list(data, "grant_types", path, (), KNOWN_GRANTS),
-        refresh_token=RefreshTokenPolicy().patched(data.get("refresh_token", {}), f"{path}.refresh_token"),
-        app_type=app_type,
-    )
-
-
-TRUSTED_NEEDS_SECRET = "can only be true when token_endpoint_auth_method is not none"
-
-
-def _client_grant(item: object, path: str) -> ClientGrant:
-    data = as_mapping(item, path)
-    reject_unknown(data, {"client_id", "audience", "scope"}, path)
-    return ClientGrant(
-        client_id=read_str(data, "client_id", path),
-        audience=read_str(data, "audience", path),
-        scope=read_str_list(data, "scope", path, ()),
-    )
 
 
 def _api(item: object, path: str) -> ApiConfig:
@@ -417,7 +276,12 @@ def _rate_limit(item: object) -> RateLimitConfig:
 
 def _attack_protection(item: object) -> dict[str, Any]:
     data = as_mapping(item, "attack_protection")
-    keys = {"brute_force_protection", "suspicious_ip_throttling", "breached_password_detection"}
+    keys = {
+        "brute_force_protection",
+        "suspicious_ip_throttling",
+        "breached_password_detection",
+        "bot_detection",
+    }
     reject_unknown(data, keys, "attack_protection")
     path = "attack_protection"
     return {
@@ -430,4 +294,5 @@ def _attack_protection(item: object) -> dict[str, Any]:
         "breached_password": BreachedPasswordSettings().patched(
             data.get("breached_password_detection", {}), f"{path}.breached_password_detection"
         ),
+        "bot_detection": BotDetectionSettings.parse(data.get("bot_detection", {}), f"{path}.bot_detection"),
     }

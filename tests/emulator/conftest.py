@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from auth0_emulator import EmulatorServer, EmulatorState, ManualClock, load_tenant_file
-from auth0_emulator.models import TokenCall
+from auth0_emulator.calls import TokenCall
 from auth0_emulator.replies import Reply
 from auth0_emulator.tokens import TokenSigner
 from tests.fixtures.emulator import DEMO_AUDIENCE, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_TENANT

@@ -14,8 +14,9 @@ import pytest
 from auth0_emulator import EmulatorState, ManualClock
 from auth0_emulator.admin import Administration
 from auth0_emulator.attribution import attribute_ip
-from auth0_emulator.models import TokenCall
-from auth0_emulator.tenant import ClientConfig, RateLimitConfig, load_tenant_file
+from auth0_emulator.calls import TokenCall
+from auth0_emulator.clients import ClientConfig
+from auth0_emulator.tenant import RateLimitConfig, load_tenant_file
 from tests.emulator.conftest import SERVER_IP, error_of, login
 from tests.fixtures.emulator import (
     CAROL_TOTP_SECRET,
