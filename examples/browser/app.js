@@ -306,7 +306,8 @@
   }
 
   // Push: poll /login/mfa with the oob_code; authorization_pending means ask again after the
-  // interval, slow_down means the interval grows by 5 seconds (RFC 8628, section 3.5).
+  // interval (the answer's `interval` when it has one), slow_down means the interval grows by 5
+  // seconds for every later poll (RFC 8628, section 3.5).
   function schedulePoll(seconds) {
     clearTimeout(pollTimer);
     pollTimer = setTimeout(() => poll(seconds), seconds * 1000);
@@ -319,9 +320,9 @@
     if (status === 200) {
       finishMfa(body);
     } else if (body.error === "authorization_pending") {
-      schedulePoll(seconds);
+      schedulePoll(Math.max(Number(body.interval) || 0, seconds));
     } else if (body.error === "slow_down") {
-      schedulePoll(seconds + 5);
+      schedulePoll(Math.max(Number(body.interval) || 0, seconds) + 5);
     } else {
       failMfa("push", body.error);
     }
