@@ -28,7 +28,7 @@ SAM := $(TOOLS)/sam/bin/sam
 CHECKOV := $(TOOLS)/checkov/bin/checkov
 
 .PHONY: help install tools run demo test lint typecheck unit integration fuzz template sam-validate \
-	sam-build checkov bench clean build deploy invoke doctor tenant-check browser
+	sam-build checkov bench clean build deploy invoke doctor tenant-check openapi browser
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -37,7 +37,7 @@ $(BIN)/.installed: requirements/dev.txt layers/ropguard/requirements.txt pyproje
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install $(PIP_FLAGS) --upgrade pip
 	$(BIN)/python -m pip install $(PIP_FLAGS) -r requirements/dev.txt
-	$(BIN)/python -m pip install $(PIP_FLAGS) --no-deps -e .
+	$(BIN)/python -m pip install $(PIP_FLAGS) -e ".[dev]"
 	@touch $@
 
 $(SAM): requirements/sam.txt
@@ -75,10 +75,13 @@ PARAMS ?=
 ARGS ?=
 
 run: install ## run the offline stack on 127.0.0.1 (Ctrl-C stops it); PARAMS="Key=Value ..." overrides
-	$(BIN)/python -m local.stack $(if $(PARAMS),--parameter-overrides $(PARAMS)) $(ARGS)
+	$(BIN)/python -m ropguard_offline.stack $(if $(PARAMS),--parameter-overrides $(PARAMS)) $(ARGS)
 
 demo: install ## start the offline stack, play the story, stop; ARGS=--verbose shows every exchange
-	$(BIN)/python -m local.demo $(ARGS)
+	$(BIN)/python -m ropguard_tools.demo $(ARGS)
+
+openapi: install ## regenerate docs/openapi.json from the template and the code (a test fails when it is stale)
+	$(BIN)/python -m ropguard_tools.openapi --write
 
 # --- tenant doctor (issue 13) ---
 # Against the offline stack (`make run` in another shell) unless AUTH0_DOMAIN (or --domain in
@@ -96,8 +99,8 @@ lint: install ## ruff (lint + format check)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck: install ## mypy --strict on the layer, handlers and local stack
-	$(BIN)/mypy layers/ropguard/ropguard functions local auth0_emulator ropguard_doctor
+typecheck: install ## mypy --strict on the layer, handlers, offline stack, emulator, doctor and tools
+	$(BIN)/mypy layers/ropguard/ropguard functions ropguard_offline auth0_emulator ropguard_doctor ropguard_tools
 
 template: sam-validate sam-build checkov ## every check on template.yaml
 

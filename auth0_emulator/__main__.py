@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--tenant",
-        default="local/tenants/demo.yaml",
+        default="ropguard_offline/tenants/demo.yaml",
         help="tenant file (default: the repository's demo tenant)",
     )
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO or WARNING")

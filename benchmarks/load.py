@@ -59,8 +59,8 @@ from benchmarks.load_plan import (
     expected_records,
     unblock_emails,
 )
-from local.children import settle_heap
-from local.stack import DEFAULT_TENANT, OfflineStack, Ports, StackConfig
+from ropguard_offline.children import settle_heap
+from ropguard_offline.stack import DEFAULT_TENANT, OfflineStack, Ports, StackConfig
 
 REPO = Path(__file__).resolve().parents[1]
 #: The commit issue 11 measured (155-164 logins/s, p99 about 900 ms, on its day's machine).

@@ -130,6 +130,9 @@ class BenchContext:
     invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:bench"
     aws_request_id: str = "bench"
 
+    def get_remaining_time_in_millis(self) -> int:
+        return 15_000
+
 
 def load_handler(name: str, path: Path | None = None) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """``lambda_handler`` of a fresh copy of the handler file (``HANDLERS[name]`` unless ``path``)."""

@@ -5,7 +5,7 @@
 ``ResourceNotFoundException`` body when the secret or stage does not exist, 401 without the right
 token. Like the real extension it caches what it fetched (``clear_cache`` empties it, as a new
 execution environment would) and reads through ``fetch`` on a miss: a dict in tests, moto's
-Secrets Manager in the benchmark. The offline stack has its own stand-in (local/); this one is for
+Secrets Manager in the benchmark. The offline stack has its own stand-in (ropguard_offline/); this one is for
 benchmarks and tests that run a handler without the stack.
 """
 

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ropguard.settings import CLIENT_SECRET_POST
 from ropguard_doctor.desired import DesiredState, ProtectionKind
 from ropguard_doctor.findings import Finding, FindingKind, Severity
 from ropguard_doctor.management import ManagementApi
@@ -59,6 +60,8 @@ class CheckContext:
     routes: tuple[str, ...] = ()
     realm: str | None = None
     egress: tuple[IpAddress, ...] = field(default_factory=tuple)
+    #: How the deployment authenticates the login client (``AUTH0_CLIENT_AUTH_METHOD``).
+    client_auth_method: str = CLIENT_SECRET_POST
 
 
 def read_tenant(api: ManagementApi, desired: DesiredState) -> TenantState:
@@ -75,7 +78,8 @@ def check(state: TenantState, desired: DesiredState, context: CheckContext) -> l
         *(finding for kind, value in state.protections.items() for finding in _protection_rules(kind, value)),
         *(finding for kind in _WITH_ALLOWLIST for finding in _allowlist_rules(kind, state, context)),
     ]
-    reported = {finding.field for finding in findings}
+    # The auth method is judged against the deployment's setting, never tenant.yaml's copy of it.
+    reported = {finding.field for finding in findings} | {"client.token_endpoint_auth_method"}
     findings += [
         finding
         for finding in drift(state, desired)
@@ -89,6 +93,43 @@ def check(state: TenantState, desired: DesiredState, context: CheckContext) -> l
 
 def _patch_client(client_id: str, body: Mapping[str, Any]) -> str:
     return f"PATCH /api/v2/clients/{client_id} {json.dumps(body)} (or `ropguard-doctor apply`)"
+
+
+def _auth_method_rules(method: Any, client_id: str, context: CheckContext) -> list[Finding]:
+    """The client must be confidential, and authenticate the way the deployment sends its secret."""
+    configured = context.client_auth_method
+    fix = _patch_client(client_id, {"token_endpoint_auth_method": configured}) + (
+        "; Dashboard: Applications > the login application > Credentials > Authentication Method: "
+        + ("Client Secret (Basic)" if configured == "client_secret_basic" else "Client Secret (Post)")
+        + "; or set AUTH0_CLIENT_AUTH_METHOD to the tenant's method"
+    )
+    if method == "none" or method is None:
+        return [
+            Finding(
+                FindingKind.AUTH_METHOD_NONE,
+                Severity.CRITICAL,
+                "client.token_endpoint_auth_method",
+                method,
+                configured,
+                "a public client cannot be trusted with auth0-forwarded-for: Auth0 ignores the header "
+                "and counts this server's address; ropguard's secret is not checked",
+                fix,
+            )
+        ]
+    if method != configured:
+        return [
+            Finding(
+                FindingKind.AUTH_METHOD_MISMATCH,
+                Severity.CRITICAL,
+                "client.token_endpoint_auth_method",
+                method,
+                configured,
+                f"ropguard sends the client secret as {configured} and Auth0 expects {method}: "
+                "every call to Auth0 fails with invalid_client",
+                fix,
+            )
+        ]
+    return []
 
 
 def _client_rules(client: Mapping[str, Any], client_id: str, context: CheckContext) -> list[Finding]:
@@ -109,22 +150,7 @@ def _client_rules(client: Mapping[str, Any], client_id: str, context: CheckConte
                 "OAuth > Trust Token Endpoint IP Header: on",
             )
         )
-    method = client.get("token_endpoint_auth_method")
-    if method == "none" or method is None:
-        findings.append(
-            Finding(
-                FindingKind.AUTH_METHOD_NONE,
-                Severity.CRITICAL,
-                "client.token_endpoint_auth_method",
-                method,
-                "client_secret_post",
-                "a public client cannot be trusted with auth0-forwarded-for: Auth0 ignores the header "
-                "and counts this server's address; ropguard's secret is not checked",
-                _patch_client(client_id, {"token_endpoint_auth_method": "client_secret_post"})
-                + "; Dashboard: Applications > the login application > Credentials > "
-                "Authentication Method: Client Secret (Post)",
-            )
-        )
+    findings += _auth_method_rules(client.get("token_endpoint_auth_method"), client_id, context)
     grants = client.get("grant_types")
     granted = set(grants) if isinstance(grants, list) else set()
     for route in context.routes:

@@ -100,6 +100,8 @@ def main(
     )
     try:
         target = resolve(options, environ)
+        if target.notice:  # on standard error: --json output stays one document
+            print(f"ropguard-doctor: {target.notice}", file=sys.stderr, flush=True)
         with ManagementApi(target.base_url, target.management) as api:
             command = {"check": run_check, "prove": run_prove, "smoke": run_smoke, "apply": run_apply}
             return command[args.command](target, api, args, stream, ask)

@@ -1,8 +1,10 @@
 """Which tenant the doctor examines and with which credentials: flags, then environment variables.
 
 With no tenant named (no ``--domain``, no ``AUTH0_DOMAIN``) the doctor examines the offline
-stack's emulator (``make run``) with its demo M2M client, and reads the login client's credentials
-from the stack's secret in moto. A named tenant needs its credentials named too: the demo values
+stack's emulator (``make run``) with the demo tenant's documented M2M client, and reads the login
+client's credentials from the stack's secret in moto. Whatever listens on the emulator's port is
+not a tenant anyone vouched for, so credentials from the environment are never sent there (the
+notice says which were left out). A named tenant needs its credentials named too: the demo values
 are never sent anywhere else.
 """
 
@@ -14,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ropguard.errors import DoctorError, RopguardError
-from ropguard.settings import read_auth0_base_url
+from ropguard.settings import CLIENT_AUTH_METHODS, read_auth0_base_url, read_choice
 from ropguard_doctor.check import CheckContext, IpAddress
 from ropguard_doctor.credentials import (
     OFFLINE_MANAGEMENT_CLIENT_ID,
@@ -23,12 +25,20 @@ from ropguard_doctor.credentials import (
     SecretsManager,
     credentials_from_env,
 )
+from ropguard_doctor.desired import TENANT_FILE_VARIABLES
 from ropguard_doctor.routes import parse_routes, routes_from_template
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_TENANT_FILE = Path("auth0") / "tenant.yaml"
 DEFAULT_TEMPLATE = Path("template.yaml")
 OFFLINE_HOST = "127.0.0.1"
+#: Credentials an operator exports for a real tenant: never sent to the offline emulator.
+ENVIRONMENT_CREDENTIALS = (
+    "AUTH0_MANAGEMENT_CLIENT_ID",
+    "AUTH0_MANAGEMENT_CLIENT_SECRET",
+    "AUTH0_CLIENT_ID",
+    "AUTH0_CLIENT_SECRET",
+)
 
 
 @dataclass(frozen=True)
@@ -44,6 +54,8 @@ class Options:
     realm: str | None = None
     egress: Sequence[str] = ()
     need_login_secret: bool = False
+    #: False: the login client's secret is not read at all (its id must then be given).
+    read_login_secret: bool = True
 
 
 @dataclass(frozen=True)
@@ -58,13 +70,17 @@ class Target:
     variables: Mapping[str, str] = field(repr=False)
     context: CheckContext
     realm: str | None
+    #: Said to the operator before anything else (offline mode: what the doctor uses instead).
+    notice: str | None = None
 
 
 def resolve(options: Options, env: Mapping[str, str]) -> Target:
     domain = options.domain or env.get("AUTH0_DOMAIN", "").strip() or None
     offline = domain is None
+    withheld = [name for name in ENVIRONMENT_CREDENTIALS if offline and env.get(name, "").strip()]
     if offline:
         domain = f"http://{OFFLINE_HOST}:{env.get('ROPGUARD_AUTH0_PORT', '').strip() or 4000}"
+        env = {name: value for name, value in env.items() if name not in ENVIRONMENT_CREDENTIALS}
     try:
         base_url = read_auth0_base_url({"AUTH0_DOMAIN": domain or ""}, "AUTH0_DOMAIN")
     except RopguardError as exc:
@@ -72,16 +88,20 @@ def resolve(options: Options, env: Mapping[str, str]) -> Target:
 
     secrets = _secrets_manager(env, offline)
     management = _management_credentials(options, env, secrets, offline)
-    login = _login_credentials(options, env, secrets, offline)
+    reading = options.read_login_secret or offline  # offline: the stack's demo client, in its moto
+    login = _login_credentials(options, env, secrets, offline) if reading else None
     if login is None and options.need_login_secret:
         raise DoctorError(
             "this command needs the login client's secret: give --login-secret-id (or AUTH0_SECRET_ID), "
             "or AUTH0_CLIENT_ID and AUTH0_CLIENT_SECRET"
         )
 
-    variables = dict(env)
-    if login is not None:
-        variables.setdefault("AUTH0_CLIENT_ID", login.client_id)
+    # tenant.yaml's ${VAR} sees only what it documents, none a secret
+    variables = {name: env[name] for name in TENANT_FILE_VARIABLES if name in env}
+    if not variables.get("AUTH0_CLIENT_ID", "").strip():  # the template's empty parameter is unset
+        variables.pop("AUTH0_CLIENT_ID", None)
+        if login is not None:
+            variables["AUTH0_CLIENT_ID"] = login.client_id
     realm = options.realm if options.realm is not None else (env.get("AUTH0_REALM", "").strip() or None)
     return Target(
         base_url=base_url,
@@ -91,10 +111,32 @@ def resolve(options: Options, env: Mapping[str, str]) -> Target:
         tenant_file=_tenant_file(options, env),
         variables=variables,
         context=CheckContext(
-            routes=_routes(options, env), realm=realm, egress=_egress(options, env, offline)
+            routes=_routes(options, env),
+            realm=realm,
+            egress=_egress(options, env, offline),
+            client_auth_method=_client_auth_method(env),
         ),
         realm=realm,
+        notice=_offline_notice(base_url, withheld) if offline else None,
     )
+
+
+def _offline_notice(base_url: str, withheld: Sequence[str]) -> str:
+    """What offline mode uses instead; the names (never the values) of the credentials left out."""
+    notice = (
+        f"offline: no --domain or AUTH0_DOMAIN, so the doctor examines the offline stack's emulator at "
+        f"{base_url} with the demo tenant's documented M2M client ({OFFLINE_MANAGEMENT_CLIENT_ID}, "
+        "ropguard_offline/tenants/demo.yaml) and the login client in the offline stack's secret"
+    )
+    return notice + (f"; not sent there: {', '.join(withheld)} from the environment" if withheld else "")
+
+
+def _client_auth_method(env: Mapping[str, str]) -> str:
+    """How the deployment sends the login client's secret: the product's own setting and rule."""
+    try:
+        return read_choice(env, "AUTH0_CLIENT_AUTH_METHOD", CLIENT_AUTH_METHODS)
+    except RopguardError as exc:
+        raise DoctorError(str(exc)) from None
 
 
 def _secrets_manager(env: Mapping[str, str], offline: bool) -> SecretsManager:
@@ -135,7 +177,7 @@ def _login_credentials(
     )
     if given is not None:
         return given
-    if offline and not env.get("AUTH0_CLIENT_ID"):
+    if offline:
         return secrets.stack_login_credentials()
     return None
 

@@ -25,6 +25,16 @@ PROTECTION_KEYS: Mapping[str, ProtectionKind] = {
     "breachedPasswordDetection": "breached-password-detection",
 }
 
+#: The only variables ``${VAR}`` may name (docs/operations.md): none holds a secret, so no value a
+#: finding prints can come from one. Any other name is an error, even with a default.
+TENANT_FILE_VARIABLES = (
+    "AUTH0_CLIENT_ID",
+    "ROPGUARD_BRUTE_FORCE_ALLOWLIST",
+    "ROPGUARD_SUSPICIOUS_IP_ALLOWLIST",
+)
+#: Client fields that hold secrets: the doctor never reads them, so a drift finding cannot print one.
+SECRET_CLIENT_FIELDS = frozenset({"client_secret", "signing_keys", "encryption_key"})
+
 _VARIABLE = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
 _WHOLE_VARIABLE = re.compile(r"\A" + _VARIABLE.pattern + r"\Z")
 
@@ -72,6 +82,11 @@ def parse_desired_state(text: str, variables: Mapping[str, str], source: str = "
     client = clients[0]
     if not isinstance(client.get("client_id"), str) or not client["client_id"]:
         raise TenantFileError(f"{source}: clients[0].client_id must be a non-empty string")
+    secret = sorted(SECRET_CLIENT_FIELDS & set(client))
+    if secret:
+        raise TenantFileError(
+            f"{source}: clients[0]: {', '.join(secret)} holds a secret; the doctor never reads one"
+        )
     attack = document.get("attackProtection")
     if not isinstance(attack, dict):
         raise TenantFileError(f"{source}: attackProtection must be a mapping")
@@ -112,6 +127,11 @@ def substitute(value: Any, variables: Mapping[str, str], where: str) -> Any:
 def _replace(text: str, variables: Mapping[str, str], where: str) -> str:
     def one(match: re.Match[str]) -> str:
         name, default = match["name"], match["default"]
+        if name not in TENANT_FILE_VARIABLES:
+            raise TenantFileError(
+                f"{where}: ${{{name}}} is not a variable tenant.yaml may use "
+                f"(only {', '.join(TENANT_FILE_VARIABLES)}; see docs/operations.md)"
+            )
         if name in variables:
             return variables[name]
         if default is not None:

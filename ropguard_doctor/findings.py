@@ -20,6 +20,7 @@ class Severity(StrEnum):
 class FindingKind(StrEnum):
     HEADER_NOT_TRUSTED = "header_not_trusted"
     AUTH_METHOD_NONE = "auth_method_none"
+    AUTH_METHOD_MISMATCH = "auth_method_mismatch"
     GRANT_TYPE_MISSING = "grant_type_missing"
     PROTECTION_DISABLED = "protection_disabled"
     PROTECTION_NOT_BLOCKING = "protection_not_blocking"

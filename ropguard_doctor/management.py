@@ -1,4 +1,4 @@
-"""The few Management API calls the doctor makes (httpx), and the token they need.
+"""The few Management API calls the doctor makes (``ropguard.outbound``'s one policy), and their token.
 
 The token comes from the M2M client's ``client_credentials`` grant with the audience
 ``https://<domain>/api/v2/``; it lives only in this object. Errors carry Auth0's own message
@@ -16,22 +16,28 @@ from urllib.parse import quote
 import httpx
 
 from ropguard.errors import ManagementApiError
+from ropguard.outbound import TRANSPORT_ERRORS, Origin, Reply, Timeouts, json_content
 from ropguard_doctor.credentials import Credentials
 from ropguard_doctor.desired import ProtectionKind
 
 #: Scopes the doctor's M2M client needs (README and docs/operations.md list them too).
 SCOPES = ("read:clients", "update:clients", "read:attack_protection", "update:attack_protection", "read:logs")
-DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+DEFAULT_TIMEOUTS = Timeouts(connect_seconds=5.0, read_seconds=10.0)
+#: Tenant logs come 20 events a page; larger answers than this are not the Management API's.
+MAX_ANSWER_BYTES = 4 * 1024 * 1024
+#: Sent with every call: JSON, never a compressed body.
+HEADERS = (("Accept", "application/json"), ("Accept-Encoding", "identity"), ("User-Agent", "ropguard-doctor"))
 #: Management API rate limits answer 429: wait for the reset (at most this long) and try again.
 MAX_RATE_LIMIT_WAIT_SECONDS = 5.0
 MAX_ATTEMPTS = 3
+_JSON_TYPE = ("Content-Type", "application/json")
 
 
 def audience(base_url: str) -> str:
     return f"{base_url.rstrip('/')}/api/v2/"
 
 
-def auth0_message(response: httpx.Response) -> str:
+def auth0_message(response: Reply) -> str:
     """Auth0's description of a failure (``message`` on the Management API, ``error_description``
     on the token endpoint), or the status phrase; never the raw body, which may hold a token."""
     try:
@@ -42,7 +48,7 @@ def auth0_message(response: httpx.Response) -> str:
         for key in ("message", "error_description", "error"):
             if isinstance(body.get(key), str) and body[key]:
                 return str(body[key])[:300]
-    return response.reason_phrase or f"HTTP {response.status_code}"
+    return httpx.codes.get_reason_phrase(response.status) or f"HTTP {response.status}"
 
 
 @dataclass
@@ -51,9 +57,15 @@ class ManagementApi:
 
     base_url: str
     credentials: Credentials = field(repr=False)
-    http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=DEFAULT_TIMEOUT), repr=False)
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
     _token: str | None = field(default=None, init=False, repr=False)
+    http: Origin = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.base_url = self.base_url.rstrip("/")
+        self.http = Origin(
+            self.base_url, DEFAULT_TIMEOUTS, headers=HEADERS, max_answer_bytes=MAX_ANSWER_BYTES
+        )
 
     def close(self) -> None:
         self.http.close()
@@ -68,24 +80,23 @@ class ManagementApi:
 
     def token(self) -> str:
         if self._token is None:
-            url = f"{self.base_url}/oauth/token"
+            body = {
+                "grant_type": "client_credentials",
+                "client_id": self.credentials.client_id,
+                "client_secret": self.credentials.client_secret,
+                "audience": audience(self.base_url),
+            }
             try:
-                response = self.http.post(
-                    url,
-                    json={
-                        "grant_type": "client_credentials",
-                        "client_id": self.credentials.client_id,
-                        "client_secret": self.credentials.client_secret,
-                        "audience": audience(self.base_url),
-                    },
+                response = self.http.request(
+                    "POST", "/oauth/token", headers=[_JSON_TYPE], content=json_content(body)
                 )
-            except httpx.HTTPError as exc:
+            except TRANSPORT_ERRORS as exc:
                 raise ManagementApiError(0, f"POST /oauth/token: {type(exc).__name__}") from None
-            if response.status_code != 200:
+            if response.status != 200:
                 raise ManagementApiError(
-                    response.status_code,
+                    response.status,
                     f"the Management API token was refused for client {self.credentials.client_id} "
-                    f"({response.status_code}: {auth0_message(response)})",
+                    f"({response.status}: {auth0_message(response)})",
                 )
             token = _json(response, "POST /oauth/token").get("access_token")
             if not isinstance(token, str) or not token:
@@ -100,22 +111,25 @@ class ManagementApi:
     ) -> Any:
         where = f"{method} {path}"
         for attempt in range(1, MAX_ATTEMPTS + 1):
+            headers = [("Authorization", f"Bearer {self.token()}")]
+            if body is not None:
+                headers.append(_JSON_TYPE)
             try:
                 response = self.http.request(
                     method,
-                    f"{self.base_url}{path}",
+                    path,
                     params=params,
-                    json=body,
-                    headers={"authorization": f"Bearer {self.token()}"},
+                    headers=headers,
+                    content=None if body is None else json_content(body),
                 )
-            except httpx.HTTPError as exc:
+            except TRANSPORT_ERRORS as exc:
                 raise ManagementApiError(0, f"{where}: {type(exc).__name__}") from None
-            if response.status_code == 429 and attempt < MAX_ATTEMPTS:
+            if response.status == 429 and attempt < MAX_ATTEMPTS:
                 self.sleep(_rate_limit_wait(response))
                 continue
-            if response.status_code >= 400:
+            if response.status >= 400:
                 raise ManagementApiError(
-                    response.status_code, f"{where}: {response.status_code} {auth0_message(response)}"
+                    response.status, f"{where}: {response.status} {auth0_message(response)}"
                 )
             return _json(response, where) if response.content else None
         raise ManagementApiError(429, f"{where}: still rate limited after {MAX_ATTEMPTS} attempts")
@@ -142,7 +156,7 @@ class ManagementApi:
         return [event for event in events if isinstance(event, dict)]
 
 
-def _rate_limit_wait(response: httpx.Response) -> float:
+def _rate_limit_wait(response: Reply) -> float:
     try:
         reset = float(response.headers.get("x-ratelimit-reset", ""))
     except ValueError:
@@ -150,11 +164,11 @@ def _rate_limit_wait(response: httpx.Response) -> float:
     return min(max(reset - time.time(), 0.5), MAX_RATE_LIMIT_WAIT_SECONDS)
 
 
-def _json(response: httpx.Response, where: str) -> Any:
+def _json(response: Reply, where: str) -> Any:
     try:
         return response.json()
     except ValueError:
-        raise ManagementApiError(response.status_code, f"{where}: the answer is not JSON") from None
+        raise ManagementApiError(response.status, f"{where}: the answer is not JSON") from None
 
 
 def _mapping(value: Any) -> dict[str, Any]:

@@ -23,11 +23,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
-
-import httpx
+from urllib.parse import urlencode, urlsplit
 
 from ropguard.errors import DoctorError, ManagementApiError
+from ropguard.outbound import TRANSPORT_ERRORS, Origin, Reply, Timeouts, json_content
 from ropguard_doctor.credentials import Credentials
 from ropguard_doctor.management import ManagementApi, auth0_message
 from ropguard_doctor.routes import PASSWORD, PASSWORD_REALM
@@ -42,6 +41,8 @@ DEFAULT_WAIT_SECONDS = 60.0
 POLL_SECONDS = 2.0
 #: The loopback source the smoke test uses against the offline stack (any 127.x.y.z is local).
 OFFLINE_SMOKE_SOURCE = "127.0.0.42"
+PROOF_TIMEOUTS = Timeouts(connect_seconds=5.0, read_seconds=15.0)
+SMOKE_TIMEOUTS = Timeouts(connect_seconds=5.0, read_seconds=30.0)
 
 
 def documentation_address(rng: random.Random | None = None) -> str:
@@ -97,14 +98,14 @@ def _event_summary(event: dict[str, Any]) -> dict[str, Any]:
     return {key: event.get(key) for key in keys if key in event}
 
 
-def _answer(response: httpx.Response) -> tuple[str, str | None]:
+def _answer(response: Reply) -> tuple[str, str | None]:
     """``"403 invalid_grant"`` and the error code (never the body: a success would hold tokens)."""
     try:
         body = response.json()
     except ValueError:
         body = None
     error = body.get("error") if isinstance(body, dict) and isinstance(body.get("error"), str) else None
-    return (f"{response.status_code} {error}" if error else str(response.status_code)), error
+    return (f"{response.status} {error}" if error else str(response.status)), error
 
 
 @dataclass
@@ -164,7 +165,10 @@ class Prover:
     api: ManagementApi
     logs: LogReader
     realm: str | None = None
-    http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=15), repr=False)
+    http: Origin = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.http = Origin(self.base_url, PROOF_TIMEOUTS)
 
     def prove(self, forwarded: str | None = None) -> Proof:
         forwarded = forwarded or documentation_address()
@@ -179,14 +183,15 @@ class Prover:
         }
         if self.realm:
             body["realm"] = self.realm
+        headers = [("Content-Type", "application/x-www-form-urlencoded"), ("auth0-forwarded-for", forwarded)]
         try:
-            response = self.http.post(
-                f"{self.base_url}/oauth/token", data=body, headers={"auth0-forwarded-for": forwarded}
+            response = self.http.request(
+                "POST", "/oauth/token", headers=headers, content=urlencode(body).encode("ascii")
             )
-        except httpx.HTTPError as exc:
+        except TRANSPORT_ERRORS as exc:
             raise DoctorError(f"POST {self.base_url}/oauth/token: {type(exc).__name__}") from None
         answer, error = _answer(response)
-        refused = _refused(response.status_code, error, body["grant_type"], self.login.client_id)
+        refused = _refused(response.status, error, body["grant_type"], self.login.client_id)
         if refused is not None:
             return Proof(
                 "prove", False, canary, forwarded, answer, cause=refused + f" ({auth0_message(response)})"
@@ -237,22 +242,18 @@ class SmokeTest:
         source = self.source_address
         if source is None and _is_loopback_url(self.api_url):
             source = OFFLINE_SMOKE_SOURCE
-        transport = httpx.HTTPTransport(local_address=source) if source else None
+        login = json_content({"username": canary, "password": secrets.token_urlsafe(24)})
         try:
-            with httpx.Client(transport=transport, timeout=30) as http:
-                response = http.post(
-                    f"{self.api_url.rstrip('/')}/login",
-                    json={"username": canary, "password": secrets.token_urlsafe(24)},
+            with Origin(self.api_url, SMOKE_TIMEOUTS, local_address=source) as http:
+                response = http.request(
+                    "POST", "/login", headers=[("Content-Type", "application/json")], content=login
                 )
-        except OSError as exc:  # binding the source address, or connecting
-            raise DoctorError(f"POST {self.api_url}/login from {source or 'this host'}: {exc}") from None
-        except httpx.HTTPError as exc:
-            raise DoctorError(f"POST {self.api_url}/login: {type(exc).__name__}") from None
+        except TRANSPORT_ERRORS as exc:  # binding the source address, connecting, answering
+            where = f"POST {self.api_url}/login from {source or 'this host'}"
+            raise DoctorError(f"{where}: {type(exc).__name__}: {exc}") from None
         answer, error = _answer(response)
-        if not (response.status_code == 403 and error == "invalid_grant"):
-            return Proof(
-                "smoke", False, canary, source, answer, cause=_smoke_cause(response.status_code, error)
-            )
+        if not (response.status == 403 and error == "invalid_grant"):
+            return Proof("smoke", False, canary, source, answer, cause=_smoke_cause(response.status, error))
         event = self.logs.event_for(canary)
         if event is None:
             return Proof("smoke", False, canary, source, answer, cause=_no_event(self.logs.wait_seconds))

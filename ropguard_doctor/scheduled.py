@@ -41,6 +41,7 @@ class TenantCheckResult:
     base_url: str
     findings: tuple[Finding, ...]
     proof: Proof | None = None
+    notice: str | None = None
 
     @property
     def finding_count(self) -> int:
@@ -62,7 +63,9 @@ def prove_enabled(env: Mapping[str, str]) -> bool:
 def run_tenant_check(env: Mapping[str, str], tenant_file: Path | None = None) -> TenantCheckResult:
     """Check (and prove, when ``TENANT_CHECK_PROVE=true``); raises ``RopguardError`` when it cannot."""
     proving = prove_enabled(env)
-    target = resolve(Options(tenant_file=tenant_file, need_login_secret=proving), env)
+    # the login client's secret only for the proof; the check takes its id from AUTH0_CLIENT_ID
+    options = Options(tenant_file=tenant_file, need_login_secret=proving, read_login_secret=proving)
+    target = resolve(options, env)
     with ManagementApi(target.base_url, target.management) as api:
         desired = load_desired_state(target.tenant_file, target.variables)
         findings = tuple(check(read_tenant(api, desired), desired, target.context))
@@ -74,7 +77,7 @@ def run_tenant_check(env: Mapping[str, str], tenant_file: Path | None = None) ->
                 proof = prover.prove()
             finally:
                 prover.http.close()
-    return TenantCheckResult(target.base_url, findings, proof)
+    return TenantCheckResult(target.base_url, findings, proof, target.notice)
 
 
 def main() -> int:
@@ -84,6 +87,8 @@ def main() -> int:
     except RopguardError as exc:
         print(json.dumps({"message": "tenant check failed", "error": str(exc), CHECK_FAILED_METRIC: 1}))
         return 2
+    if result.notice:
+        print(json.dumps({"message": "tenant check notice", "notice": result.notice}))
     for finding in sort_findings(result.findings):
         print(json.dumps({"message": "tenant finding", **finding.to_json()}))
     if result.proof is not None:

@@ -14,6 +14,7 @@ from ropguard import snapstart
 from ropguard.edge import serve
 from ropguard.login import LOGIN_ROUTES, LoginService
 from ropguard.observability import Logger, Metrics, correlation_paths
+from ropguard.outbound import within_invocation
 from ropguard.security_events import SecurityEventPublisher
 from ropguard.tracing import traced
 
@@ -53,5 +54,6 @@ def _after_restore() -> None:
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False)
 @traced  # only when tracing is on; never captures the response (it holds tokens)
 @metrics.log_metrics(capture_cold_start_metric=True)
+@within_invocation  # every Auth0 exchange ends before Lambda would end the invocation
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return serve(event, LOGIN_ROUTES, login_service, logger=logger, metrics=metrics)

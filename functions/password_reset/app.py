@@ -15,6 +15,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from ropguard.outbound import within_invocation
 from ropguard.password_reset import PasswordResetService, QueuedRecord
 from ropguard.settings import SettingsError
 from ropguard.tracing import traced
@@ -34,6 +35,7 @@ def service() -> PasswordResetService:
 @logger.inject_lambda_context(log_event=False)  # never the queued events, whatever the environment says
 @traced  # only when tracing is on; responses never captured
 @metrics.log_metrics(capture_cold_start_metric=True)
+@within_invocation  # every Auth0 exchange ends before Lambda would end the invocation
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     try:
         resets = service()

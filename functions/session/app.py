@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ropguard import snapstart
 from ropguard.edge import serve
 from ropguard.observability import Logger, Metrics, correlation_paths
+from ropguard.outbound import within_invocation
 from ropguard.session import SESSION_ROUTES, SessionService
 from ropguard.tracing import traced
 
@@ -51,5 +52,6 @@ def _after_restore() -> None:
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False)
 @traced
 @metrics.log_metrics(capture_cold_start_metric=True)
+@within_invocation  # every Auth0 exchange ends before Lambda would end the invocation
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return serve(event, SESSION_ROUTES, session_service, logger=logger, metrics=metrics)

@@ -16,7 +16,7 @@ from urllib.parse import quote, quote_plus
 
 from hypothesis import strategies as st
 
-from local.template import load_yaml
+from ropguard_offline.template import load_yaml
 from tests.fixtures.emulator import DEMO_USERS
 from tests.fixtures.login import ROOT
 from tests.fuzz.support import PASSWORD_CANARY

@@ -19,7 +19,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from local.stack import OfflineStack
+from ropguard_offline.stack import OfflineStack
 from tests.fuzz.support import CASES, OPENAPI_PATH, STATUSES, fuzz_settings
 
 #: The description as the local API serves it (GET /openapi.json); the committed file it serves is

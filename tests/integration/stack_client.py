@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from local.stack import OfflineStack
+from ropguard_offline.stack import OfflineStack
 from tests.fixtures.offline_stack import client_from
 from tests.fixtures.secret_hygiene import SecretRegistry
 

@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from local.stack import DEFAULT_TENANT, OfflineStack, demo_client
 from ropguard_doctor.cli import main
+from ropguard_offline.stack import DEFAULT_TENANT, OfflineStack, demo_client
 from tests.fixtures.emulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, EmulatorHandle
 from tests.fixtures.secret_hygiene import SECRETS
 
@@ -197,6 +197,36 @@ def test_offline_defaults_find_the_stack_and_its_secret(offline_stack: OfflineSt
     assert status == 0, text
     status, text = run(env, "prove")
     assert status == 0, text
+
+
+def test_offline_never_sends_credentials_from_the_environment(
+    offline_stack: OfflineStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An operator's real-tenant credentials in the environment stay home: the emulator's port may
+    be anyone's. The demo tenant's documented values are used instead, and the doctor says so."""
+    leaked = {
+        "AUTH0_MANAGEMENT_CLIENT_ID": "real-m2m-client",
+        "AUTH0_MANAGEMENT_CLIENT_SECRET": "real-m2m-secret-from-the-environment",
+        "AUTH0_CLIENT_ID": "real-login-client",
+        "AUTH0_CLIENT_SECRET": "real-login-secret-from-the-environment",
+    }
+    SECRETS.add("client_secret", leaked["AUTH0_MANAGEMENT_CLIENT_SECRET"], leaked["AUTH0_CLIENT_SECRET"])
+    env = {
+        "ROPGUARD_AUTH0_PORT": offline_stack.auth0_url.rsplit(":", 1)[1],
+        "ROPGUARD_AWS_PORT": offline_stack.aws_url.rsplit(":", 1)[1].rstrip("/"),
+        **leaked,
+    }
+    for command in ("check", "prove"):
+        status, text = run(env, command)
+        assert status == 0, text
+        notice = capsys.readouterr().err
+        assert "offline" in notice
+        assert "demo tenant's documented M2M client (ropguard-doctor" in notice
+        assert f"not sent there: {', '.join(leaked)}" in notice
+        assert not any(value in notice + text for value in leaked.values())
+    requests = httpx.get(f"{offline_stack.auth0_url}/__emulator/token-requests").json()
+    assert {request["client_id"] for request in requests} <= {M2M_ID, DEMO_CLIENT_ID}
+    assert {M2M_ID, DEMO_CLIENT_ID} <= {request["client_id"] for request in requests}
 
 
 def test_refresh_rotation_without_leeway_is_named_and_applied(env, management) -> None:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from local.stack import OfflineStack
+from ropguard_offline.stack import OfflineStack
 from tests.fixtures.offline_stack import EVENT_LEAKS
 from tests.fixtures.secret_hygiene import SecretRegistry
 

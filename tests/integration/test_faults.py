@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from local.aws_resources import create_subscription
-from local.stack import DEFAULT_TENANT, OfflineStack, Ports, StackConfig, demo_client
+from ropguard_offline.aws_resources import create_subscription
+from ropguard_offline.stack import DEFAULT_TENANT, OfflineStack, Ports, StackConfig, demo_client
 from tests.fixtures.offline_stack import DEMO_PASSWORDS
 from tests.integration.stack_client import RESET_QUEUE, StackClient, breached_event, type_attribute
 

@@ -16,7 +16,7 @@ import pytest
 
 from benchmarks.load import check_emails, check_records, run_load
 from benchmarks.load_plan import PASSWORDS, WRONG_PASSWORDS, build_plan
-from local.stack import OfflineStack
+from ropguard_offline.stack import OfflineStack
 from tests.integration.stack_client import assert_error_body_clean
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -26,6 +26,7 @@ from tests.fixtures.login import (
     json_body,
     put_client_secret,
 )
+from tests.fixtures.raw_http import FlakyNetwork
 
 pytestmark = pytest.mark.integration
 
@@ -137,24 +138,10 @@ def test_one_tcp_connection_serves_many_invocations(login_env, boto_session, mon
     assert (server.connections, server.requests) == (1, 25)
 
 
-class FlakyNetwork:
-    """The real network, except that the first ``failures`` connects are refused."""
-
-    def __init__(self, failures: int) -> None:
-        self.failures = failures
-        self.attempts = 0
-
-    def __call__(self, address: tuple[str, int], timeout: float) -> socket.socket:
-        self.attempts += 1
-        if self.attempts <= self.failures:
-            raise ConnectionRefusedError("connection refused (simulated)")
-        return socket.create_connection(address, timeout)
-
-
 def with_network(service: LoginService, network: FlakyNetwork) -> None:
     # The one test-only reach into the service: the real pooled connection over a flaky socket layer.
     service.close()
-    service._token_endpoint = TokenEndpoint(tenant_origin(service.settings.auth0, opener=network))
+    service._token_endpoint = TokenEndpoint(tenant_origin(service.settings.auth0, network=network))
 
 
 def test_a_failed_connect_is_retried_once(login_env) -> None:

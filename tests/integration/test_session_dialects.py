@@ -10,7 +10,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from local.stack import OfflineStack
+from ropguard_offline.stack import OfflineStack
 from tests.fixtures.secret_hygiene import SecretRegistry
 from tests.integration.stack_client import StackClient
 

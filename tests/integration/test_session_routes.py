@@ -15,7 +15,7 @@ import httpx
 import pyotp
 import pytest
 
-from local.stack import OfflineStack
+from ropguard_offline.stack import OfflineStack
 from tests.fixtures.secret_hygiene import SecretRegistry
 from tests.integration.stack_client import StackClient
 

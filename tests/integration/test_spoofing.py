@@ -23,7 +23,7 @@ from typing import Any
 import pyotp
 import pytest
 
-from local.stack import DEFAULT_TENANT, OfflineStack, demo_client
+from ropguard_offline.stack import DEFAULT_TENANT, OfflineStack, demo_client
 from tests.fixtures.secret_hygiene import SECRETS
 from tests.integration.stack_client import StackClient
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from local.aws_resources import OfflineResources, read_template
-from local.template import FunctionSpec
+from ropguard_offline.aws_resources import OfflineResources, read_template
+from ropguard_offline.template import FunctionSpec
 
 FIXTURE_TEMPLATE = Path(__file__).parent / "fixture_app" / "template.yaml"
 FIXTURE_PARAMETERS = {"RequiredDomain": "example.test"}

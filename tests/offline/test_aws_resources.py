@@ -1,4 +1,4 @@
-"""local.aws_resources: the translated template created by moto's CloudFormation and read back,
+"""ropguard_offline.aws_resources: the translated template created by moto's CloudFormation and read back,
 in an in-process moto (reading) and in moto's real server (what the stack creates)."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from moto.cloudformation.parsing import get_model_map
 
-from local.aws_resources import EXPLICIT, HONOURED, AwsEndpoint, OfflineResources, create_resources
-from local.template import CorsConfig, TemplateError
+from ropguard_offline.aws_resources import EXPLICIT, HONOURED, AwsEndpoint, OfflineResources, create_resources
+from ropguard_offline.template import CorsConfig, TemplateError
 
 from .conftest import FIXTURE_PARAMETERS, FIXTURE_TEMPLATE, read, spec_of
 

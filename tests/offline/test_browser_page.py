@@ -1,4 +1,4 @@
-"""The sample login page's server (local.browser_page) and the page's own promises that need no API:
+"""The sample login page's server (ropguard_offline.browser_page) and the page's own promises that need no API:
 its files only, the API's URL injected as data, a CSP that lets it call that API only, labelled
 fields and buttons in a real Chromium, and a script that touches no storage."""
 
@@ -11,7 +11,7 @@ import httpx
 import pytest
 from playwright.sync_api import BrowserContext, expect
 
-from local.browser_page import PAGE_DIRECTORY, PORT_VARIABLE, BrowserPage, main, port_from_env
+from ropguard_offline.browser_page import PAGE_DIRECTORY, PORT_VARIABLE, BrowserPage, main, port_from_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -37,7 +37,7 @@ def test_the_page_and_its_files_are_served(page_server: BrowserPage) -> None:
         assert answer.content == (PAGE_DIRECTORY / name).read_bytes()
 
 
-@pytest.mark.parametrize("path", ["/../local/stack.py", "/%2e%2e/Makefile", "/README.md", "/examples/", "/x"])
+@pytest.mark.parametrize("path", ["/../ropguard_offline/stack.py", "/%2e%2e/Makefile", "/README.md", "/examples/", "/x"])
 def test_nothing_else_is_served(page_server: BrowserPage, path: str) -> None:
     assert get(page_server, path).status_code == 404
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import boto3
 
-from local import children
-from local.aws_resources import FAKE_CREDENTIALS
+from ropguard_offline import children
+from ropguard_offline.aws_resources import FAKE_CREDENTIALS
 
 
 def test_moto_settles_when_asked_serves_on_and_stops_when_its_input_closes() -> None:

@@ -1,11 +1,11 @@
-"""local/cloudfront.py: the distribution stand-in's parsing (the headers it adds go through the
+"""ropguard_offline/cloudfront.py: the distribution stand-in's parsing (the headers it adds go through the
 whole stack in tests/integration/test_spoofing.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from local.cloudfront import (
+from ropguard_offline.cloudfront import (
     CloudFrontTemplateError,
     DistributionFront,
     OriginHeaders,

@@ -7,7 +7,7 @@ import bcrypt
 import pytest
 
 from auth0_emulator.tenant import TenantConfig, UserConfig, load_tenant_file
-from local.stack import DEFAULT_TENANT, demo_client
+from ropguard_offline.stack import DEFAULT_TENANT, demo_client
 
 USERS = {
     "alice@example.com": "correct-horse-battery-staple",

@@ -13,10 +13,10 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from local.http_api import BoundRoute, LocalHttpApi
-from local.http_events import ApiStage
-from local.lambda_runtime import LocalFunction
-from local.template import CorsConfig, HttpRoute
+from ropguard_offline.http_api import BoundRoute, LocalHttpApi
+from ropguard_offline.http_events import ApiStage
+from ropguard_offline.lambda_runtime import LocalFunction
+from ropguard_offline.template import CorsConfig, HttpRoute
 
 from .conftest import FIXTURE_PARAMETERS, FIXTURE_TEMPLATE, read
 
@@ -134,9 +134,9 @@ def test_viewer_headers_replace_the_clients_own(api: str) -> None:
 
 
 def test_the_access_log_leaves_out_the_query_string(api: str, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="local.http_api")
+    caplog.set_level(logging.INFO, logger="ropguard_offline.http_api")
     assert httpx.get(f"{api}/items/7?password=hunter2-hunter2").status_code == 201
-    [line] = [record.getMessage() for record in caplog.records if record.name == "local.http_api"]
+    [line] = [record.getMessage() for record in caplog.records if record.name == "ropguard_offline.http_api"]
     assert " GET /items/7 route=GET /items/{id} status=201 requestId=" in line
     assert "hunter2" not in caplog.text
 

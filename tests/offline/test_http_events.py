@@ -9,7 +9,7 @@ import pytest
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
-from local.http_events import (
+from ropguard_offline.http_events import (
     ApiStage,
     MalformedResultError,
     RouteTable,
@@ -18,7 +18,7 @@ from local.http_events import (
     cors_preflight,
     to_response,
 )
-from local.template import CorsConfig, HttpRoute
+from ropguard_offline.template import CorsConfig, HttpRoute
 
 STAGE = ApiStage(api_id="abc123defg", account_id="123456789012", region="eu-west-1")
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from local.aws_resources import OfflineResources
-from local.lambda_runtime import FunctionError, LocalFunction
+from ropguard_offline.aws_resources import OfflineResources
+from ropguard_offline.lambda_runtime import FunctionError, LocalFunction
 
 from .conftest import spec_of
 
@@ -165,21 +165,23 @@ def test_cold_start_replaces_every_worker(functions: Any) -> None:
 def test_what_a_handler_prints_is_logged_before_invoke_returns(
     functions: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="local.functions")
+    caplog.set_level(logging.INFO, logger="ropguard_offline.functions")
     functions().invoke({"action": "print", "text": "hello from the worker"})
     assert [
-        record.getMessage() for record in caplog.records if record.name == "local.functions.RuntimeFunction"
+        record.getMessage()
+        for record in caplog.records
+        if record.name == "ropguard_offline.functions.RuntimeFunction"
     ] == ["printed by the handler: hello from the worker"]
 
 
 def test_a_worker_started_while_nobody_logs_writes_to_dev_null(
     functions: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="local.functions")
+    caplog.set_level(logging.WARNING, logger="ropguard_offline.functions")
     runtime = functions()
     pid = runtime.invoke({"action": "print", "text": "heard by nobody"})["pid"]
     assert os.readlink(f"/proc/{pid}/fd/1") == os.devnull
-    assert not [record for record in caplog.records if record.name.startswith("local.functions")]
+    assert not [record for record in caplog.records if record.name.startswith("ropguard_offline.functions")]
 
 
 def test_stop_ends_the_workers(functions: Any) -> None:

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from local.stack import OfflineStack, Ports, StackConfig
+from ropguard_offline.stack import OfflineStack, Ports, StackConfig
 from tests.fixtures.offline_stack import client_from
 
 pytestmark = pytest.mark.integration
@@ -113,7 +113,9 @@ def test_the_functions_logs_and_metrics_reach_the_captured_log(
     """The secret-hygiene scan reads these records: the workers' output must be in them."""
     assert httpx.post(f"{offline_stack.api_url}/login", json=ALICE).status_code == 200
     lines = [
-        record.getMessage() for record in caplog.records if record.name == "local.functions.LoginFunction"
+        record.getMessage()
+        for record in caplog.records
+        if record.name == "ropguard_offline.functions.LoginFunction"
     ]
     assert any('"LoginSucceeded"' in line for line in lines)
 

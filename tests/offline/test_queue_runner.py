@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from local.aws_resources import AwsEndpoint, OfflineResources, create_resources
-from local.lambda_runtime import LocalFunction
-from local.queue_runner import BoundSource, QueueRunner, sqs_event, succeeded_ids
+from ropguard_offline.aws_resources import AwsEndpoint, OfflineResources, create_resources
+from ropguard_offline.lambda_runtime import LocalFunction
+from ropguard_offline.queue_runner import BoundSource, QueueRunner, sqs_event, succeeded_ids
 from tests.fixtures.aws import FAKE_AWS_ENV
 
 from .conftest import FIXTURE_PARAMETERS, FIXTURE_TEMPLATE, spec_of

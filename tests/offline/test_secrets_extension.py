@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from local.lambda_runtime import LocalFunction
-from local.stack import OfflineStack, Ports, StackConfig
+from ropguard_offline.lambda_runtime import LocalFunction
+from ropguard_offline.stack import OfflineStack, Ports, StackConfig
 from tests.fixtures.secret_hygiene import SecretRegistry
 
 from .conftest import FIXTURE_PARAMETERS, FIXTURE_TEMPLATE

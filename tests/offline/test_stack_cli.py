@@ -1,8 +1,9 @@
-"""``python -m local.stack`` (``make run``): configurable ports, a banner, and a clean stop on
+"""``python -m ropguard_offline.stack`` (``make run``): configurable ports, a banner, and a clean stop on
 SIGINT/SIGTERM. Run as a real subprocess on free ports."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -14,8 +15,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from local.stack import DEFAULT_TENANT, Ports, demo_client, ensure_free, parameter_overrides, parse_args
-from local.template import TemplateError
+from ropguard_offline.stack import (
+    DEFAULT_TENANT,
+    Ports,
+    demo_client,
+    ensure_free,
+    parameter_overrides,
+    parse_args,
+)
+from ropguard_offline.template import TemplateError
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -50,28 +58,41 @@ def test_parameter_overrides_take_sams_syntax() -> None:
         parameter_overrides(["novalue"])
 
 
-@pytest.mark.integration
-@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
-def test_runs_until_signalled_and_stops_cleanly(stop_signal: signal.Signals) -> None:
+def _start_stack() -> tuple[subprocess.Popen[str], str]:
+    """``python -m ropguard_offline.stack`` on free ports, in a process group of its own (as ``make run``'s
+    shell gives it), once its banner is out."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     for name in ("ROPGUARD_API_PORT", "ROPGUARD_AUTH0_PORT", "ROPGUARD_AWS_PORT"):
         env[name] = "0"
     process = subprocess.Popen(
-        [sys.executable, "-m", "local.stack", "--workers", "3"],
+        [sys.executable, "-m", "ropguard_offline.stack", "--workers", "3"],
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=True,
     )
+    assert process.stdout is not None
+    banner = []
+    for line in process.stdout:
+        banner.append(line)
+        if "moto (AWS)" in line:
+            break
+    return process, "".join(banner)
+
+
+def _stop_surely(process: subprocess.Popen[str]) -> None:
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
+def test_runs_until_signalled_and_stops_cleanly(stop_signal: signal.Signals) -> None:
+    process, text = _start_stack()
     try:
-        assert process.stdout is not None
-        banner = []
-        for line in process.stdout:
-            banner.append(line)
-            if "moto (AWS)" in line:
-                break
-        text = "".join(banner)
         api_url = re.search(r"local HTTP API\s+(http://127\.0\.0\.1:\d+)", text)
         assert api_url, text
         assert "POST /login" in text
@@ -94,9 +115,78 @@ def test_runs_until_signalled_and_stops_cleanly(stop_signal: signal.Signals) -> 
         assert "dave-is-blocked-0" not in output
         assert demo_client(DEFAULT_TENANT).client_secret not in output
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        _stop_surely(process)
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every process below ``pid`` (the children start sessions of their own, so not the group)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended while we looked
+        parents[int(stat.parent.name)] = int(fields[1])
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def _alive(pid: int) -> bool:
+    """True while ``pid`` runs; a zombie (dead, its exit status not yet collected) counts as gone."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+TERM, INT = signal.SIGTERM, signal.SIGINT
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    "burst",
+    [
+        pytest.param([("group", TERM), ("process", TERM)], id="make-run-kill-TERM-PGID"),
+        pytest.param(
+            [("process", INT), ("group", TERM), ("process", INT), ("group", INT), ("process", TERM)],
+            id="5-mixed",
+        ),
+        pytest.param(
+            [(("group", "process")[i % 2], (TERM, INT)[i % 3 == 0]) for i in range(20)], id="20-mixed"
+        ),
+    ],
+)
+def test_any_burst_of_stop_signals_stops_every_process_and_frees_every_port(
+    burst: list[tuple[str, signal.Signals]],
+) -> None:
+    process, text = _start_stack()
+    try:
+        ports = {int(port) for port in re.findall(r"http://127\.0\.0\.1:(\d+)", text)}
+        assert len(ports) == 3, text  # the API, the emulator, moto
+        below = _descendants(process.pid)
+        assert len(below) >= 3, below  # moto, the emulator, the functions' workers
+        for target, number in burst:  # as fast as Python sends them
+            if target == "group":
+                os.killpg(process.pid, number)
+            else:
+                process.send_signal(number)
+        rest, _ = process.communicate(timeout=90)
+        assert process.returncode == 0, rest
+        assert "stopped" in rest
+        assert "Traceback" not in rest
+        assert [pid for pid in below if _alive(pid)] == []
+        for port in ports:  # as the servers bind: the stopped stack's TIME_WAIT does not count
+            ensure_free("127.0.0.1", Ports(api=port), "api")
+    finally:
+        for pid in _descendants(process.pid) if process.poll() is None else ():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        _stop_surely(process)
 
 
 def test_a_taken_port_is_refused_with_a_clear_message() -> None:

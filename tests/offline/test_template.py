@@ -1,4 +1,5 @@
-"""local.template: template.yaml through the SAM translator, and the parameter values it is given."""
+"""ropguard_offline.template: template.yaml through the SAM translator, and the parameter values
+it is given."""
 
 from __future__ import annotations
 
@@ -6,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from local.template import TemplateError, is_extension_layer, load_yaml, parameter_values, translate
+from ropguard_offline.template import (
+    TemplateError,
+    is_extension_layer,
+    load_yaml,
+    parameter_values,
+    translate,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 DECLARED = {"Domain": {"Type": "String"}, "Days": {"Type": "Number", "AllowedValues": [1, 30]}}

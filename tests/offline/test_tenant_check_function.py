@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from local.stack import OfflineStack, Ports, StackConfig
+from ropguard_offline.stack import OfflineStack, Ports, StackConfig
 from tests.fixtures.secret_hygiene import SECRETS
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -2,7 +2,7 @@
 
 The SAM template hides what AWS::Serverless resources expand into; least-privilege and
 encryption are only provable on the expansion. aws-sam-translator's public API does it offline,
-through the same ``local.template.translate`` the offline stack reads the template with.
+through the same ``ropguard_offline.template.translate`` the offline stack reads the template with.
 ``python -m tests.template.sam_translation OUT`` writes it for checkov.
 
 checkov evaluates ``Conditions`` with the parameters' defaults and drops resources whose condition
@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from local.template import load_yaml, translate
+from ropguard_offline.template import load_yaml, translate
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from local.template import load_yaml
 from ropguard.settings import (
     LoginSettings,
     ResetSettings,
@@ -22,6 +21,7 @@ from ropguard.settings import (
     read_auth0_base_url,
     read_str,
 )
+from ropguard_offline.template import load_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV_JSON: dict[str, dict[str, str]] = json.loads((ROOT / "env.json").read_text())

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from local.template import FunctionSpec, load_yaml, translate
 from ropguard.security_events import (
     FALLBACK_METRIC,
     LOST_METRIC,
@@ -19,6 +18,7 @@ from ropguard.security_events import (
     PublishPolicy,
 )
 from ropguard.settings import ResetSettings, SecurityEventSettings
+from ropguard_offline.template import FunctionSpec, load_yaml, translate
 from tests.offline.conftest import read, spec_of
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from local.template import load_yaml
+from ropguard_offline.template import load_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 

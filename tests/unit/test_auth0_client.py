@@ -1,13 +1,15 @@
 """ropguard.auth0_client: what reaches Auth0, what comes back, and nothing kept from one user to the next.
 
-Against a loopback server (pytest-httpserver) through the real pooled connection.
+Against a loopback server (pytest-httpserver) through the real keep-alive origin.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import socket
 
+import httpx
 import pytest
 from pytest_httpserver import HTTPServer
 
@@ -22,21 +24,25 @@ from ropguard.auth0_client import (
     tenant_origin,
 )
 from ropguard.credentials import ClientCredentials
-from ropguard.http_pool import HttpReply
-from ropguard.settings import Auth0Settings
+from ropguard.errors import ConfigurationError
+from ropguard.outbound import Reply
+from ropguard.settings import CLIENT_SECRET_BASIC, CLIENT_SECRET_POST, Auth0Settings
 from tests.fixtures.cookies import cookie_setting_answer
 
 CREDENTIALS = ClientCredentials("client-id", "client-secret-never-log")
 GRANT = PasswordGrant("alice@example.com", "pw-never-log", "openid", "https://api", "customers")
 
 
-def settings_for(base_url: str, *, read_timeout: float = 2) -> Auth0Settings:
+def settings_for(
+    base_url: str, *, read_timeout: float = 2, method: str = CLIENT_SECRET_POST
+) -> Auth0Settings:
     return Auth0Settings(
         base_url=base_url,
         secret_id="unused",
         connect_timeout_seconds=2,
         read_timeout_seconds=read_timeout,
         secret_max_age_seconds=300,
+        client_auth_method=method,
     )
 
 
@@ -154,4 +160,46 @@ def test_nothing_listening_is_unreachable() -> None:
 def test_json_body_only_when_declared_json_and_parsable(
     headers: dict[str, str], content: bytes, expected: object
 ) -> None:
-    assert json_body(HttpReply(200, headers, content)) == expected
+    assert json_body(Reply(200, httpx.Headers(headers), content)) == expected
+
+
+def test_client_secret_basic_sends_the_credentials_in_the_header_only(httpserver: HTTPServer) -> None:
+    """RFC 6749 2.3.1: id and secret each URL-encoded, joined by a colon, base64-encoded."""
+    httpserver.expect_request("/oauth/token", method="POST").respond_with_json({"access_token": "a"})
+    httpserver.expect_request("/oauth/revoke", method="POST").respond_with_data("")
+    base_url = httpserver.url_for("").rstrip("/")
+    endpoint = TokenEndpoint.for_tenant(settings_for(base_url, method=CLIENT_SECRET_BASIC))
+    odd = ClientCredentials("id:with colon", "s3cret/+=?")
+    endpoint.request_token(GRANT, odd, forwarded_for="203.0.113.9")
+    endpoint.send(Auth0Call("POST", "/oauth/revoke", {"token": "rt"}), odd, forwarded_for="ip")
+    endpoint.close()
+
+    for request, _ in httpserver.log:
+        scheme, _, encoded = request.headers["Authorization"].partition(" ")
+        assert scheme == "Basic"
+        assert base64.b64decode(encoded) == b"id%3Awith%20colon:s3cret%2F%2B%3D%3F"
+        body = json.loads(request.get_data())
+        assert "client_id" not in body
+        assert "client_secret" not in body
+    assert json.loads(httpserver.log[1][0].get_data()) == {"token": "rt"}
+
+
+def test_client_secret_post_sends_no_authorization_header(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/oauth/token", method="POST").respond_with_json({"access_token": "a"})
+    endpoint = TokenEndpoint.for_tenant(settings_for(httpserver.url_for("").rstrip("/")))
+    endpoint.request_token(GRANT, CREDENTIALS, forwarded_for="203.0.113.9")
+    endpoint.close()
+
+    request, _ = httpserver.log[0]
+    assert "Authorization" not in request.headers
+    assert json.loads(request.get_data())["client_secret"] == "client-secret-never-log"
+
+
+def test_the_auth_method_is_one_of_the_two_and_post_by_default() -> None:
+    env = {"AUTH0_DOMAIN": "tenant.eu.auth0.com", "AUTH0_SECRET_ID": "s"}
+    assert Auth0Settings.from_env(env).client_auth_method == "client_secret_post"
+    basic = {**env, "AUTH0_CLIENT_AUTH_METHOD": "client_secret_basic"}
+    assert Auth0Settings.from_env(basic).client_auth_method == CLIENT_SECRET_BASIC
+    with pytest.raises(ConfigurationError) as raised:
+        Auth0Settings.from_env({**env, "AUTH0_CLIENT_AUTH_METHOD": "private_key_jwt"})
+    assert raised.value.variable == "AUTH0_CLIENT_AUTH_METHOD"

@@ -1,10 +1,10 @@
-"""ropguard.change_password: the password-reset function's httpx client keeps no state between users."""
+"""ropguard.change_password: the reset function's client keeps no state between users; 404 is no user."""
 
 from __future__ import annotations
 
 from pytest_httpserver import HTTPServer
 
-from ropguard.change_password import build_http_client
+from ropguard.change_password import ChangePasswordClient, ResetRequest
 from ropguard.settings import Auth0Settings
 from tests.fixtures.cookies import cookie_setting_answer
 
@@ -26,9 +26,19 @@ def test_a_cookie_set_on_one_answer_is_never_sent_with_the_next_request(httpserv
     httpserver.expect_request("/dbconnections/change_password").respond_with_handler(
         cookie_setting_answer(seen)
     )
-    with build_http_client(settings_for(httpserver)) as client:
-        for _ in range(3):
-            assert client.post("/dbconnections/change_password", json={}).status_code == 200
-        assert list(client.cookies.jar) == []
+    client = ChangePasswordClient.for_tenant(settings_for(httpserver))
+    for user in ("alice", "bob", "carol"):
+        taken = client.request_reset(email=f"{user}@example.com", connection="db", client_id="c")
+        assert taken is ResetRequest.SENT
+    client.close()
 
     assert seen == [None, None, None]
+
+
+def test_user_not_found_is_an_answer_not_a_failure(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/dbconnections/change_password").respond_with_json(
+        {"error": "user_not_found"}, status=404
+    )
+    client = ChangePasswordClient.for_tenant(settings_for(httpserver))
+    assert client.request_reset(email="a@b.co", connection="db", client_id="c") is ResetRequest.USER_NOT_FOUND
+    client.close()

@@ -4,6 +4,7 @@ a loopback pytest-httpserver."""
 from __future__ import annotations
 
 import json
+import socket
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import httpx
+import httpcore
 import pytest
 from moto import mock_aws
 from pytest_httpserver import HTTPServer
@@ -24,8 +25,10 @@ from ropguard.change_password import (
     PermanentResetError,
     TransientResetError,
 )
-from ropguard.password_reset import email_of, parse_event
+from ropguard.outbound import Origin, Timeouts
+from ropguard.password_reset import address_of, parse_event
 from tests.emf import metric_totals
+from tests.fixtures.raw_http import FlakyNetwork
 
 REGION = "us-east-1"
 CONNECTION = "Username-Password-Authentication"
@@ -279,7 +282,8 @@ def test_a_missing_secret_is_transient(env: Env, monkeypatch: pytest.MonkeyPatch
         ("[]", "invalid_event:body:model_type"),
         (json.dumps(breach(password=PASSWORD)), "invalid_event:password:extra_forbidden"),
         (json.dumps(breach(version=2)), "invalid_event:version:literal_error"),
-        (json.dumps(breach("not-an-email")), "username_not_email"),
+        ("[" * 100_000, "invalid_event:nested_too_deep"),
+        (json.dumps({"Type": "Notification", "Message": "[" * 100_000}), "invalid_event:nested_too_deep"),
         (json.dumps(breach(realm="other-connection")), "realm_not_reset_connection"),
     ],
 )
@@ -338,13 +342,12 @@ def test_logs_carry_no_password_or_secret(
 
 @pytest.mark.parametrize("username", ["a@b.co", "first.last+tag@sub.example.org", " a@b.co "])
 def test_email_addresses_are_accepted(username: str) -> None:
-    assert email_of(username) == username.strip()
+    assert address_of(username) == username.strip()
 
 
 @pytest.mark.parametrize("username", ["alice", "a@b", "@b.co", "a@.co", "a b@c.co", "a@b.co."])
-def test_usernames_that_are_not_addresses_are_permanent(username: str) -> None:
-    with pytest.raises(PermanentResetError, match="username_not_email"):
-        email_of(username)
+def test_usernames_that_are_not_addresses_are_told_apart(username: str) -> None:
+    assert address_of(username) is None
 
 
 def test_parse_event_accepts_the_raw_body() -> None:
@@ -352,38 +355,35 @@ def test_parse_event_accepts_the_raw_body() -> None:
     assert str(parse_event(json.dumps(body)).id) == body["id"]
 
 
-def _client(handler: Any) -> ChangePasswordClient:
-    return ChangePasswordClient(
-        httpx.Client(base_url="https://tenant.example", transport=httpx.MockTransport(handler))
-    )
-
-
-def _raise(exc: Exception) -> Any:
-    def handler(request: httpx.Request) -> httpx.Response:
-        raise exc
-
-    return handler
+def _client(base_url: str, **options: Any) -> ChangePasswordClient:
+    return ChangePasswordClient(Origin(base_url, Timeouts(2, 0.05), **options))
 
 
 @pytest.mark.parametrize(
-    ("exc", "reason"),
+    ("failure", "reason"),
     [
-        (httpx.ReadTimeout("slow"), "auth0_timeout"),
-        (httpx.ConnectTimeout("slow"), "auth0_timeout"),
-        (httpx.ConnectError("refused"), "auth0_unreachable:ConnectError"),
+        ("silent", "auth0_timeout"),
+        (httpcore.ConnectTimeout, "auth0_timeout"),
+        (httpcore.ConnectError, "auth0_unreachable:ConnectError"),
     ],
 )
-def test_network_failures_are_transient(exc: Exception, reason: str) -> None:
-    with pytest.raises(TransientResetError) as caught:
-        _client(_raise(exc)).request_reset(email="a@b.co", connection=CONNECTION, client_id=CLIENT_ID)
+def test_network_failures_are_transient(failure: Any, reason: str) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        base_url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        network = None if failure == "silent" else FlakyNetwork(failures=1, error=failure)
+        with pytest.raises(TransientResetError) as caught:
+            _client(base_url, network=network).request_reset(
+                email="a@b.co", connection=CONNECTION, client_id=CLIENT_ID
+            )
     assert caught.value.reason == reason
 
 
 @pytest.mark.parametrize(
     ("status", "permanent"), [(400, True), (401, True), (403, True), (429, False), (502, False)]
 )
-def test_status_classification(status: int, permanent: bool) -> None:
-    client = _client(lambda request: httpx.Response(status, text="no"))
+def test_status_classification(status: int, permanent: bool, httpserver: HTTPServer) -> None:
+    httpserver.expect_request(CHANGE_PASSWORD_PATH).respond_with_data("no", status=status)
+    client = _client(httpserver.url_for("").rstrip("/"))
     expected = PermanentResetError if permanent else TransientResetError
     with pytest.raises(expected):
         client.request_reset(email="a@b.co", connection=CONNECTION, client_id=CLIENT_ID)
@@ -411,4 +411,88 @@ def test_a_misconfigured_function_returns_every_record_without_a_stack_trace(
     assert invoke(record(breach(), message_id="m-1"), record(breach(), message_id="m-2")) == ["m-1", "m-2"]
     assert metric_totals(capsys.readouterr().out) == {"ConfigurationInvalid": 1}
     assert '"variable": "IDEMPOTENCY_TABLE_NAME"' in logs(caplog)
+    assert reset_calls(env.auth0) == []
+
+
+# --- finished without an email: no such user, or a username nobody can look up --------------------
+
+
+MANAGEMENT_ID = "management-client-id"
+MANAGEMENT_SECRET = "management-client-secret-never-log"
+MANAGEMENT_TOKEN = "management-token-never-log"
+
+
+def test_user_not_found_is_finished_without_retry_or_dlq(
+    env: Env, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env.auth0.expect_request(CHANGE_PASSWORD_PATH, method="POST").respond_with_json(
+        {"error": "user_not_found", "error_description": "User not found"}, status=404
+    )
+    assert invoke(record(breach(), receive_count=1)) == []
+    assert dead_letters(env.dlq_url) == []
+    assert len(reset_calls(env.auth0)) == 1
+    assert metric_totals(capsys.readouterr().out) == {"ResetUserNotFound": 1}
+
+
+def test_a_username_without_a_management_credential_is_skipped_not_dead_lettered(
+    env: Env, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    auth0_answers(env.auth0)
+    assert invoke(record(breach("not-an-email")), record(breach("good@example.com"))) == []
+    assert dead_letters(env.dlq_url) == []
+    assert [call["email"] for call in reset_calls(env.auth0)] == ["good@example.com"]
+    assert metric_totals(capsys.readouterr().out) == {"ResetSkipped": 1, "ResetRequested": 1}
+    assert "no management credential is configured" in logs(caplog)
+
+
+@pytest.fixture
+def management(env: Env, monkeypatch: pytest.MonkeyPatch, secret_registry: Any) -> HTTPServer:
+    """A management credential configured, and the tenant's token and user search on the stand-in."""
+    secret_registry.add("management secret", MANAGEMENT_SECRET, MANAGEMENT_TOKEN)
+    secret = boto3.client("secretsmanager", region_name=REGION).create_secret(
+        Name="auth0-management",
+        SecretString=json.dumps({"client_id": MANAGEMENT_ID, "client_secret": MANAGEMENT_SECRET}),
+    )["ARN"]
+    monkeypatch.setenv("AUTH0_MANAGEMENT_SECRET_ID", secret)
+    app.service.cache_clear()
+    env.auth0.expect_request("/oauth/token", method="POST").respond_with_json(
+        {"access_token": MANAGEMENT_TOKEN, "token_type": "Bearer", "expires_in": 86400}
+    )
+    return env.auth0
+
+
+def test_a_username_is_looked_up_through_the_management_api(
+    env: Env, management: HTTPServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    management.expect_request("/api/v2/users", method="GET").respond_with_json([{"email": "bob@example.com"}])
+    auth0_answers(env.auth0)
+    assert invoke(record(breach("bob")), record(breach('eve"quoted'))) == []
+
+    searches = [request for request, _ in management.log if request.path == "/api/v2/users"]
+    assert [request.args["q"] for request in searches] == [
+        f'username:"bob" AND identities.connection:"{CONNECTION}"',
+        f'username:"eve\\"quoted" AND identities.connection:"{CONNECTION}"',
+    ]
+    assert {request.args["search_engine"] for request in searches} == {"v3"}
+    assert {request.headers["Authorization"] for request in searches} == {f"Bearer {MANAGEMENT_TOKEN}"}
+    [token_request] = [request for request, _ in management.log if request.path == "/oauth/token"]
+    assert json.loads(token_request.get_data())["audience"] == f"http://127.0.0.1:{management.port}/api/v2/"
+    # Both names found bob's address: one email in the window.
+    assert [call["email"] for call in reset_calls(env.auth0)] == ["bob@example.com"]
+    assert metric_totals(capsys.readouterr().out) == {"ResetRequested": 1, "ResetDeduplicated": 1}
+
+
+def test_a_username_the_connection_does_not_know_is_finished(
+    env: Env, management: HTTPServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    management.expect_request("/api/v2/users", method="GET").respond_with_json([])
+    assert invoke(record(breach("nobody"))) == []
+    assert reset_calls(env.auth0) == []
+    assert dead_letters(env.dlq_url) == []
+    assert metric_totals(capsys.readouterr().out) == {"ResetUserNotFound": 1}
+
+
+def test_a_failing_lookup_is_retried(env: Env, management: HTTPServer) -> None:
+    management.expect_request("/api/v2/users", method="GET").respond_with_data("busy", status=503)
+    assert invoke(record(breach("bob"), message_id="m-lookup")) == ["m-lookup"]
     assert reset_calls(env.auth0) == []

@@ -58,9 +58,9 @@ def test_with_the_runtime_module_hooks_are_registered(
 
 def test_first_call_imports_depend_on_the_extension() -> None:
     with_extension = snapstart.import_for_first_call({"PARAMETERS_SECRETS_EXTENSION_HTTP_PORT": "2773"})
-    assert with_extension == ["http.client"]
+    assert with_extension == ["certifi"]
     without = snapstart.import_for_first_call({})
-    assert without == ["http.client", "boto3", "aws_lambda_powertools.utilities.parameters"]
+    assert without == ["certifi", "boto3", "aws_lambda_powertools.utilities.parameters"]
 
 
 def test_the_login_handler_drops_its_service_after_a_restore(monkeypatch: pytest.MonkeyPatch) -> None:

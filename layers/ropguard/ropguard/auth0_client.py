@@ -1,31 +1,40 @@
-"""HTTP access to the Auth0 Authentication API: one pooled connection per container (http.client).
+"""HTTP access to the Auth0 Authentication API: one keep-alive origin per container (``ropguard.outbound``).
 
 A password grant must never reach Auth0 twice: each copy counts toward brute-force protection.
-So the only retry is the pool's connect retry, which fires before a byte of the request is written;
-a broken or slow exchange afterwards is reported, not repeated. The pool (``ropguard.http_pool``)
-has no cookie jar, follows no redirect and reads no proxy variable: one client serves every end
-user of a container, and nothing of one user's exchange reaches the next one's.
+So the only retry is the connect retry, which fires before a byte of the request is written; a
+broken or slow exchange afterwards is reported, not repeated. The origin has no cookie jar,
+follows no redirect, reads no proxy variable, caps the answer's size and ends every exchange by
+its deadline: one client serves every end user of a container, and nothing of one user's exchange
+reaches the next one's.
+
+The client authenticates as the tenant's application expects (``token_endpoint_auth_method``):
+``client_secret_post`` puts ``client_id`` and ``client_secret`` in the body, ``client_secret_basic``
+in an ``Authorization: Basic`` header (RFC 6749 section 2.3.1: each URL-encoded, then joined by a
+colon and base64-encoded).
 """
 
 from __future__ import annotations
 
-import json
+import base64
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
+from urllib.parse import quote
+
+import httpcore
 
 from ropguard.credentials import ClientCredentials
 from ropguard.errors import UpstreamTimeoutError, UpstreamUnreachableError
-from ropguard.http_pool import (
+from ropguard.outbound import (
     TIMEOUT_ERRORS,
     TRANSPORT_ERRORS,
-    HttpReply,
-    Opener,
-    PooledOrigin,
+    Origin,
+    Reply,
     Timeouts,
     json_content,
+    require_fits,
 )
-from ropguard.settings import Auth0Settings
+from ropguard.settings import CLIENT_SECRET_BASIC, Auth0Settings
 
 PASSWORD_GRANT = "password"  # noqa: S105 - a grant type name
 PASSWORD_REALM_GRANT = "http://auth0.com/oauth/grant-type/password-realm"  # noqa: S105
@@ -38,28 +47,30 @@ CONNECT_RETRIES = 1
 TOKEN_PATH: Final = "/oauth/token"  # noqa: S105 - a URL path
 
 #: Sent with every request. ``identity``: an answer is JSON as sent, never a compressed body we
-#: would have to decode (httpx asked for gzip and decoded it; Auth0's answers are a few hundred bytes).
+#: would have to decode (Auth0's answers are a few hundred bytes).
 DEFAULT_HEADERS: Final = (
-    (b"Accept", b"application/json"),
-    (b"Accept-Encoding", b"identity"),
-    (b"User-Agent", b"ropguard"),
+    ("Accept", "application/json"),
+    ("Accept-Encoding", "identity"),
+    ("User-Agent", "ropguard"),
 )
-JSON_CONTENT_TYPE: Final = (b"Content-Type", b"application/json")
-_FORWARDED_FOR: Final = FORWARDED_FOR_HEADER.encode("ascii")
-_METHODS: Final = {"GET": b"GET", "POST": b"POST"}
+JSON_CONTENT_TYPE: Final = ("Content-Type", "application/json")
 
 
-def tenant_origin(settings: Auth0Settings, *, opener: Opener | None = None) -> PooledOrigin:
-    """The container's keep-alive connection to the tenant, with the configured timeouts."""
-    return PooledOrigin(
+def tenant_origin(settings: Auth0Settings, *, network: httpcore.NetworkBackend | None = None) -> Origin:
+    """The container's keep-alive origin for the tenant, with the configured timeouts.
+
+    Built on a function's first invocation, so a worst case of the timeouts that does not fit the
+    function's timeout is refused here, naming the read timeout.
+    """
+    origin = Origin(
         settings.base_url,
-        Timeouts(
-            connect_seconds=settings.connect_timeout_seconds, read_seconds=settings.read_timeout_seconds
-        ),
+        Timeouts(settings.connect_timeout_seconds, settings.read_timeout_seconds),
         retries=CONNECT_RETRIES,
-        default_headers=DEFAULT_HEADERS,
-        opener=opener,
+        headers=DEFAULT_HEADERS,
+        network=network,
     )
+    require_fits(origin.budget_seconds, "AUTH0_READ_TIMEOUT_SECONDS")
+    return origin
 
 
 # The names the services know; classes of ``ropguard.errors``.
@@ -83,11 +94,9 @@ class PasswordGrant:
     realm: str | None
 
 
-def _token_request_body(grant: PasswordGrant, credentials: ClientCredentials) -> dict[str, str]:
+def _token_request_body(grant: PasswordGrant) -> dict[str, str]:
     body = {
         "grant_type": PASSWORD_REALM_GRANT if grant.realm else PASSWORD_GRANT,
-        "client_id": credentials.client_id,
-        "client_secret": credentials.client_secret,
         "username": grant.username,
         "password": grant.password,
         "scope": grant.scope,
@@ -114,17 +123,29 @@ class Auth0Call:
     client_auth: bool = True
 
 
+def basic_authorization(credentials: ClientCredentials) -> str:
+    """RFC 6749 section 2.3.1: ``Basic base64(urlencode(id) ":" urlencode(secret))``."""
+    pair = f"{quote(credentials.client_id, safe='')}:{quote(credentials.client_secret, safe='')}"
+    return f"Basic {base64.b64encode(pair.encode('utf-8')).decode('ascii')}"
+
+
 class TokenEndpoint:
     """The tenant's Authentication API, always with the end user's IP in auth0-forwarded-for.
 
     ``request_token`` sends password grants; ``send`` every other call. Both go through the one
-    pooled connection and never retry once a byte may have reached Auth0. Timeouts become
-    ``Auth0TimeoutError`` (504), every other transport failure ``Auth0UnreachableError`` (502), each
-    with the failure's class name (``ropguard.http_pool``'s, named as httpx names them) as its reason.
+    origin and never retry once a byte may have reached Auth0. Timeouts (the deadline included)
+    become ``Auth0TimeoutError`` (504), every other transport failure (an oversized answer
+    included) ``Auth0UnreachableError`` (502), each with the failure's class name as its reason.
     """
 
-    def __init__(self, origin: PooledOrigin) -> None:
+    def __init__(self, origin: Origin, *, basic_auth: bool = False) -> None:
         self._origin = origin
+        self._basic_auth = basic_auth
+
+    @classmethod
+    def for_tenant(cls, settings: Auth0Settings) -> TokenEndpoint:
+        """The tenant's endpoint, authenticating the client as configured."""
+        return cls(tenant_origin(settings), basic_auth=settings.client_auth_method == CLIENT_SECRET_BASIC)
 
     def close(self) -> None:
         self._origin.close()
@@ -132,33 +153,36 @@ class TokenEndpoint:
     def request_token(
         self, grant: PasswordGrant, credentials: ClientCredentials, *, forwarded_for: str
     ) -> Auth0Reply:
-        return self._exchange(
-            b"POST",
-            TOKEN_PATH,
-            [JSON_CONTENT_TYPE, (_FORWARDED_FOR, forwarded_for.encode("ascii"))],
-            json_content(_token_request_body(grant, credentials)),
-        )
+        headers = [(FORWARDED_FOR_HEADER, forwarded_for)]
+        return self._post(TOKEN_PATH, _token_request_body(grant), credentials, headers)
 
     def send(
         self, call: Auth0Call, credentials: ClientCredentials | None, *, forwarded_for: str
     ) -> Auth0Reply:
-        headers = [(_FORWARDED_FOR, forwarded_for.encode("ascii"))]
+        headers = [(FORWARDED_FOR_HEADER, forwarded_for)]
         if call.bearer is not None:
-            headers.append((b"Authorization", f"Bearer {call.bearer}".encode("ascii")))
-        content: bytes | None = None
-        if call.method == "POST":
-            body = dict(call.fields)
-            if call.client_auth and credentials is not None:
-                body["client_id"] = credentials.client_id
-                body["client_secret"] = credentials.client_secret
-            headers.append(JSON_CONTENT_TYPE)
-            content = json_content(body)
-        return self._exchange(
-            _METHODS.get(call.method) or call.method.encode("ascii"), call.path, headers, content
-        )
+            headers.append(("Authorization", f"Bearer {call.bearer}"))
+        if call.method != "POST":
+            return self._exchange(call.method, call.path, headers, None)
+        return self._post(call.path, dict(call.fields), credentials if call.client_auth else None, headers)
+
+    def _post(
+        self,
+        path: str,
+        body: dict[str, str],
+        credentials: ClientCredentials | None,
+        headers: list[tuple[str, str]],
+    ) -> Auth0Reply:
+        """A JSON POST, the client authenticated by the configured method when credentials are given."""
+        headers = [*headers, JSON_CONTENT_TYPE]
+        if credentials is not None and self._basic_auth:
+            headers.append(("Authorization", basic_authorization(credentials)))
+        elif credentials is not None:
+            body = {"client_id": credentials.client_id, "client_secret": credentials.client_secret, **body}
+        return self._exchange("POST", path, headers, json_content(body))
 
     def _exchange(
-        self, method: bytes, path: str, headers: list[tuple[bytes, bytes]], content: bytes | None
+        self, method: str, path: str, headers: list[tuple[str, str]], content: bytes | None
     ) -> Auth0Reply:
         try:
             reply = self._origin.request(method, path, headers=headers, content=content)
@@ -169,7 +193,7 @@ class TokenEndpoint:
         return Auth0Reply(status=reply.status, body=json_body(reply), headers=reply.headers)
 
 
-def json_body(reply: HttpReply) -> Any:
+def json_body(reply: Reply) -> Any:
     """The parsed body, or None unless it is declared JSON, not content-encoded, and parses.
 
     Auth0 always answers ``application/json``; a body under another type (an HTML error page, a
@@ -183,6 +207,6 @@ def json_body(reply: HttpReply) -> Any:
     if reply.headers.get("content-encoding", "identity").strip().lower() not in ("", "identity"):
         return None
     try:
-        return json.loads(reply.content)
+        return reply.json()
     except ValueError:
         return None

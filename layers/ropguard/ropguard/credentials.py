@@ -4,10 +4,9 @@ Two ways to read a secret, chosen once per container from the environment:
 
 * **AWS Parameters and Secrets Lambda Extension** (``PARAMETERS_SECRETS_EXTENSION_HTTP_PORT`` set):
   ``GET http://localhost:{port}/secretsmanager/get?secretId=...`` with the function's session token
-  in ``X-Aws-Parameters-Secrets-Token``, through a small pooled connection of its own
-  (``ropguard.http_pool``: short timeouts, created on first use). Neither boto3 nor httpx is
-  imported on this path: boto3 was most of the cold start a login would otherwise pay
-  (docs/architecture.md, "Cold start").
+  in ``X-Aws-Parameters-Secrets-Token``, through a small keep-alive origin of its own
+  (``ropguard.outbound``: short timeouts, created on first use). boto3 is not imported on this
+  path: it was most of the cold start a login would otherwise pay (docs/architecture.md, "Cold start").
 * **Powertools Parameters** otherwise (imported on first use, so importing this module stays cheap).
 
 Either way the value is kept in memory for ``max_age_seconds`` so warm invocations make no call at
@@ -24,10 +23,9 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Protocol
-from urllib.parse import urlencode
 
 from ropguard.errors import ConfigurationError, SecretUnavailableError
-from ropguard.http_pool import TIMEOUT_ERRORS, TRANSPORT_ERRORS, PooledOrigin, Timeouts
+from ropguard.outbound import TIMEOUT_ERRORS, TRANSPORT_ERRORS, Origin, Timeouts
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.parameters import SecretsProvider
@@ -40,9 +38,8 @@ EXTENSION_PORT_VARIABLE: Final = "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT"
 #: The extension accepts a request only with the execution environment's session token in this header.
 EXTENSION_TOKEN_HEADER: Final = "X-Aws-Parameters-Secrets-Token"  # noqa: S105 - a header name
 SESSION_TOKEN_VARIABLE: Final = "AWS_SESSION_TOKEN"  # noqa: S105 - a variable name
-_TOKEN_HEADER: Final = EXTENSION_TOKEN_HEADER.encode("ascii")
 #: The answer is parsed as sent: never a compressed body.
-EXTENSION_HEADERS: Final = ((b"Accept", b"application/json"), (b"Accept-Encoding", b"identity"))
+EXTENSION_HEADERS: Final = (("Accept", "application/json"), ("Accept-Encoding", "identity"))
 CURRENT: Final = "AWSCURRENT"
 PREVIOUS: Final = "AWSPREVIOUS"
 
@@ -73,7 +70,7 @@ class ExtensionSecretReader:
     The pool is built on the first read (not at import, not before a SnapStart snapshot) and
     rebuilt by ``reset()`` (SnapStart's after-restore hook: sockets do not survive a restore).
     It reads no proxy variable, so the session token never leaves the host; plain http on
-    localhost loads no CA bundle (``ropguard.tls``).
+    localhost loads no CA bundle (``ropguard.outbound``).
     """
 
     def __init__(
@@ -86,7 +83,7 @@ class ExtensionSecretReader:
         self.base_url = f"http://localhost:{port}"
         self._environ = environ
         self._timeouts = timeouts
-        self._client: PooledOrigin | None = None
+        self._client: Origin | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> ExtensionSecretReader | None:
@@ -102,12 +99,12 @@ class ExtensionSecretReader:
             raise ConfigurationError(EXTENSION_PORT_VARIABLE, f"must be between 1 and 65535, got {port}")
         return cls(port, environ=env)
 
-    def _http(self) -> PooledOrigin:
+    def _http(self) -> Origin:
         if self._client is None:
             timeouts = Timeouts(
                 connect_seconds=self._timeouts.connect_seconds, read_seconds=self._timeouts.read_seconds
             )
-            self._client = PooledOrigin(self.base_url, timeouts, default_headers=EXTENSION_HEADERS)
+            self._client = Origin(self.base_url, timeouts, headers=EXTENSION_HEADERS)
         return self._client
 
     def reset(self) -> None:
@@ -128,9 +125,7 @@ class ExtensionSecretReader:
             params["versionStage"] = stage
         try:
             reply = self._http().request(
-                b"GET",
-                f"/secretsmanager/get?{urlencode(params)}",
-                headers=[(_TOKEN_HEADER, token.encode("ascii"))],
+                "GET", "/secretsmanager/get", params=params, headers=[(EXTENSION_TOKEN_HEADER, token)]
             )
         except TIMEOUT_ERRORS as exc:
             raise SecretUnavailableError(

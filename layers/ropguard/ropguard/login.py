@@ -20,7 +20,6 @@ from ropguard.auth0_client import (
     Auth0Reply,
     PasswordGrant,
     TokenEndpoint,
-    tenant_origin,
 )
 from ropguard.client_address import ClientAddressResolver, ClientAddressSettings
 from ropguard.credentials import ClientCredentials, SecretCredentials
@@ -105,7 +104,7 @@ class LoginService:
         return cls(
             settings,
             credentials=SecretCredentials.for_tenant(settings.auth0),
-            token_endpoint=TokenEndpoint(tenant_origin(settings.auth0)),
+            token_endpoint=TokenEndpoint.for_tenant(settings.auth0),
             breach_reporter=breach_reporter,
             clock=clock,
             client_address=ClientAddressResolver.from_env(env),

@@ -1,10 +1,13 @@
 """Turns queued ``password.breached`` events into at most one Auth0 reset email per user per window.
 
 Every record ends in exactly one place, each with its metric: email requested (``ResetRequested``),
-deduplicated within the window (``ResetDeduplicated``), or dead-lettered with a reason
-(``ResetDeadLettered``). Transient failures raise so SQS redelivers (``ResetRetried``); on the
-last receive they are dead-lettered too, so no record depends on the redrive policy except when the
-function itself dies (timeout, crash), which the DLQ depth alarm still catches.
+deduplicated within the window (``ResetDeduplicated``), finished without an email because Auth0 has
+no such user (``ResetUserNotFound``) or because the username is not an address and no management
+credential is configured to look it up (``ResetSkipped``), or dead-lettered with a reason
+(``ResetDeadLettered``; a body that cannot be read for any reason goes there at once). Transient
+failures raise so SQS redelivers (``ResetRetried``); on the last receive they are dead-lettered
+too, so no record depends on the redrive policy except when the function itself dies (timeout,
+crash), which the DLQ depth alarm still catches.
 """
 
 from __future__ import annotations
@@ -31,18 +34,20 @@ from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ropguard.auth0_client import tenant_origin
 from ropguard.change_password import (
     ChangePasswordClient,
     PermanentResetError,
     ResetFailedError,
+    ResetRequest,
     TransientResetError,
-    build_http_client,
 )
 from ropguard.credentials import CredentialsUnavailableError, SecretCredentials
 from ropguard.errors import InvalidEventError
 from ropguard.security_events import TYPE_ATTRIBUTE, PasswordBreachedEvent
 from ropguard.settings import Environ, ResetSettings
 from ropguard.tracing import traced_method
+from ropguard.user_lookup import UserLookup
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
@@ -66,11 +71,17 @@ class QueuedRecord(SqsRecordModel):
 class ResetOutcome(StrEnum):
     SENT = "sent"
     DEDUPLICATED = "deduplicated"
+    USER_NOT_FOUND = "user_not_found"
+    SKIPPED = "skipped"
     DEAD_LETTERED = "dead_lettered"
 
 
 def parse_event(body: str) -> PasswordBreachedEvent:
-    """The raw-delivery body is the contract; an SNS envelope (raw delivery off) is unwrapped too."""
+    """The raw-delivery body is the contract; an SNS envelope (raw delivery off) is unwrapped too.
+
+    Whatever stops the body from being read (not JSON, nested too deep for the parser, not the
+    schema) is permanent: the same body fails the same way on every delivery.
+    """
     try:
         data = json.loads(body)
         if (
@@ -80,17 +91,17 @@ def parse_event(body: str) -> PasswordBreachedEvent:
         ):
             data = json.loads(data["Message"])
         return PasswordBreachedEvent.from_dict(data)
-    except ValueError as exc:  # JSONDecodeError, InvalidEventError
-        raise PermanentResetError(f"invalid_event:{_describe(exc)}") from exc
+    except Exception as exc:  # any reason at all: a poison body
+        raise PermanentResetError(f"invalid_event:{_describe(exc)}") from None
 
 
-def email_of(username: str) -> str:
-    """Auth0 emails the user, so the username must be an address; Auth0 itself checks the rest."""
+def address_of(username: str) -> str | None:
+    """The username as an email address, or None when it is not one (Auth0 itself checks the rest)."""
     address = username.strip()
     local, at, domain = address.rpartition("@")
     labels = domain.split(".")
     if not (at and local and len(labels) >= 2 and all(labels)) or any(c.isspace() for c in address):
-        raise PermanentResetError("username_not_email")
+        return None
     return address
 
 
@@ -108,8 +119,10 @@ class PasswordResetService:
         dead_letter_queue_url: str,
         max_receive_count: int,
         session: boto3.session.Session | None = None,
+        user_lookup: UserLookup | None = None,
     ) -> None:
         self._change_password = change_password
+        self._user_lookup = user_lookup
         self._client_id = client_id
         self._connection = connection
         self._dlq_url = dead_letter_queue_url
@@ -135,8 +148,15 @@ class PasswordResetService:
     def from_env(cls, env: Environ | None = None) -> PasswordResetService:
         settings = ResetSettings.from_env(env)
         credentials = SecretCredentials.for_tenant(settings.auth0)
+        lookup = None
+        if settings.management_secret_id is not None:
+            management = SecretCredentials(
+                settings.management_secret_id, max_age_seconds=settings.auth0.secret_max_age_seconds
+            )
+            lookup = UserLookup(tenant_origin(settings.auth0), management, connection=settings.connection)
         return cls(
-            change_password=ChangePasswordClient(build_http_client(settings.auth0)),
+            change_password=ChangePasswordClient.for_tenant(settings.auth0),
+            user_lookup=lookup,
             client_id=lambda: credentials.get().client_id,
             connection=settings.connection,
             idempotency_table=settings.idempotency_table_name,
@@ -177,26 +197,29 @@ class PasswordResetService:
             metrics.add_metric(name="ResetRetried", unit=MetricUnit.Count, value=1)
             logger.warning("password reset will be retried", extra={"reason": reason})
             raise TransientResetError(reason) from exc
-        if outcome is ResetOutcome.SENT:
-            metrics.add_metric(name="ResetRequested", unit=MetricUnit.Count, value=1)
-            logger.info("password reset email requested")
-        else:
-            metrics.add_metric(name="ResetDeduplicated", unit=MetricUnit.Count, value=1)
-            logger.info("password reset already requested for this user within the window")
+        _count_finished(outcome)
         return outcome.value
 
     def _reset(self, event: PasswordBreachedEvent) -> ResetOutcome:
-        email = email_of(event.username)
         if event.realm is not None and event.realm != self._connection:
             raise PermanentResetError("realm_not_reset_connection")
+        email = address_of(event.username)
+        if email is None:
+            if self._user_lookup is None:
+                return ResetOutcome.SKIPPED
+            email = self._user_lookup.email_for(event.username)
+            if email is None:
+                return ResetOutcome.USER_NOT_FOUND
         result = self._reset_once(request={"username": email.lower(), "email": email})
         return ResetOutcome(result["outcome"]) if isinstance(result, dict) else ResetOutcome.SENT
 
     def _send_reset(self, request: dict[str, str]) -> dict[str, str]:
         """Runs once per user per window; raising deletes the in-progress record so retries may run."""
-        self._change_password.request_reset(
+        taken = self._change_password.request_reset(
             email=request["email"], connection=self._connection, client_id=self._client_id()
         )
+        if taken is ResetRequest.USER_NOT_FOUND:
+            return {"outcome": ResetOutcome.USER_NOT_FOUND.value}
         return {"outcome": ResetOutcome.SENT.value}
 
     def _is_last_receive(self, record: QueuedRecord) -> bool:
@@ -230,6 +253,23 @@ class PasswordResetService:
         return ResetOutcome.DEAD_LETTERED.value
 
 
+def _count_finished(outcome: ResetOutcome) -> None:
+    """The metric and log line of a record that ended without the DLQ (names written out: the
+    dashboard test reads them from the code)."""
+    if outcome is ResetOutcome.SENT:
+        metrics.add_metric(name="ResetRequested", unit=MetricUnit.Count, value=1)
+        logger.info("password reset email requested")
+    elif outcome is ResetOutcome.DEDUPLICATED:
+        metrics.add_metric(name="ResetDeduplicated", unit=MetricUnit.Count, value=1)
+        logger.info("password reset already requested for this user within the window")
+    elif outcome is ResetOutcome.USER_NOT_FOUND:
+        metrics.add_metric(name="ResetUserNotFound", unit=MetricUnit.Count, value=1)
+        logger.info("Auth0 has no such user in the reset connection")
+    else:
+        metrics.add_metric(name="ResetSkipped", unit=MetricUnit.Count, value=1)
+        logger.info("username is not an email and no management credential is configured to look it up")
+
+
 def _mark_deduplicated(response: Any, idempotent_data: DataRecord) -> dict[str, str]:
     """Powertools calls this only when it replays a stored result, i.e. nothing was sent now."""
     return {"outcome": ResetOutcome.DEDUPLICATED.value}
@@ -257,4 +297,8 @@ def _describe(exc: Exception) -> str:
         return ";".join(
             f"{'.'.join(map(str, e['loc'])) or 'body'}:{e['type']}" for e in exc.errors(include_input=False)
         )[:200]
-    return "not_json"
+    if isinstance(exc, RecursionError):
+        return "nested_too_deep"
+    if isinstance(exc, ValueError):
+        return "not_json"
+    return f"unreadable:{type(exc).__name__}"

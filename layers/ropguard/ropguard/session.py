@@ -23,7 +23,6 @@ from ropguard.auth0_client import (
     Auth0Call,
     Auth0Reply,
     TokenEndpoint,
-    tenant_origin,
 )
 from ropguard.client_address import ClientAddressResolver, ClientAddressSettings
 from ropguard.credentials import SecretCredentials
@@ -97,7 +96,7 @@ class SessionService:
         return cls(
             settings,
             credentials=SecretCredentials.for_tenant(settings.auth0),
-            auth0=TokenEndpoint(tenant_origin(settings.auth0)),
+            auth0=TokenEndpoint.for_tenant(settings.auth0),
             clock=clock,
             client_address=ClientAddressResolver.from_env(env),
         )

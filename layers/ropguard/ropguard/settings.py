@@ -103,6 +103,20 @@ def read_auth0_base_url(env: Environ, name: str, insecure_hosts: frozenset[str] 
     return f"{parts.scheme}://{netloc}{f':{port}' if port else ''}"
 
 
+CLIENT_SECRET_POST = "client_secret_post"  # noqa: S105 - an authentication method's name
+CLIENT_SECRET_BASIC = "client_secret_basic"  # noqa: S105 - an authentication method's name
+#: The token endpoint's client authentication methods ropguard speaks; the first is the default.
+CLIENT_AUTH_METHODS = (CLIENT_SECRET_POST, CLIENT_SECRET_BASIC)
+
+
+def read_choice(env: Environ, name: str, choices: tuple[str, ...]) -> str:
+    """One of ``choices``; the first is the default."""
+    value = read_str(env, name, choices[0])
+    if value not in choices:
+        raise SettingsError(name, f"must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class Auth0Settings:
     """How to reach the Auth0 tenant and where its client credentials live (shared by every function)."""
@@ -112,6 +126,8 @@ class Auth0Settings:
     connect_timeout_seconds: float
     read_timeout_seconds: float
     secret_max_age_seconds: int
+    #: The tenant application's ``token_endpoint_auth_method``: the secret in the body or in Basic.
+    client_auth_method: str = CLIENT_SECRET_POST
 
     @classmethod
     def from_env(cls, env: Environ) -> Auth0Settings:
@@ -124,6 +140,7 @@ class Auth0Settings:
             ),
             read_timeout_seconds=read_number(env, "AUTH0_READ_TIMEOUT_SECONDS", 8.0, minimum=0.1, maximum=60),
             secret_max_age_seconds=read_int(env, "SECRET_MAX_AGE_SECONDS", 300, minimum=0, maximum=86_400),
+            client_auth_method=read_choice(env, "AUTH0_CLIENT_AUTH_METHOD", CLIENT_AUTH_METHODS),
         )
 
 
@@ -210,6 +227,8 @@ class ResetSettings:
     window_seconds: int
     dead_letter_queue_url: str
     max_receive_count: int
+    #: The management application's secret, to find the email of a user who logs in with a username.
+    management_secret_id: str | None = None
 
     @classmethod
     def from_env(cls, env: Environ | None = None) -> ResetSettings:
@@ -221,4 +240,5 @@ class ResetSettings:
             window_seconds=read_int(env, "RESET_WINDOW_SECONDS", 3600, minimum=60, maximum=30 * 86_400),
             dead_letter_queue_url=read_str(env, "PASSWORD_RESET_DLQ_URL"),
             max_receive_count=read_int(env, "PASSWORD_RESET_MAX_RECEIVE_COUNT", 5, minimum=1, maximum=1000),
+            management_secret_id=read_optional_str(env, "AUTH0_MANAGEMENT_SECRET_ID"),
         )

@@ -29,10 +29,10 @@ def _runtime_hook(name: str) -> Callable[..., Any] | None:
 _register_after_restore = _runtime_hook("register_after_restore")
 _register_before_snapshot = _runtime_hook("register_before_snapshot")
 
-#: What the first invocation imports anyway (the standard library's HTTP client, and boto3 for secrets
+#: What the first invocation imports anyway (certifi for the tenant's https, and boto3 for secrets
 #: when the extension is absent, as it always is with SnapStart): imported before the snapshot,
 #: restores skip it.
-FIRST_CALL_MODULES = ("http.client",)
+FIRST_CALL_MODULES = ("certifi",)
 SECRETS_WITHOUT_EXTENSION_MODULES = ("boto3", "aws_lambda_powertools.utilities.parameters")
 
 

@@ -62,3 +62,27 @@ def test_a_field_a_rule_reported_is_not_reported_again_as_drift() -> None:
     tenant.client["is_token_endpoint_ip_header_trusted"] = False  # type: ignore[index]
     findings = check(tenant, DESIRED, CheckContext())
     assert [f.kind.value for f in findings] == ["header_not_trusted"]
+
+
+@pytest.mark.parametrize(
+    ("tenant_method", "configured", "reported"),
+    [
+        ("client_secret_post", "client_secret_post", []),
+        ("client_secret_basic", "client_secret_basic", []),
+        ("client_secret_basic", "client_secret_post", ["auth_method_mismatch"]),
+        ("client_secret_post", "client_secret_basic", ["auth_method_mismatch"]),
+        ("private_key_jwt", "client_secret_post", ["auth_method_mismatch"]),
+        ("none", "client_secret_basic", ["auth_method_none"]),
+    ],
+)
+def test_the_tenants_auth_method_must_be_the_configured_one(
+    tenant_method: str, configured: str, reported: list[str]
+) -> None:
+    tenant = state()
+    tenant.client["token_endpoint_auth_method"] = tenant_method  # type: ignore[index]
+    findings = check(tenant, DESIRED, CheckContext(client_auth_method=configured))
+    method_findings = [f for f in findings if f.field == "client.token_endpoint_auth_method"]
+    assert [f.kind.value for f in method_findings] == reported
+    for finding in method_findings:
+        assert finding.expected == configured
+        assert f'"token_endpoint_auth_method": "{configured}"' in finding.fix

@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 
 from ropguard.errors import TenantFileError
-from ropguard_doctor.desired import load_desired_state, parse_desired_state
+from ropguard_doctor.desired import (
+    _VARIABLE,
+    SECRET_CLIENT_FIELDS,
+    TENANT_FILE_VARIABLES,
+    load_desired_state,
+    parse_desired_state,
+)
 from ropguard_doctor.routes import MFA_GRANTS, PASSWORD, PASSWORD_REALM, REFRESH_TOKEN
 
 TENANT_YAML = Path(__file__).resolve().parents[3] / "auth0" / "tenant.yaml"
@@ -60,8 +66,8 @@ def test_a_missing_variable_is_an_error_naming_it() -> None:
 
 MINIMAL = """
 clients:
-  - client_id: "${ID}-x"
-    name: "${NAME:-ropguard}"
+  - client_id: "${AUTH0_CLIENT_ID}-x"
+    name: "${ROPGUARD_BRUTE_FORCE_ALLOWLIST:-ropguard}"
 attackProtection:
   bruteForceProtection: {enabled: true}
   suspiciousIpThrottling: {enabled: true}
@@ -70,7 +76,7 @@ attackProtection:
 
 
 def test_variables_inside_strings_and_defaults() -> None:
-    desired = parse_desired_state(MINIMAL, {"ID": "abc"})
+    desired = parse_desired_state(MINIMAL, {"AUTH0_CLIENT_ID": "abc"})
     assert desired.client == {"client_id": "abc-x", "name": "ropguard"}
     assert desired.client_fields == {"name": "ropguard"}
 
@@ -87,4 +93,33 @@ def test_variables_inside_strings_and_defaults() -> None:
 )
 def test_invalid_files_are_clear_errors(text: str, message: str) -> None:
     with pytest.raises(TenantFileError, match=message):
-        parse_desired_state(text, {"ID": "abc"})
+        parse_desired_state(text, {"AUTH0_CLIENT_ID": "abc"})
+
+
+@pytest.mark.parametrize("name", ["AWS_SECRET_ACCESS_KEY", "AUTH0_CLIENT_SECRET", "HOME"])
+def test_only_the_documented_variables_may_be_named(name: str) -> None:
+    """Even set, even with a default: a drift finding would print the value."""
+    text = MINIMAL.replace("${ROPGUARD_BRUTE_FORCE_ALLOWLIST:-ropguard}", f"${{{name}:-ropguard}}")
+    variables = {"AUTH0_CLIENT_ID": "abc", name: "value-from-the-environment"}
+    with pytest.raises(
+        TenantFileError, match=rf"\$\{{{name}\}} is not a variable tenant.yaml may use"
+    ) as caught:
+        parse_desired_state(text, variables)
+    assert "value-from-the-environment" not in str(caught.value)
+
+
+def test_the_shipped_file_and_the_docs_name_exactly_the_documented_variables() -> None:
+    lines = [line for line in TENANT_YAML.read_text().splitlines() if not line.lstrip().startswith("#")]
+    named = {match["name"] for match in _VARIABLE.finditer("\n".join(lines))}
+    assert named == set(TENANT_FILE_VARIABLES)
+    operations = (TENANT_YAML.parents[1] / "docs" / "operations.md").read_text()
+    for name in TENANT_FILE_VARIABLES:
+        assert f"| `{name}` |" in operations, name
+
+
+@pytest.mark.parametrize("field", sorted(SECRET_CLIENT_FIELDS))
+def test_a_secret_client_field_is_refused(field: str) -> None:
+    """The doctor would GET it and print it in a drift finding."""
+    text = MINIMAL.replace('    name: "', f'    {field}: x\n    name: "')
+    with pytest.raises(TenantFileError, match=f"{field} holds a secret"):
+        parse_desired_state(text, {"AUTH0_CLIENT_ID": "abc"})

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
+from ropguard.errors import RopguardError
 from ropguard_doctor import scheduled
 from tests.emf import metric_totals
 from tests.fixtures.login import FakeLambdaContext
@@ -88,3 +90,27 @@ def test_the_local_entry_runs_the_same_check(lambda_env, tenant: FakeTenant, cap
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert lines[0]["kind"] == "protection_disabled"
     assert lines[-1]["TenantFindings"] == 1
+
+
+def test_the_check_reads_the_login_secret_only_when_it_proves(lambda_env, tenant, monkeypatch) -> None:
+    """As deployed: the login client's credentials live in AUTH0_SECRET_ID, here in a Secrets
+    Manager nobody can reach, so any read of it fails the check."""
+    monkeypatch.delenv("AUTH0_CLIENT_SECRET")
+    monkeypatch.setenv("AUTH0_SECRET_ID", "ropguard/auth0-client")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # the discard port: nothing listens
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    result = scheduled.run_tenant_check(os.environ)
+    assert (result.finding_count, result.proof) == (0, None)
+    monkeypatch.setenv("TENANT_CHECK_PROVE", "true")
+    with pytest.raises(RopguardError, match="cannot read secret ropguard/auth0-client"):
+        scheduled.run_tenant_check(os.environ)
+
+
+def test_without_the_login_client_id_and_no_proof_the_check_names_the_variable(
+    lambda_env, tenant, monkeypatch
+) -> None:
+    monkeypatch.delenv("AUTH0_CLIENT_SECRET")
+    monkeypatch.setenv("AUTH0_CLIENT_ID", "")  # TenantCheckClientId left empty
+    with pytest.raises(RopguardError, match=r"\$\{AUTH0_CLIENT_ID\} is not set"):
+        scheduled.run_tenant_check(os.environ)

@@ -1,7 +1,7 @@
 """template.yaml through aws-sam-translator's public API (parameter overrides applied), as
 ``sam deploy`` would, and the shapes the offline stack runs from the result.
 
-This module does not interpret CloudFormation: ``local.aws_resources`` hands the translated
+This module does not interpret CloudFormation: ``ropguard_offline.aws_resources`` hands the translated
 document to moto's CloudFormation and reads every value back from moto.
 """
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from local.demo import Step, play
-from local.stack import OfflineStack
+from ropguard_offline.stack import OfflineStack
+from ropguard_tools.demo import Step, play
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -37,7 +37,7 @@ def test_a_step_that_differs_is_marked_and_fails() -> None:
 def test_the_command_prints_the_story_and_nothing_else() -> None:
     """``make demo`` as a user sees it: no function, emulator or moto log line, no EMF metrics."""
     result = subprocess.run(
-        [sys.executable, "-m", "local.demo"],
+        [sys.executable, "-m", "ropguard_tools.demo"],
         cwd=REPO,
         capture_output=True,
         text=True,

@@ -25,7 +25,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from local.template import CorsConfig, HttpRoute
+from ropguard_offline.template import CorsConfig, HttpRoute
 
 #: Content types whose bodies API Gateway passes as text; everything else is base64-encoded.
 _TEXT_TYPES = re.compile(

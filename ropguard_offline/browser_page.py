@@ -11,7 +11,7 @@ port is the same site as an API on ``http://localhost:<api port>`` (a site is sc
 never the port), so ``SameSite=Strict`` lets the cookie through. ``127.0.0.1`` would be another
 site: the browser tests use it to play a page on someone else's site.
 
-    python -m local.browser_page --api-url http://localhost:3000   (port: --port or ROPGUARD_PAGE_PORT)
+    python -m ropguard_offline.browser_page --api-url http://localhost:3000   (port: --port or ROPGUARD_PAGE_PORT)
 """
 
 from __future__ import annotations
@@ -167,7 +167,7 @@ def port_from_env(env: Mapping[str, str]) -> int:
 
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] = os.environ) -> int:
-    parser = argparse.ArgumentParser(prog="python -m local.browser_page", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m ropguard_offline.browser_page", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     parser.add_argument("--api-url", required=True, help="the API's base URL, e.g. http://localhost:3000")
     parser.add_argument("--host", default=LOOPBACK, help="address to listen on (default %(default)s)")

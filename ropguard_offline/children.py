@@ -6,7 +6,7 @@ its children along. Their own processes keep the stack's interpreter free for th
 Runtime API, and moto's state its own: moto keeps its backends in module globals, which any other
 moto in the process (a test's ``mock_aws``) would share and reset.
 
-``python -m local.children --host H --port N`` is the moto child.
+``python -m ropguard_offline.children --host H --port N`` is the moto child.
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ class ChildServer:
 
 
 def moto(host: str, port: int, output: IO[str] | None = None) -> ChildServer:
-    arguments = ["local.children", "--host", host, "--port", str(port)]
+    arguments = ["ropguard_offline.children", "--host", host, "--port", str(port)]
     return ChildServer("moto's server", arguments, _MOTO_READY, output=output, settings=MOTO_SETTINGS)
 
 
@@ -141,7 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     from waitress.server import create_server  # noqa: PLC0415
 
-    parser = argparse.ArgumentParser(prog="python -m local.children")
+    parser = argparse.ArgumentParser(prog="python -m ropguard_offline.children")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args(argv)

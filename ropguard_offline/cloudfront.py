@@ -121,7 +121,7 @@ class DistributionFront:
         return headers
 
 
-# -- python -m local.cloudfront secret | rotate --------------------------------------------------
+# -- python -m ropguard_offline.cloudfront secret | rotate --------------------------------------------------
 
 
 def find_origin_secret(secretsmanager: Any, logical_id: str = "OriginVerifySecret") -> str:
@@ -153,10 +153,10 @@ def main(argv: list[str] | None = None) -> int:
     import os  # noqa: PLC0415
     import sys  # noqa: PLC0415
 
-    from local.aws_resources import AwsEndpoint  # noqa: PLC0415
+    from ropguard_offline.aws_resources import AwsEndpoint  # noqa: PLC0415
 
     parser = argparse.ArgumentParser(
-        prog="python -m local.cloudfront",
+        prog="python -m ropguard_offline.cloudfront",
         description="The offline stack's CloudFront origin secret (ClientAddressSource=cloudfront).",
     )
     parser.add_argument("command", choices=("secret", "rotate"), help="print the current value, or rotate it")

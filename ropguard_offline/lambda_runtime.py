@@ -10,7 +10,7 @@ Lambda's payload (``errorType``, ``errorMessage``, ...) as ``FunctionError``; a 
 past the function's Timeout is killed and replaced. Each worker gets its own Runtime API port,
 so that the port says which process an answer (or a silence) belongs to; ``AWS_LAMBDA_RUNTIME_API``
 must be a bare ``host:port`` anyway. A worker's stdout and stderr (the function's logs and EMF
-metric lines) are logged line by line to ``local.functions.<LogicalId>`` at INFO, the lines of an
+metric lines) are logged line by line to ``ropguard_offline.functions.<LogicalId>`` at INFO, the lines of an
 invocation before ``invoke`` returns; when that logger is not enabled for INFO as a worker starts,
 its output goes to /dev/null (nothing reads a pipe for lines nobody logs).
 """
@@ -35,12 +35,12 @@ from http.server import BaseHTTPRequestHandler
 from socketserver import TCPServer
 from typing import Any
 
-from local.template import FunctionSpec
+from ropguard_offline.template import FunctionSpec
 
 LOG = logging.getLogger(__name__)
 
 #: Parent of the loggers that carry each function's output, one child per logical id.
-OUTPUT_LOGGER = "local.functions"
+OUTPUT_LOGGER = "ropguard_offline.functions"
 DEFAULT_MAX_WORKERS = 4
 _API = "/2018-06-01/runtime"
 _POLL_SECONDS = 0.2

@@ -2,8 +2,8 @@
 template's resources, functions, HTTP routes and queue consumers, all on loopback.
 
 ``OfflineStack`` is the in-process API (tests and ``make demo`` start it on free ports);
-``python -m local.stack`` runs it until Ctrl-C. Everything comes from template.yaml (created in
-moto and read back by ``local.aws_resources``); the only local values are ports, endpoint URLs,
+``python -m ropguard_offline.stack`` runs it until Ctrl-C. Everything comes from template.yaml (created in
+moto and read back by ``ropguard_offline.aws_resources``); the only local values are ports, endpoint URLs,
 the emulator's URL as ``Auth0Domain`` and the demo client's credentials in the template's secret.
 """
 
@@ -31,21 +31,27 @@ from typing import IO, Any
 import httpx
 
 from auth0_emulator.tenant import load_tenant_file
-from local import children
-from local.aws_resources import FAKE_CREDENTIALS, AwsEndpoint, OfflineResources, create_resources, refers_to
-from local.cloudfront import DISTRIBUTION, DistributionFront, origin_headers
-from local.http_api import BoundRoute, LocalHttpApi
-from local.http_events import ApiStage
-from local.lambda_runtime import DEFAULT_MAX_WORKERS, LocalFunction
-from local.queue_runner import BoundSource, QueueRunner
-from local.secrets_extension import SecretsExtension
-from local.template import ACCOUNT_ID, FunctionSpec, TemplateError
+from ropguard_offline import children
+from ropguard_offline.aws_resources import (
+    FAKE_CREDENTIALS,
+    AwsEndpoint,
+    OfflineResources,
+    create_resources,
+    refers_to,
+)
+from ropguard_offline.cloudfront import DISTRIBUTION, DistributionFront, origin_headers
+from ropguard_offline.http_api import BoundRoute, LocalHttpApi
+from ropguard_offline.http_events import ApiStage
+from ropguard_offline.lambda_runtime import DEFAULT_MAX_WORKERS, LocalFunction
+from ropguard_offline.queue_runner import BoundSource, QueueRunner
+from ropguard_offline.secrets_extension import SecretsExtension
+from ropguard_offline.template import ACCOUNT_ID, FunctionSpec, TemplateError
 
 LOG = logging.getLogger(__name__)
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_TEMPLATE = REPO / "template.yaml"
-DEFAULT_TENANT = REPO / "local" / "tenants" / "demo.yaml"
+DEFAULT_TENANT = REPO / "ropguard_offline" / "tenants" / "demo.yaml"
 OPENAPI_DOCUMENT = REPO / "docs" / "openapi.json"
 LOOPBACK = "127.0.0.1"
 
@@ -227,7 +233,7 @@ class OfflineStack(contextlib.AbstractContextManager["OfflineStack"]):
 
     def _start_http_api(self, specs: Sequence[FunctionSpec]) -> None:
         """The API on ``ports.api``; with a CloudFront distribution in the template, that port plays
-        the distribution (``local/cloudfront.py``) and ``ports.direct_api`` serves the API's own
+        the distribution (``ropguard_offline/cloudfront.py``) and ``ports.direct_api`` serves the API's own
         endpoint, client headers as they come."""
         routes = [
             BoundRoute(
@@ -359,7 +365,7 @@ def empty_table(dynamodb: Any, table_name: str) -> None:
             dynamodb.delete_item(TableName=table_name, Key=item)
 
 
-# -- python -m local.stack ----------------------------------------------------------------------
+# -- python -m ropguard_offline.stack ----------------------------------------------------------------------
 
 
 def banner(stack: OfflineStack, seconds: float) -> str:
@@ -398,7 +404,7 @@ def parameter_overrides(items: Sequence[str]) -> dict[str, str]:
 
 def parse_args(argv: Sequence[str], env: Mapping[str, str]) -> argparse.Namespace:
     ports = Ports.from_env(env)
-    parser = argparse.ArgumentParser(prog="python -m local.stack", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m ropguard_offline.stack", description=__doc__)
     parser.add_argument("--host", default=LOOPBACK, help="address to listen on (default %(default)s)")
     for name, port in dataclasses.asdict(ports).items():
         parser.add_argument(
@@ -422,13 +428,57 @@ def _at_least_one(text: str) -> int:
     return int(text)
 
 
+class StopSignals(contextlib.AbstractContextManager["StopSignals"]):
+    """SIGINT and SIGTERM, any number in any timing, become one byte each on a socket that
+    ``wait()`` reads: the handler itself does nothing, so it can never block.
+
+    A handler that sets a ``threading.Event`` takes the Event's lock; a second signal arriving
+    while the first handler holds it (``kill -TERM -- -PGID`` under make delivers two) ran a
+    second handler on the same thread, which waited on that lock for ever. Here the interpreter's
+    C-level handler writes the signal number to the wakeup socket (``signal.set_wakeup_fd``)
+    before any Python code runs.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self._reader, self._writer = socket.socketpair()
+        self._writer.setblocking(False)  # a full buffer drops a byte, never blocks the handler
+        self._previous_fd = -1
+
+    def __enter__(self) -> StopSignals:
+        self._previous_fd = signal.set_wakeup_fd(self._writer.fileno(), warn_on_full_buffer=False)
+        for number in self.SIGNALS:
+            signal.signal(number, _noted)
+        return self
+
+    def wait(self) -> signal.Signals:
+        """Block until one of the signals has arrived (at once if one came earlier)."""
+        return signal.Signals(self._reader.recv(1)[0])
+
+    def __exit__(self, *exc_info: object) -> None:
+        """Later signals are ignored: the stack has stopped and the process ends next, so a late
+        Ctrl-C must not turn a clean stop into a traceback."""
+        for number in self.SIGNALS:
+            signal.signal(number, signal.SIG_IGN)
+        signal.set_wakeup_fd(self._previous_fd)
+        self._reader.close()
+        self._writer.close()
+
+
+def _noted(signum: int, frame: object) -> None:
+    """The wakeup socket already holds the signal; there is nothing left to do (and nothing to block on)."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     started = time.monotonic()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = parse_args(sys.argv[1:] if argv is None else argv, os.environ)
-    stopping = threading.Event()
-    for number in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(number, lambda *_: stopping.set())
+    with StopSignals() as stopping:
+        return _run(args, stopping, started)
+
+
+def _run(args: argparse.Namespace, stopping: StopSignals, started: float) -> int:
     try:
         config = StackConfig(
             template_path=args.template,
@@ -448,7 +498,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         children.settle_heap()
         print(banner(stack, time.monotonic() - started), flush=True)
         stopping.wait()
-        print("stopping…", flush=True)
+        print("stopping…", flush=True)  # further signals only add bytes nobody reads
     print("stopped", flush=True)
     return 0
 

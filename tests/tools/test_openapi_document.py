@@ -1,13 +1,13 @@
-"""docs/openapi.json is what ``local.openapi`` generates from the code now, so it cannot drift."""
+"""docs/openapi.json is what ``ropguard_tools.openapi`` generates from the code now, so it cannot drift."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 
-from local import openapi
-from local.template import load_yaml
 from ropguard import login_request
+from ropguard_offline.template import load_yaml
+from ropguard_tools import openapi
 from tests.fixtures.login import ROOT
 
 
@@ -15,13 +15,13 @@ def test_committed_description_is_the_generated_one() -> None:
     committed = (ROOT / "docs" / "openapi.json").read_text(encoding="utf-8")
 
     assert committed == openapi.render(openapi.build_document()), (
-        "docs/openapi.json is stale: run `python -m local.openapi --write` and commit it"
+        "docs/openapi.json is stale: run `make openapi` and commit it"
     )
 
 
 def test_the_cli_check_agrees() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "local.openapi", "--check"],
+        [sys.executable, "-m", "ropguard_tools.openapi", "--check"],
         cwd=ROOT,
         capture_output=True,
         text=True,

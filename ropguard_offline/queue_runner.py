@@ -18,9 +18,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from local.aws_resources import AwsEndpoint
-from local.lambda_runtime import FunctionError, LocalFunction
-from local.template import SqsSource
+from ropguard_offline.aws_resources import AwsEndpoint
+from ropguard_offline.lambda_runtime import FunctionError, LocalFunction
+from ropguard_offline.template import SqsSource
 
 LOG = logging.getLogger(__name__)
 

@@ -24,10 +24,10 @@ import httpx
 import pyotp
 
 from auth0_emulator.tenant import load_tenant_file
-from local.stack import DEFAULT_TENANT, OfflineStack, Ports, StackConfig, demo_client
 from ropguard_doctor.cli import main as doctor_main
 from ropguard_doctor.credentials import Credentials
 from ropguard_doctor.management import ManagementApi
+from ropguard_offline.stack import DEFAULT_TENANT, OfflineStack, Ports, StackConfig, demo_client
 
 #: The demo tenant's users, each as the body of its POST /login.
 ALICE = {"username": "alice@example.com", "password": "correct-horse-battery-staple"}
@@ -319,7 +319,7 @@ def play(stack: OfflineStack, out: Callable[[str], Any] = print) -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m local.demo", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m ropguard_tools.demo", description=__doc__)
     parser.add_argument("--verbose", action="store_true", help="show the stack's and the functions' logs")
     args = parser.parse_args(argv)
     logging.basicConfig(

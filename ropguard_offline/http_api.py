@@ -25,7 +25,7 @@ from waitress import wasyncore
 from waitress.server import create_server
 from werkzeug.wrappers import Request, Response
 
-from local.http_events import (
+from ropguard_offline.http_events import (
     ApiStage,
     MalformedResultError,
     RouteTable,
@@ -36,8 +36,8 @@ from local.http_events import (
     new_request_id,
     to_response,
 )
-from local.lambda_runtime import FunctionError, LocalFunction
-from local.template import CorsConfig, HttpRoute
+from ropguard_offline.lambda_runtime import FunctionError, LocalFunction
+from ropguard_offline.template import CorsConfig, HttpRoute
 
 LOG = logging.getLogger(__name__)
 

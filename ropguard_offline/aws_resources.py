@@ -34,7 +34,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from local.template import (
+from ropguard_offline.template import (
     LOCAL_CODE_BUCKET,
     STACK_NAME,
     CorsConfig,
