@@ -11,7 +11,7 @@ port is the same site as an API on ``http://localhost:<api port>`` (a site is sc
 never the port), so ``SameSite=Strict`` lets the cookie through. ``127.0.0.1`` would be another
 site: the browser tests use it to play a page on someone else's site.
 
-    python -m ropguard_offline.browser_page --api-url http://localhost:3000   (port: --port or ROPGUARD_PAGE_PORT)
+    python -m ropguard_offline.browser_page --api-url http://localhost:3000  (--port or ROPGUARD_PAGE_PORT)
 """
 
 from __future__ import annotations
@@ -58,6 +58,14 @@ def origin_of(url: str) -> str:
     """``scheme://host[:port]`` of a URL: what CSP's connect-src and CORS compare."""
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
+
+
+def localhost_url(url: str) -> str:
+    """A loopback URL as ``localhost``: the page's own host, so page and API are one site."""
+    parts = urlsplit(url)
+    if parts.hostname not in (LOOPBACK, PAGE_HOST):
+        return url
+    return f"{parts.scheme}://{PAGE_HOST}:{parts.port}" if parts.port else f"{parts.scheme}://{PAGE_HOST}"
 
 
 def security_headers(api_url: str) -> dict[str, str]:

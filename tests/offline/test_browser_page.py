@@ -11,7 +11,14 @@ import httpx
 import pytest
 from playwright.sync_api import BrowserContext, expect
 
-from ropguard_offline.browser_page import PAGE_DIRECTORY, PORT_VARIABLE, BrowserPage, main, port_from_env
+from ropguard_offline.browser_page import (
+    PAGE_DIRECTORY,
+    PORT_VARIABLE,
+    BrowserPage,
+    localhost_url,
+    main,
+    port_from_env,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -37,7 +44,9 @@ def test_the_page_and_its_files_are_served(page_server: BrowserPage) -> None:
         assert answer.content == (PAGE_DIRECTORY / name).read_bytes()
 
 
-@pytest.mark.parametrize("path", ["/../ropguard_offline/stack.py", "/%2e%2e/Makefile", "/README.md", "/examples/", "/x"])
+@pytest.mark.parametrize(
+    "path", ["/../ropguard_offline/stack.py", "/%2e%2e/Makefile", "/README.md", "/examples/", "/x"]
+)
 def test_nothing_else_is_served(page_server: BrowserPage, path: str) -> None:
     assert get(page_server, path).status_code == 404
 
@@ -106,3 +115,16 @@ def test_in_chromium_every_field_and_button_is_labelled(
     page.get_by_role("button", name="Log in", exact=True).click()
     expect(page.get_by_role("status")).to_have_text("Enter your email and password.")
     assert errors == []
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("http://127.0.0.1:3000", "http://localhost:3000"),
+        ("http://localhost:3000", "http://localhost:3000"),
+        ("https://auth.example.com", "https://auth.example.com"),
+        ("http://10.0.0.5:3000", "http://10.0.0.5:3000"),
+    ],
+)
+def test_the_api_is_called_on_the_pages_own_host(url: str, expected: str) -> None:
+    assert localhost_url(url) == expected
