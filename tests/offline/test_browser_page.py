@@ -1,6 +1,6 @@
-"""The sample login page's server (ropguard_offline.browser_page) and the page's own promises that need no API:
-its files only, the API's URL injected as data, a CSP that lets it call that API only, labelled
-fields and buttons in a real Chromium, and a script that touches no storage."""
+"""The sample login page's server (ropguard_offline.browser_page) and the page's own promises that need
+no API: its files only, the API's URL injected as data, a CSP that lets it call that API only,
+labelled fields and buttons in a real Chromium, and a script that touches no storage."""
 
 from __future__ import annotations
 
