@@ -77,8 +77,8 @@ ARGS ?=
 run: install ## run the offline stack on 127.0.0.1 (Ctrl-C stops it); PARAMS="Key=Value ..." overrides
 	$(BIN)/python -m ropguard_offline.stack $(if $(PARAMS),--parameter-overrides $(PARAMS)) $(ARGS)
 
-demo: install ## start the offline stack, play the story, stop; ARGS=--verbose shows every exchange
-	$(BIN)/python -m ropguard_tools.demo $(ARGS)
+demo: install ## start the offline stack, play the story, stop; ARGS=--verbose shows every exchange; PARAMS as for run
+	$(BIN)/python -m ropguard_tools.demo $(if $(PARAMS),--parameter-overrides $(PARAMS)) $(ARGS)
 
 openapi: install ## regenerate docs/openapi.json from the template and the code (a test fails when it is stale)
 	$(BIN)/python -m ropguard_tools.openapi --write

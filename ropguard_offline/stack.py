@@ -198,14 +198,19 @@ class OfflineStack(contextlib.AbstractContextManager["OfflineStack"]):
 
     def _open_page(self) -> BrowserPage | None:
         """In cookie mode, the sample page bound to ``ports.page`` (started once the API is up)."""
-        if self._parameter(COOKIE_MODE[0]) != COOKIE_MODE[1]:
+        if not self.cookie_mode:
             return None
         ensure_free(self.config.host, self.config.ports, "page")
         page = BrowserPage(host=self.config.host, port=self.config.ports.page)
         self._exit.callback(page.stop)
         return page
 
-    def _parameter(self, name: str) -> str | None:
+    @property
+    def cookie_mode(self) -> bool:
+        """Whether the template runs with the refresh token in a cookie (``TokenDelivery=cookie``)."""
+        return self.parameter(COOKIE_MODE[0]) == COOKIE_MODE[1]
+
+    def parameter(self, name: str) -> str | None:
         """A template parameter's value: the override, else its default (None: not declared)."""
         if name in self.config.parameter_overrides:
             return self.config.parameter_overrides[name]
