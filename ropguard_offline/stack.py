@@ -235,6 +235,10 @@ class OfflineStack(contextlib.AbstractContextManager["OfflineStack"]):
             for name in resources.of_type("AWS::SecretsManager::Secret")
             if name not in given and not refers_to(fronted, name)
         ]
+        # When the functions name it (AUTH0_SECRET_ID), that one; other secrets (cookie mode's key)
+        # keep what the template generates.
+        named = [name for name in secrets if _named_as_auth0_secret(resources.document, name)]
+        secrets = named or secrets
         if len(secrets) > 1:
             raise TemplateError(
                 f"the template creates several secrets ({', '.join(secrets)}); "
@@ -364,6 +368,20 @@ class OfflineStack(contextlib.AbstractContextManager["OfflineStack"]):
     def drain(self, timeout: float = 30.0) -> bool:
         """Wait until every queue that feeds a function is empty; False when ``timeout`` passes."""
         return self._runner.drain(timeout) if self._runner else True
+
+
+#: The functions' variable that names the secret holding the Auth0 client's credentials.
+AUTH0_SECRET_VARIABLE = "AUTH0_SECRET_ID"
+
+
+def _named_as_auth0_secret(document: Mapping[str, Any], logical_id: str) -> bool:
+    """Whether a function's ``AUTH0_SECRET_ID`` refers to the secret ``logical_id`` (translated template)."""
+    reference = json.dumps({"Ref": logical_id})
+    for resource in document.get("Resources", {}).values():
+        variables = resource.get("Properties", {}).get("Environment", {}).get("Variables", {})
+        if isinstance(variables, dict) and reference in json.dumps(variables.get(AUTH0_SECRET_VARIABLE)):
+            return True
+    return False
 
 
 def _warm(cloudformation: Any) -> None:
