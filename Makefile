@@ -28,7 +28,7 @@ SAM := $(TOOLS)/sam/bin/sam
 CHECKOV := $(TOOLS)/checkov/bin/checkov
 
 .PHONY: help install tools run demo test lint typecheck unit integration fuzz template sam-validate \
-	sam-build checkov bench clean build deploy invoke doctor tenant-check openapi browser
+	sam-build checkov bench clean build deploy invoke doctor smoke tenant-check openapi browser
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -91,6 +91,14 @@ DOCTOR_ARGS ?=
 doctor: install ## ropguard-doctor check and prove (default: the offline stack's tenant)
 	rc=0; $(BIN)/ropguard-doctor check $(DOCTOR_ARGS) || rc=$$?; \
 	$(BIN)/ropguard-doctor prove $(DOCTOR_ARGS) || rc=$$((rc > $$? ? rc : $$?)); exit $$rc
+
+# After `sam deploy` (the README's next step), or against `make run`: a canary login through the
+# API that Auth0 attributes to this host, every `live` alias on its latest version, no security
+# event SNS failed to deliver. AWS calls use your credentials (AWS_ENDPOINT_URL: moto for `make run`).
+API ?= http://127.0.0.1:3000
+STACK ?= ropguard-local
+smoke: install ## ropguard-doctor smoke --api $(API) --stack $(STACK) (default: the offline stack)
+	$(BIN)/ropguard-doctor smoke --api $(API) --stack $(STACK) $(DOCTOR_ARGS)
 
 tenant-check: install ## run the scheduled TenantCheckFunction's check once, here (same code as its handler)
 	$(BIN)/python -m ropguard_doctor.scheduled

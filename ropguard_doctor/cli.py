@@ -19,10 +19,11 @@ from ropguard.errors import RopguardError
 from ropguard_doctor.apply import execute, plan
 from ropguard_doctor.check import check, read_tenant
 from ropguard_doctor.config import Options, Target, resolve
+from ropguard_doctor.deployment import Deployment
 from ropguard_doctor.desired import load_desired_state
 from ropguard_doctor.findings import render_text, sort_findings, summary
 from ropguard_doctor.management import ManagementApi
-from ropguard_doctor.prove import DEFAULT_WAIT_SECONDS, LogReader, Prover, SmokeTest
+from ropguard_doctor.prove import DEFAULT_WAIT_SECONDS, LogReader, Prover, SmokeTest, is_loopback_url
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -73,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands.choices["smoke"].add_argument(
         "--source-address", help="local address to send from (default 127.0.0.42 for a loopback API)"
     )
+    commands.choices["smoke"].add_argument(
+        "--stack", help="also check the deployed stack: live aliases, security-event deliveries (boto3)"
+    )
     apply = commands.add_parser("apply", parents=[common], help="PATCH the tenant to tenant.yaml")
     apply.add_argument("--yes", action="store_true", help="do not ask before writing")
     return parser
@@ -103,7 +107,9 @@ def main(
         if target.notice:  # on standard error: --json output stays one document
             print(f"ropguard-doctor: {target.notice}", file=sys.stderr, flush=True)
         with ManagementApi(target.base_url, target.management) as api:
-            command = {"check": run_check, "prove": run_prove, "smoke": run_smoke, "apply": run_apply}
+            if args.command == "smoke":  # --stack reads AWS with the environment's endpoint and region
+                return run_smoke(target, api, args, stream, ask, env=environ)
+            command = {"check": run_check, "prove": run_prove, "apply": run_apply}
             return command[args.command](target, api, args, stream, ask)
     except RopguardError as exc:
         _emit(
@@ -144,7 +150,15 @@ def run_prove(target: Target, api: ManagementApi, args: argparse.Namespace, out:
     return EXIT_OK if proof.passed else EXIT_FINDINGS
 
 
-def run_smoke(target: Target, api: ManagementApi, args: argparse.Namespace, out: TextIO, ask: Any) -> int:
+def run_smoke(
+    target: Target,
+    api: ManagementApi,
+    args: argparse.Namespace,
+    out: TextIO,
+    ask: Any,
+    *,
+    env: Mapping[str, str],
+) -> int:
     client_id = target.login.client_id if target.login else target.variables.get("AUTH0_CLIENT_ID")
     smoke = SmokeTest(
         args.api,
@@ -154,10 +168,15 @@ def run_smoke(target: Target, api: ManagementApi, args: argparse.Namespace, out:
         source_address=args.source_address,
     )
     proof = smoke.run()
-    _emit(
-        out, args.json, {"tenant": target.base_url, "api": args.api, **proof.to_json()}, proof.render_text()
-    )
-    return EXIT_OK if proof.passed else EXIT_FINDINGS
+    document, text = {"tenant": target.base_url, "api": args.api, **proof.to_json()}, proof.render_text()
+    passed = proof.passed
+    if args.stack:
+        checks = Deployment(args.stack, env, offline=is_loopback_url(args.api)).checks()
+        document["stack"] = [check.to_json() for check in checks]
+        text = "\n".join([text, f"stack {args.stack}:", *(check.render_text() for check in checks)])
+        passed = passed and all(check.passed for check in checks)
+    _emit(out, args.json, document, text)
+    return EXIT_OK if passed else EXIT_FINDINGS
 
 
 def run_apply(

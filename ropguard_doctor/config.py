@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ropguard.errors import DoctorError, RopguardError
+from ropguard.errors import RopguardError
 from ropguard.settings import CLIENT_AUTH_METHODS, read_auth0_base_url, read_choice
 from ropguard_doctor.check import CheckContext, IpAddress
 from ropguard_doctor.credentials import (
@@ -26,6 +26,7 @@ from ropguard_doctor.credentials import (
     credentials_from_env,
 )
 from ropguard_doctor.desired import TENANT_FILE_VARIABLES
+from ropguard_doctor.errors import DoctorError
 from ropguard_doctor.routes import parse_routes, routes_from_template
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ropguard.errors import DoctorError
+from ropguard_doctor.errors import DoctorError
 
 #: The offline stack's demo M2M client (documented demo values, like the demo tenant's users).
 OFFLINE_MANAGEMENT_CLIENT_ID = "ropguard-doctor"

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import yaml
 
-from ropguard.errors import TenantFileError
+from ropguard_doctor.errors import TenantFileError
 
 ProtectionKind = Literal["brute-force-protection", "suspicious-ip-throttling", "breached-password-detection"]
 

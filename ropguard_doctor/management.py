@@ -15,10 +15,10 @@ from urllib.parse import quote
 
 import httpx
 
-from ropguard.errors import ManagementApiError
 from ropguard.outbound import TRANSPORT_ERRORS, Origin, Reply, Timeouts, json_content
 from ropguard_doctor.credentials import Credentials
 from ropguard_doctor.desired import ProtectionKind
+from ropguard_doctor.errors import ManagementApiError
 
 #: Scopes the doctor's M2M client needs (README and docs/operations.md list them too).
 SCOPES = ("read:clients", "update:clients", "read:attack_protection", "update:attack_protection", "read:logs")

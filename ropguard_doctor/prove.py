@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from ropguard.errors import DoctorError, ManagementApiError
 from ropguard.outbound import TRANSPORT_ERRORS, Origin, Reply, Timeouts, json_content
 from ropguard_doctor.credentials import Credentials
+from ropguard_doctor.errors import DoctorError, ManagementApiError
 from ropguard_doctor.management import ManagementApi, auth0_message
 from ropguard_doctor.routes import PASSWORD, PASSWORD_REALM
 
@@ -240,7 +240,7 @@ class SmokeTest:
     def run(self) -> Proof:
         canary = canary_identifier()
         source = self.source_address
-        if source is None and _is_loopback_url(self.api_url):
+        if source is None and is_loopback_url(self.api_url):
             source = OFFLINE_SMOKE_SOURCE
         login = json_content({"username": canary, "password": secrets.token_urlsafe(24)})
         try:
@@ -283,7 +283,7 @@ class SmokeTest:
         return Proof("smoke", True, canary, source, answer, summary)
 
 
-def _is_loopback_url(url: str) -> bool:
+def is_loopback_url(url: str) -> bool:
     host = urlsplit(url).hostname or ""
     try:
         return host == "localhost" or ipaddress.ip_address(host).is_loopback

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from ropguard.errors import DoctorError
+from ropguard_doctor.errors import DoctorError
 
 PASSWORD = "password"  # noqa: S105 - grant type names, not passwords
 PASSWORD_REALM = "http://auth0.com/oauth/grant-type/password-realm"  # noqa: S105

@@ -89,7 +89,7 @@ HONOURED: Mapping[str, frozenset[str] | None] = {
     "AWS::ApiGatewayV2::Api": names("Body"),  # its routes, served by the local HTTP API
     "AWS::SecretsManager::Secret": names("Name KmsKeyId SecretString GenerateSecretString"),
     "AWS::SNS::Subscription": names("TopicArn Protocol Endpoint RawMessageDelivery FilterPolicy "
-        "FilterPolicyScope"),
+        "FilterPolicyScope RedrivePolicy"),
     "AWS::SQS::QueuePolicy": names("Queues PolicyDocument"),
 }  # fmt: skip
 EXPLICIT = tuple(HONOURED)[tuple(HONOURED).index("AWS::Lambda::LayerVersion") :]
@@ -152,6 +152,7 @@ class OfflineResources:
 
     document: dict[str, Any]  # the translated template
     base_dir: Path  # where its local code directories are
+    stack_name: str = STACK_NAME
     types: dict[str, str] = field(default_factory=dict)  # logical id -> type, for what exists offline
     ids: dict[str, str] = field(default_factory=dict)  # logical id -> its Ref, for what was created
     properties: dict[str, dict[str, Any]] = field(default_factory=dict)  # resolved by moto, read back
@@ -200,8 +201,10 @@ def create_resources(
     parameter_overrides: Mapping[str, str] | None = None,
     secret_strings: Callable[[OfflineResources], Mapping[str, str]] | None = None,
     local_values: Mapping[str, str] | None = None,
+    *,
+    stack_name: str = STACK_NAME,
 ) -> OfflineResources:
-    """Translate template.yaml, create it in moto and read it back.
+    """Translate template.yaml, create it in moto as ``stack_name`` and read it back.
 
     ``local_values`` fill declared parameters the overrides leave out (the emulator's Auth0 domain);
     ``secret_strings`` says, once moto resolved the template, which value each secret (by logical
@@ -209,7 +212,9 @@ def create_resources(
     """
     sam = load_yaml(template_path)
     values = parameter_values(sam.get("Parameters", {}), parameter_overrides or {}, local_values or {})
-    created = OfflineResources(translate(sam, values, aws.region), template_path.resolve().parent)
+    created = OfflineResources(
+        translate(sam, values, aws.region, stack_name), template_path.resolve().parent, stack_name
+    )
     stack = _stack_document(created.document)
     _put_placeholder_code(aws, created.document)
     cloudformation = aws.client("cloudformation")
@@ -218,16 +223,16 @@ def create_resources(
     }
     try:
         cloudformation.create_stack(
-            StackName=STACK_NAME,
+            StackName=stack_name,
             TemplateBody=json.dumps(stack),
             Parameters=[{"ParameterKey": key, "ParameterValue": str(value)} for key, value in given.items()],
         )
-        (described,) = cloudformation.describe_stacks(StackName=STACK_NAME)["Stacks"]
+        (described,) = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
     except ClientError as exc:
         raise TemplateError(f"moto's CloudFormation refused the template: {exc}") from None
     for output in described.get("Outputs", []):
         created.properties[output["OutputKey"]] = json.loads(output["OutputValue"])
-    for item in cloudformation.describe_stack_resources(StackName=STACK_NAME)["StackResources"]:
+    for item in cloudformation.describe_stack_resources(StackName=stack_name)["StackResources"]:
         if "ResourceType" not in item:  # moto lists a resource whose condition is false as empty
             continue
         created.types[item["LogicalResourceId"]] = item["ResourceType"]
@@ -236,6 +241,7 @@ def create_resources(
     for logical_id in created.properties.keys() - stack["Resources"].keys():  # left out, and existing
         created.types[logical_id] = created.document["Resources"][logical_id]["Type"]
     _create_explicit(created, aws, dict(secret_strings(created) if secret_strings else {}))
+    _create_aliases(created, aws)
     created.functions = _functions(created, aws)
     return created
 
@@ -288,7 +294,14 @@ def _put_placeholder_code(aws: AwsEndpoint, document: Mapping[str, Any]) -> None
     """moto's Lambda wants each function's code in its S3: an empty zip at each local key (the
     stack runs the directory the key names)."""
     s3 = aws.client("s3")
-    s3.create_bucket(Bucket=LOCAL_CODE_BUCKET)
+    location = {} if aws.region == "us-east-1" else {"LocationConstraint": aws.region}
+    try:
+        s3.create_bucket(
+            Bucket=LOCAL_CODE_BUCKET, **({"CreateBucketConfiguration": location} if location else {})
+        )
+    except ClientError as exc:  # a second stack in the same moto
+        if exc.response["Error"]["Code"] != "BucketAlreadyOwnedByYou":
+            raise
     archive = io.BytesIO()
     zipfile.ZipFile(archive, "w").close()
     for resource in document["Resources"].values():
@@ -315,7 +328,8 @@ def _create_explicit(created: OfflineResources, aws: AwsEndpoint, secret_strings
                 api = aws.client("apigatewayv2").create_api(Name=logical_id, ProtocolType="HTTP")
                 created.ids[logical_id] = api["ApiId"]
             elif kind == "AWS::SecretsManager::Secret":
-                created.ids[logical_id] = _secret(aws, logical_id, props, secret_strings.get(logical_id))
+                name = props.get("Name", f"{created.stack_name}-{logical_id}")
+                created.ids[logical_id] = _secret(aws, name, props, secret_strings.get(logical_id))
             elif kind == "AWS::SNS::Subscription":
                 created.ids[logical_id] = create_subscription(aws, props)
             else:
@@ -331,14 +345,35 @@ def _create_explicit(created: OfflineResources, aws: AwsEndpoint, secret_strings
             )
 
 
-def _secret(aws: AwsEndpoint, logical_id: str, props: Mapping[str, Any], value: str | None) -> str:
+def _create_aliases(created: OfflineResources, aws: AwsEndpoint) -> None:
+    """Each alias on the version this deploy published (its function's latest), as AWS leaves it:
+    moto's CloudFormation has no alias model. The functions still run $LATEST offline; the alias is
+    there for what reads it (``ropguard-doctor smoke --stack``)."""
+    client = aws.client("lambda")
+    for resource in created.document["Resources"].values():
+        if resource["Type"] != "AWS::Lambda::Alias":
+            continue
+        function = created.ids.get(resource["Properties"]["FunctionName"]["Ref"])
+        if function is None:  # its function's condition is false
+            continue
+        versions = client.list_versions_by_function(FunctionName=function)["Versions"]
+        published = [int(item["Version"]) for item in versions if item["Version"].isdigit()]
+        latest = (
+            str(max(published)) if published else client.publish_version(FunctionName=function)["Version"]
+        )
+        client.create_alias(
+            FunctionName=function, Name=resource["Properties"]["Name"], FunctionVersion=latest
+        )
+
+
+def _secret(aws: AwsEndpoint, name: str, props: Mapping[str, Any], value: str | None) -> str:
     value = value or props.get("SecretString")
     if value is None:
         generate = props.get("GenerateSecretString", {})
         generated = secrets.token_urlsafe(24)
         key, base = generate.get("GenerateStringKey"), generate.get("SecretStringTemplate")
         value = json.dumps({**json.loads(base), key: generated}) if key and base else generated
-    request = {"Name": props.get("Name", f"{STACK_NAME}-{logical_id}"), "SecretString": value}
+    request = {"Name": name, "SecretString": value}
     request |= {key: props[key] for key in ("KmsKeyId",) if key in props}
     arn: str = aws.client("secretsmanager").create_secret(**request)["ARN"]
     return arn
@@ -347,9 +382,10 @@ def _secret(aws: AwsEndpoint, logical_id: str, props: Mapping[str, Any], value: 
 def create_subscription(aws: AwsEndpoint, props: Mapping[str, Any]) -> str:
     """Subscribe as the template says (also to restore one in tests); the subscription's ARN."""
     attributes = {key: props[key] for key in ("FilterPolicyScope",) if key in props}
-    if "FilterPolicy" in props:
-        policy = props["FilterPolicy"]
-        attributes["FilterPolicy"] = policy if isinstance(policy, str) else json.dumps(policy)
+    for key in ("FilterPolicy", "RedrivePolicy"):
+        if key in props:
+            policy = props[key]
+            attributes[key] = policy if isinstance(policy, str) else json.dumps(policy)
     # moto reads any non-empty RawMessageDelivery as true: send it only when it is.
     if str(props.get("RawMessageDelivery", "false")).lower() == "true":
         attributes["RawMessageDelivery"] = "true"
@@ -379,8 +415,11 @@ def _functions(created: OfflineResources, aws: AwsEndpoint) -> list[FunctionSpec
                 )
             routes.setdefault(by_name[function], []).append(route)
     sources: dict[str, list[SqsSource]] = {}
+    own = {uuid: lid for lid, uuid in created.ids.items()}
     for mapping in aws.client("lambda").list_event_source_mappings()["EventSourceMappings"]:
-        (mapping_id,) = (lid for lid, uuid in created.ids.items() if uuid == mapping["UUID"])
+        mapping_id = own.get(mapping["UUID"])
+        if mapping_id is None:  # another stack's, in the same moto
+            continue
         function = by_name[_function_name(mapping["FunctionArn"])]
         if ":sqs:" not in mapping["EventSourceArn"]:
             raise TemplateError(f"Resources.{mapping_id}.EventSourceArn: only SQS sources run offline")
@@ -544,6 +583,7 @@ def read_template(
     template_path: Path,
     parameter_overrides: Mapping[str, str] | None = None,
     local_values: Mapping[str, str] | None = None,
+    region: str = "us-east-1",
 ) -> OfflineResources:
     """The template created in moto in this process (``mock_aws``) and read back, for tools and
     tests without a running stack. moto's state is module-wide: this resets any moto server in the
@@ -551,5 +591,5 @@ def read_template(
     from moto import mock_aws  # noqa: PLC0415 - only tools and tests pay for importing moto here
 
     with mock_aws():
-        aws = AwsEndpoint("", "us-east-1")
+        aws = AwsEndpoint("", region)
         return create_resources(template_path, aws, parameter_overrides, local_values=local_values)

@@ -8,18 +8,34 @@ the local HTTP API, through its ``viewer_headers`` hook: the viewer is the TCP p
 is read from moto on each request (the stage or version the reference names), so a rotation made
 in moto is what the next request carries. The API's own endpoint is served beside it without the
 hook, so both paths can be tried.
+
+What reaches the origin is what the cache behaviour's policies say (``Forwarding``), the template's
+own or AWS's managed ones (as AWS documents them): ``CloudFront-Viewer-Address`` only when an origin
+request policy lists it, and viewer headers only as the policies forward them, so a policy that
+drops the address fails offline as it would on AWS.
 """
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ropguard_offline.aws_resources import OfflineResources, refers_to
+
 DISTRIBUTION = "AWS::CloudFront::Distribution"
+ORIGIN_REQUEST_POLICY = "AWS::CloudFront::OriginRequestPolicy"
+CACHE_POLICY = "AWS::CloudFront::CachePolicy"
 VIEWER_ADDRESS_HEADER = "CloudFront-Viewer-Address"
+#: Methods whose Authorization header CloudFront removes unless a cache policy's key holds it
+#: (docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/RequestAndResponseBehaviorCustomOrigin.html).
+_AUTHORIZATION_NEEDS_CACHE_KEY = frozenset({"GET", "HEAD", "OPTIONS"})
+#: What the local server needs to read the body; CloudFront sends its own equivalents.
+_TRANSPORT = frozenset({"host", "content-length", "transfer-encoding"})
+_BEHAVIORS = frozenset({"none", "whitelist", "allViewer", "allViewerAndWhitelistCloudFront", "allExcept"})
 
 #: ``{{resolve:secretsmanager:secret-id:SecretString:json-key:version-stage:version-id}}``; the
 #: secret id may be an ARN (colons included), so the fields are matched from ``:SecretString:`` on.
@@ -65,6 +81,107 @@ class SecretReference:
 
 
 @dataclass(frozen=True, slots=True)
+class HeaderPolicy:
+    """A policy's ``HeadersConfig``: ``behavior`` as CloudFormation spells it, ``names`` lower-cased."""
+
+    behavior: str = "none"  # one of _BEHAVIORS
+    names: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, config: Mapping[str, Any] | None) -> HeaderPolicy:
+        config = config or {}
+        behavior = str(config.get("HeaderBehavior", "none"))
+        if behavior not in _BEHAVIORS:
+            raise CloudFrontTemplateError(f"unknown HeaderBehavior {behavior!r}")
+        return cls(behavior, frozenset(str(name).lower() for name in config.get("Headers", [])))
+
+    def forwards_viewer(self, name: str) -> bool:
+        """Whether a header the viewer sent reaches the origin (``name`` lower-cased)."""
+        if self.behavior == "whitelist":
+            return name in self.names
+        if self.behavior == "allExcept":
+            return name not in self.names
+        return self.behavior in {"allViewer", "allViewerAndWhitelistCloudFront"}
+
+    def adds(self, name: str) -> bool:
+        """Whether CloudFront adds one of its own headers (``CloudFront-*``) to the origin request."""
+        listed = name.lower() in self.names
+        return listed and self.behavior in {"whitelist", "allViewerAndWhitelistCloudFront"}
+
+
+#: AWS's managed policies by id, as their documentation lists them
+#: (docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/using-managed-origin-request-policies.html,
+#: docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/using-managed-cache-policies.html).
+MANAGED_ORIGIN_REQUEST_POLICIES = {
+    # AllViewerExceptHostHeader: every viewer header but Host, none of CloudFront's own
+    "b689b0a8-53d0-40ab-baf2-68738e2966ac": HeaderPolicy("allExcept", frozenset({"host"})),
+    "216adef6-5c7f-47e4-b989-5492eafa07d3": HeaderPolicy("allViewer"),  # AllViewer
+}
+MANAGED_CACHE_POLICIES = {"4135ea2d-6df8-44a3-9df3-4b5a84be39ad": HeaderPolicy()}  # CachingDisabled
+_POLICY_KINDS = (
+    (
+        "OriginRequestPolicyId",
+        ORIGIN_REQUEST_POLICY,
+        "OriginRequestPolicyConfig",
+        MANAGED_ORIGIN_REQUEST_POLICIES,
+    ),
+    ("CachePolicyId", CACHE_POLICY, "CachePolicyConfig", MANAGED_CACHE_POLICIES),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Forwarding:
+    """What one cache behaviour sends to the origin: its origin request policy's headers and its
+    cache policy's key headers (CloudFront forwards both)."""
+
+    origin_request: HeaderPolicy = HeaderPolicy()
+    cache_key: HeaderPolicy = HeaderPolicy()
+
+    def forwards(self, method: str, name: str) -> bool:
+        """Whether the viewer's header ``name`` reaches the origin on a ``method`` request.
+        ``Authorization`` goes only through a cache key (or on a method CloudFront always passes
+        it on); ``CloudFront-*`` headers are CloudFront's own, never the viewer's."""
+        name = name.lower()
+        if name in _TRANSPORT:
+            return True
+        if name.startswith("cloudfront-"):
+            return False
+        if name == "authorization":
+            return method.upper() not in _AUTHORIZATION_NEEDS_CACHE_KEY or self.cache_key.forwards_viewer(
+                name
+            )
+        return self.origin_request.forwards_viewer(name) or self.cache_key.forwards_viewer(name)
+
+    @property
+    def viewer_address(self) -> bool:
+        return self.origin_request.adds(VIEWER_ADDRESS_HEADER)
+
+
+def behaviour_forwarding(resources: OfflineResources, behaviour: Mapping[str, Any]) -> Forwarding:
+    """The policies a cache behaviour names (as read back from moto): the template's own by
+    reference, AWS's managed ones by id. Legacy ``ForwardedValues`` is not played."""
+    if "ForwardedValues" in behaviour:
+        raise CloudFrontTemplateError("legacy ForwardedValues is not played offline; use policies")
+    policies = []
+    for key, kind, config_key, managed in _POLICY_KINDS:
+        value = behaviour.get(key)
+        own = [name for name in resources.of_type(kind) if value is not None and refers_to(value, name)]
+        if value is None:
+            policies.append(HeaderPolicy())
+        elif own:
+            config = resources.finish(resources.properties[own[0]], f"Resources.{own[0]}")[config_key]
+            headers = config.get("ParametersInCacheKeyAndForwardedToOrigin", config).get("HeadersConfig")
+            policies.append(HeaderPolicy.of(headers))
+        elif str(value) in managed:
+            policies.append(managed[str(value)])
+        else:
+            raise CloudFrontTemplateError(
+                f"{key} {value!r} is neither the template's nor a known managed policy"
+            )
+    return Forwarding(*policies)
+
+
+@dataclass(frozen=True, slots=True)
 class OriginHeaders:
     """The custom headers one distribution origin adds (name -> value as resolved from the template)."""
 
@@ -98,8 +215,11 @@ class DistributionFront:
     Header values that are not secret references pass as they are.
     """
 
-    def __init__(self, origin: OriginHeaders, secretsmanager: Callable[[], Any]) -> None:
+    def __init__(
+        self, origin: OriginHeaders, secretsmanager: Callable[[], Any], forwarding: Forwarding
+    ) -> None:
         self.origin = origin
+        self.forwarding = forwarding
         self._references = {
             name: SecretReference.parse(value)
             for name, value in origin.headers.items()
@@ -114,8 +234,27 @@ class DistributionFront:
             self._client = self._client_factory()
         return self._client
 
+    @classmethod
+    def of(
+        cls, resources: OfflineResources, logical_id: str, secretsmanager: Callable[[], Any]
+    ) -> DistributionFront:
+        """The front of the template's distribution ``logical_id``, as moto resolved it."""
+        properties = copy.deepcopy(resources.properties[logical_id])
+        behaviour = properties.get("DistributionConfig", {}).get("DefaultCacheBehavior", {})
+        forwarding = behaviour_forwarding(resources, behaviour)
+        for key, *_ in _POLICY_KINDS:  # read: they may be tokens of the left-out policies
+            behaviour.pop(key, None)
+        origin = origin_headers(resources.finish(properties, f"Resources.{logical_id}"))
+        return cls(origin, secretsmanager, forwarding)
+
+    def forwards(self, method: str, name: str) -> bool:
+        """Whether the viewer's header ``name`` reaches the API (the local API's header filter)."""
+        return self.forwarding.forwards(method, name)
+
     def __call__(self, host: str, port: int) -> dict[str, str]:
-        headers = {VIEWER_ADDRESS_HEADER: viewer_address(host, port), **self._plain}
+        headers = dict(self._plain)
+        if self.forwarding.viewer_address:
+            headers[VIEWER_ADDRESS_HEADER] = viewer_address(host, port)
         for name, reference in self._references.items():
             headers[name] = reference.read(self._secretsmanager())
         return headers

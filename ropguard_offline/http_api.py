@@ -9,7 +9,8 @@ writes reaches the event as it would through API Gateway, and never the source I
 
 ``viewer_headers`` (optional) is called with the peer's host and port and returns headers that
 replace any the client sent under those names, before the event is built: the hook a front
-such as CloudFront adds its headers through.
+such as CloudFront adds its headers through. ``forwarded`` (optional, given the method and a
+header's name) says which of the client's headers such a front passes on.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ MAX_BODY_BYTES = 10 * 1024 * 1024
 SERVING_THREADS = 64
 
 ViewerHeaders = Callable[[str, int], Mapping[str, str]]
+ForwardedHeader = Callable[[str, str], bool]
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,8 @@ class LocalHttpApi:
         port: int = 0,
         openapi_document: Path | None = None,
         viewer_headers: ViewerHeaders | None = None,
+        *,
+        forwarded: ForwardedHeader | None = None,
     ) -> None:
         self.routes = {bound.route: bound for bound in routes}
         self._table = RouteTable(self.routes)
@@ -78,6 +82,7 @@ class LocalHttpApi:
         self._only_cors = next(iter(apis.values())) if len(apis) == 1 else None
         self.openapi_document = openapi_document
         self.viewer_headers = viewer_headers
+        self.forwarded = forwarded
         self._sockets: dict[int, Any] = {}  # the server loop's: the listener and every connection
         # Any: one host and port make one TcpWSGIServer, whose stubs lack its port and trigger
         self._server: Any = cast(Any, create_server)(
@@ -160,8 +165,17 @@ class LocalHttpApi:
         extra = None
         if self.viewer_headers is not None:
             extra = self.viewer_headers(str(request.remote_addr), int(request.environ.get("REMOTE_PORT", 0)))
+        forwarded = self.forwarded
+        kept = None if forwarded is None else (lambda name: forwarded(request.method, name))
         event = build_event(
-            request, bound.route, parameters, bound.stage, request_id, body=body, extra_headers=extra
+            request,
+            bound.route,
+            parameters,
+            bound.stage,
+            request_id,
+            body=body,
+            extra_headers=extra,
+            kept=kept,
         )
         try:
             return to_response(bound.function.invoke(event), request_id)

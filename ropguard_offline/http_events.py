@@ -16,7 +16,7 @@ import json
 import re
 import secrets
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
@@ -80,16 +80,19 @@ def build_event(
     *,
     body: bytes,
     extra_headers: Mapping[str, str] | None = None,
+    kept: Callable[[str], bool] | None = None,
     now: float | None = None,
 ) -> dict[str, Any]:
     """The payload format 2.0 event API Gateway sends for this request; ``extra_headers`` replace
-    the client's headers of the same names."""
+    the client's headers of the same names; ``kept`` (given a lower-cased name) drops the client's
+    headers a front in between would not pass on."""
     now = time.time() if now is None else now
     raw_path = request.environ.get("RAW_URI", request.path).partition("?")[0]
     raw_query = request.query_string.decode("latin-1")
     source_ip = str(request.remote_addr)
     replaced = {name.lower(): value for name, value in (extra_headers or {}).items()}
-    headers, cookies = _event_headers(request.headers.items(), replaced, source_ip)
+    pairs = [(name, value) for name, value in request.headers.items() if kept is None or kept(name.lower())]
+    headers, cookies = _event_headers(pairs, replaced, source_ip)
     domain = f"{stage.api_id}.execute-api.{stage.region}.amazonaws.com"
     event: dict[str, Any] = {
         "version": "2.0",

@@ -43,7 +43,7 @@ from ropguard_offline.aws_resources import (
     refers_to,
 )
 from ropguard_offline.browser_page import BrowserPage, localhost_url
-from ropguard_offline.cloudfront import DISTRIBUTION, DistributionFront, origin_headers
+from ropguard_offline.cloudfront import DISTRIBUTION, DistributionFront
 from ropguard_offline.http_api import BoundRoute, LocalHttpApi
 from ropguard_offline.http_events import ApiStage
 from ropguard_offline.lambda_runtime import DEFAULT_MAX_WORKERS, LocalFunction
@@ -291,18 +291,21 @@ class OfflineStack(contextlib.AbstractContextManager["OfflineStack"]):
         front = None
         if distributions:
             (name,) = distributions
-            origin = origin_headers(
-                self.resources.finish(self.resources.properties[name], f"Resources.{name}")
-            )
-            front = DistributionFront(origin, lambda: self.aws.client("secretsmanager"))
+            front = DistributionFront.of(self.resources, name, lambda: self.aws.client("secretsmanager"))
             ensure_free(self.config.host, self.config.ports, "direct_api")  # only a distribution needs it
             self.direct_api_url = self._serve(routes, self.config.ports.direct_api)
         self.api_url = self._serve(routes, self.config.ports.api, front)
         self.direct_api_url = self.direct_api_url or self.api_url
 
     def _serve(self, routes: Sequence[BoundRoute], port: int, front: DistributionFront | None = None) -> str:
+        forwarded = front.forwards if front else None
         api = LocalHttpApi(
-            routes, self.config.host, port, openapi_document=OPENAPI_DOCUMENT, viewer_headers=front
+            routes,
+            self.config.host,
+            port,
+            openapi_document=OPENAPI_DOCUMENT,
+            viewer_headers=front,
+            forwarded=forwarded,
         ).start()
         self._exit.callback(api.stop)
         return api.url

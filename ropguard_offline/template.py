@@ -19,6 +19,8 @@ from samtranslator.public.parser import Parser  # type: ignore[import-untyped]
 from samtranslator.public.translator import Translator  # type: ignore[import-untyped]
 from samtranslator.yaml_helper import intrinsics_multi_constructor  # type: ignore[import-untyped]
 
+from ropguard_offline import language_extensions
+
 #: Local CodeUri/ContentUri become s3://<this bucket>/<path> for the translator (as `sam validate`
 #: does); a function's code is then the directory named by the key. Other buckets cannot run here.
 LOCAL_CODE_BUCKET = "ropguard-local-code"
@@ -48,9 +50,18 @@ def load_yaml(path: Path) -> dict[str, Any]:
     return document
 
 
-def translate(document: dict[str, Any], parameter_values: Mapping[str, str], region: str) -> dict[str, Any]:
+def translate(
+    document: dict[str, Any], parameter_values: Mapping[str, str], region: str, stack_name: str = STACK_NAME
+) -> dict[str, Any]:
     """The SAM template as CloudFormation, through the translator's public API (no AWS calls:
-    managed policy names come from the translator's own bundled list; defaults fill the rest)."""
+    managed policy names come from the translator's own bundled list; defaults fill the rest).
+    ``AWS::LanguageExtensions`` is applied first, as CloudFormation does (``language_extensions``)."""
+    try:
+        document = language_extensions.resolve(
+            document, _known_values(document, parameter_values, region, stack_name)
+        )
+    except language_extensions.LanguageExtensionError as exc:
+        raise TemplateError(str(exc)) from None
     for resource in document.get("Resources", {}).values():
         properties = resource.get("Properties") or {}
         for key in ("CodeUri", "ContentUri"):
@@ -66,11 +77,32 @@ def translate(document: dict[str, Any], parameter_values: Mapping[str, str], reg
     return translated
 
 
+def _known_values(
+    document: Mapping[str, Any], given: Mapping[str, str], region: str, stack_name: str
+) -> dict[str, str]:
+    """Every parameter's value (given, else its default) and the pseudo parameters'."""
+    defaults = {
+        name: str(declared["Default"])
+        for name, declared in document.get("Parameters", {}).items()
+        if "Default" in declared
+    }
+    pseudo = {
+        "AWS::Region": region,
+        "AWS::AccountId": ACCOUNT_ID,
+        "AWS::Partition": "aws",
+        "AWS::StackName": stack_name,
+        "AWS::URLSuffix": "amazonaws.com",
+    }
+    return defaults | dict(given) | pseudo
+
+
 def parameter_values(
     declared: Mapping[str, Any], overrides: Mapping[str, str], local_values: Mapping[str, str]
 ) -> dict[str, str]:
     """The values given for declared parameters (moto fills in defaults and checks none is missing,
-    but neither refuses an undeclared name nor checks AllowedValues)."""
+    but neither refuses an undeclared name nor checks AllowedValues). AllowedPattern is not checked
+    here: the offline stack and its tests give Auth0Domain the emulator's plain-http URL, which the
+    template's pattern (a host and a port, as CloudFormation will require) refuses."""
     unknown = sorted(set(overrides) - set(declared))
     if unknown:
         raise TemplateError(f"parameter overrides for undeclared parameters: {', '.join(unknown)}")

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ropguard import login_request, outcomes, responses, session_outcomes, session_requests
+from ropguard import answers, login_request, outcomes, responses, session_requests
 from ropguard.settings import LoginSettings, SessionSettings
 from ropguard_offline.aws_resources import read_template
 from ropguard_offline.template import FunctionSpec, TemplateError
@@ -40,17 +40,18 @@ _SERVER_ERRORS: Errors = {
     500: ("The login service is misconfigured or the client address is unavailable.", ("server_error",)),
     502: (
         "Auth0 rejected our client or request (misconfiguration), or failed.",
-        (str(outcomes.MISCONFIGURED_BODY["error"]), str(outcomes.UPSTREAM_BODY["error"])),
+        (str(answers.MISCONFIGURED_BODY["error"]), str(answers.UPSTREAM_BODY["error"])),
     ),
     503: ("The client credentials are unavailable.", ("temporarily_unavailable",)),
-    504: ("Auth0 did not answer in time.", (str(outcomes.TIMEOUT_BODY["error"]),)),
+    504: ("Auth0 did not answer in time.", (str(answers.TIMEOUT_BODY["error"]),)),
 }
 # The design's /login table (docs/architecture.md).
 LOGIN_ERRORS: Errors = {
     400: ("Our own bad input: body, size, type or encoding.", ("invalid_request",)),
     401: (
-        "Auth0: breached password, or a user blocked by an administrator.",
-        ("password_leaked", "unauthorized"),
+        "Auth0: breached password, a user blocked by an administrator, or Bot Detection wants a "
+        "CAPTCHA (fall back to Universal Login).",
+        ("password_leaked", "unauthorized", "requires_verification"),
     ),
     403: (
         "Auth0: wrong credentials, MFA required (with `mfa_token`), or denied by a rule.",
@@ -64,7 +65,7 @@ LOGIN_ERRORS: Errors = {
 }
 RATE_LIMITED = 429
 
-# The session routes' table (ropguard.session_outcomes.RULES plus the edge's error table).
+# The session routes' table (ropguard.outcomes.RULES plus the edge's error table).
 SESSION_ERRORS: Errors = {
     400: (
         "Our own bad input; or Auth0: poll again (push pending), challenge type not supported.",
@@ -159,7 +160,7 @@ def _session_schemas(scopes: Sequence[str]) -> dict[str, Any]:
             "type": "object",
             "description": "Auth0's challenge answer, only these fields.",
             "required": ["challenge_type"],
-            "properties": {field: {"type": "string"} for field in session_outcomes.CHALLENGE_FIELDS},
+            "properties": {field: {"type": "string"} for field in outcomes.CHALLENGE_FIELDS},
             "additionalProperties": False,
         },
         "Authenticators": {
@@ -168,7 +169,7 @@ def _session_schemas(scopes: Sequence[str]) -> dict[str, Any]:
                 "type": "object",
                 "properties": {
                     field: {"type": "boolean" if field == "active" else "string"}
-                    for field in session_outcomes.AUTHENTICATOR_FIELDS
+                    for field in outcomes.AUTHENTICATOR_FIELDS
                 },
                 "additionalProperties": False,
             },

@@ -129,7 +129,7 @@ def fuzz_login(
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     app = load_login_app()
-    app.__dict__["_service"] = None  # a fresh container
+    app.service.drop()  # a fresh container
     cold_start.reset_cold_start_flag()  # type: ignore[no-untyped-call]
     handler = app.logger.registered_handler
     assert isinstance(handler, logging.StreamHandler)
@@ -153,8 +153,5 @@ def fuzz_login(
         yield invoke
     finally:
         handler.stream = sys.stdout
-        service = app.__dict__.get("_service")
-        if service is not None:
-            service.close()
-        app.__dict__["_service"] = None
+        app.service.drop()
         extension.close()

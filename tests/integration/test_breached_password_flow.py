@@ -184,8 +184,8 @@ def stack(
         login_app = load_login_app()
     monkeypatch.setattr(login_app.metrics, "namespace", login_env["POWERTOOLS_METRICS_NAMESPACE"])
     monkeypatch.setattr(reset_app.metrics, "namespace", reset_env["POWERTOOLS_METRICS_NAMESPACE"])
-    login_app._service = None
-    reset_app.service.cache_clear()
+    login_app.service.drop()
+    reset_app.service.drop()
     reset_app.metrics.clear_metrics()  # one metric set per process: count only this test's
     cold_start.reset_cold_start_flag()
     try:
@@ -200,10 +200,8 @@ def stack(
             sns=session.client("sns"),
         )
     finally:
-        if login_app._service is not None:
-            login_app._service.close()
-        login_app._service = None
-        reset_app.service.cache_clear()
+        login_app.service.drop()
+        reset_app.service.drop()
         extension.__exit__(None, None, None)
 
 

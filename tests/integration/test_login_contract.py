@@ -19,6 +19,7 @@ from tests.fixtures.login import (
     REFRESH_TOKEN,
     http_api_event,
     json_body,
+    login_once,
     rest_api_event,
 )
 
@@ -87,6 +88,42 @@ def test_attack_protection_answers_pass_through(login_env, invoke_login, status,
     assert_json_no_store(response)
 
 
+def test_bot_detection_is_passed_on_with_its_own_metric(login_env, invoke_login, capsys) -> None:
+    """401 requires_verification: the app falls back to Universal Login; not a 502, not an alarm."""
+    verify = {
+        "error": "requires_verification",
+        "error_description": "Suspicious request requires verification",
+    }
+    answer(login_env, 401, verify)
+
+    response = invoke_login(http_api_event(LOGIN))
+
+    assert response["statusCode"] == 401
+    assert body_of(response) == verify
+    out = capsys.readouterr().out
+    assert '"LoginVerificationRequired"' in out
+    assert '"LoginMisconfigured"' not in out
+    assert len(login_env.log) == 1  # the secret is not re-read, the grant not sent again
+
+
+@pytest.mark.parametrize("username", ["alice\u202e@example.com", "al\u200bice@example.com"])
+def test_a_username_with_a_format_character_is_a_400_before_auth0(login_env, invoke_login, username) -> None:
+    response = invoke_login(http_api_event(json_body(username=username, password=PASSWORD)))
+
+    assert response["statusCode"] == 400
+    assert body_of(response)["error"] == "invalid_request"
+    assert "Unicode categories Cc, Cf" in body_of(response)["error_description"]
+    assert login_env.log == []
+
+
+def test_a_username_is_sent_to_auth0_in_nfc(login_env, invoke_login) -> None:
+    answer(login_env, 200, {"access_token": ACCESS_TOKEN, "token_type": "Bearer", "expires_in": 60})
+
+    invoke_login(http_api_event(json_body(username="Jose\u0301@example.com", password=PASSWORD)))
+
+    assert login_env.log[0][0].get_json()["username"] == "Jos\u00e9@example.com"
+
+
 def test_mfa_required_passes_mfa_token_and_requirements(login_env, invoke_login) -> None:
     requirements = {"challenge": [{"type": "otp"}]}
     answer(
@@ -121,7 +158,7 @@ def test_too_many_requests_sets_retry_after_from_rate_limit_reset(login_env) -> 
     )
     service = LoginService.from_env(clock=lambda: now)
 
-    result = service.login(http_api_event(LOGIN))
+    result = login_once(service, http_api_event(LOGIN))
     service.close()
 
     assert result.response["statusCode"] == 429

@@ -14,7 +14,7 @@ from werkzeug import Request, Response
 
 from benchmarks.loopback_auth0 import CountingTokenServer
 from ropguard.auth0_client import TokenEndpoint, tenant_origin
-from ropguard.credentials import SecretCredentials
+from ropguard.credentials import PowertoolsSecretReader, SecretCredentials
 from ropguard.login import LoginService
 from ropguard.settings import LoginSettings
 from tests.fixtures.login import (
@@ -24,6 +24,7 @@ from tests.fixtures.login import (
     ROTATED_SECRET,
     http_api_event,
     json_body,
+    login_once,
     put_client_secret,
 )
 from tests.fixtures.raw_http import FlakyNetwork
@@ -49,7 +50,7 @@ def service_with(settings: LoginSettings, secrets_client: Any) -> LoginService:
         credentials=SecretCredentials(
             settings.auth0.secret_id,
             max_age_seconds=settings.auth0.secret_max_age_seconds,
-            boto3_client=secrets_client,
+            reader=PowertoolsSecretReader(boto3_client=secrets_client),
         ),
         token_endpoint=TokenEndpoint(tenant_origin(settings.auth0)),
     )
@@ -77,13 +78,13 @@ def test_rotated_secret_is_fetched_again_and_the_grant_retried_once(login_env, c
     service, calls = counted
     seen: list[str] = []
     login_env.expect_request("/oauth/token").respond_with_handler(rotation_aware_auth0(ROTATED_SECRET, seen))
-    assert service.login(http_api_event(LOGIN)).response["statusCode"] == 502  # primes the cache
+    assert login_once(service, http_api_event(LOGIN)).response["statusCode"] == 502  # primes the cache
     put_client_secret(boto_session, ROTATED_SECRET)  # rotation; the cache still holds the old one
     seen.clear()
     calls.clear()
 
-    result = service.login(http_api_event(LOGIN))
-    warm = service.login(http_api_event(LOGIN))
+    result = login_once(service, http_api_event(LOGIN))
+    warm = login_once(service, http_api_event(LOGIN))
 
     assert result.response["statusCode"] == 200
     assert seen == [CLIENT_SECRET, ROTATED_SECRET, ROTATED_SECRET]
@@ -96,7 +97,7 @@ def test_invalid_client_with_an_unchanged_secret_is_not_retried(login_env, count
     seen: list[str] = []
     login_env.expect_request("/oauth/token").respond_with_handler(rotation_aware_auth0("never", seen))
 
-    result = service.login(http_api_event(LOGIN))
+    result = login_once(service, http_api_event(LOGIN))
 
     assert result.response["statusCode"] == 502
     assert json.loads(result.response["body"])["error"] == "server_error"
@@ -109,7 +110,7 @@ def test_warm_invocations_make_no_aws_call(login_env, counted) -> None:
     login_env.expect_request("/oauth/token").respond_with_json(TOKENS)
 
     for _ in range(10):
-        assert service.login(http_api_event(LOGIN)).response["statusCode"] == 200
+        assert login_once(service, http_api_event(LOGIN)).response["statusCode"] == 200
 
     assert calls == ["GetSecretValue"]
 
@@ -121,7 +122,7 @@ def test_secret_max_age_zero_reads_every_time(login_env, boto_session, monkeypat
     login_env.expect_request("/oauth/token").respond_with_json(TOKENS)
 
     for _ in range(3):
-        service.login(http_api_event(LOGIN))
+        login_once(service, http_api_event(LOGIN))
     service.close()
 
     assert calls == ["GetSecretValue"] * 3
@@ -132,7 +133,7 @@ def test_one_tcp_connection_serves_many_invocations(login_env, boto_session, mon
         monkeypatch.setenv("AUTH0_DOMAIN", server.base_url)
         service = LoginService.from_env()
         for _ in range(25):
-            assert service.login(http_api_event(LOGIN)).response["statusCode"] == 200
+            assert login_once(service, http_api_event(LOGIN)).response["statusCode"] == 200
         service.close()
 
     assert (server.connections, server.requests) == (1, 25)
@@ -150,7 +151,7 @@ def test_a_failed_connect_is_retried_once(login_env) -> None:
     network = FlakyNetwork(failures=1)
     with_network(service, network)
 
-    result = service.login(http_api_event(LOGIN))
+    result = login_once(service, http_api_event(LOGIN))
     service.close()
 
     assert result.response["statusCode"] == 200
@@ -163,7 +164,7 @@ def test_connect_failing_twice_is_502_without_a_request(login_env) -> None:
     network = FlakyNetwork(failures=2)
     with_network(service, network)
 
-    result = service.login(http_api_event(LOGIN))
+    result = login_once(service, http_api_event(LOGIN))
     service.close()
 
     assert result.response["statusCode"] == 502
@@ -179,7 +180,7 @@ def test_nothing_listening_is_502(login_env, monkeypatch) -> None:
     monkeypatch.setenv("AUTH0_DOMAIN", f"http://127.0.0.1:{free_port}")
     service = LoginService.from_env()
 
-    result = service.login(http_api_event(LOGIN))
+    result = login_once(service, http_api_event(LOGIN))
     service.close()
 
     assert result.response["statusCode"] == 502
@@ -223,7 +224,7 @@ def test_a_grant_that_may_have_reached_auth0_is_never_sent_again(login_env, monk
     monkeypatch.setenv("AUTH0_DOMAIN", server.base_url)
     service = LoginService.from_env()
 
-    result = service.login(http_api_event(LOGIN))
+    result = login_once(service, http_api_event(LOGIN))
     service.close()
     server.close()
 

@@ -10,12 +10,23 @@ from pathlib import Path
 import pytest
 from moto.cloudformation.parsing import get_model_map
 
-from ropguard_offline.aws_resources import EXPLICIT, HONOURED, AwsEndpoint, OfflineResources, create_resources
+from ropguard_offline.aws_resources import (
+    EXPLICIT,
+    HONOURED,
+    AwsEndpoint,
+    OfflineResources,
+    create_resources,
+    read_template,
+)
 from ropguard_offline.template import CorsConfig, TemplateError
 
 from .conftest import FIXTURE_PARAMETERS, FIXTURE_TEMPLATE, read, spec_of
 
 ROOT = Path(__file__).resolve().parents[2]
+#: Properties naming a resource account- or region-wide.
+PHYSICAL_NAMES = frozenset(
+    {"Name", "LayerName", "TopicName", "QueueName", "TableName", "AliasName", "DashboardName"}
+)
 SECRET_VALUE = json.dumps({"client_id": "local-client", "client_secret": "local-secret-value-1234"})
 
 
@@ -337,3 +348,56 @@ def test_the_templates_allowed_origins_turn_cors_on_for_every_route() -> None:
     }
     off = read(ROOT / "template.yaml", Auth0Domain="x").functions
     assert {route.cors for spec in off for route in spec.http_routes} == {None}
+
+
+def test_two_stacks_of_the_template_live_side_by_side() -> None:
+    """No physical name is fixed by the template: a second stack in the same account and region
+    creates everything the first one has, under names of its own."""
+    from moto import mock_aws  # noqa: PLC0415
+
+    overrides = {
+        "Auth0Domain": "tenant.example.auth0.com",
+        "TenantManagementSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:doctor-AbCdEf",
+        "ClientAddressSource": "cloudfront",
+    }
+    with mock_aws():
+        aws = AwsEndpoint("", "us-east-1")
+        first = create_resources(ROOT / "template.yaml", aws, overrides, stack_name="ropguard-blue")
+        second = create_resources(ROOT / "template.yaml", aws, overrides, stack_name="ropguard-green")
+    assert set(first.ids) == set(second.ids)
+    shared = {lid: pid for lid, pid in first.ids.items() if second.ids[lid] == pid}
+    assert not shared
+    # what is not created offline (the schedule, CloudFront's policies, the layer's name) as resolved
+    names = {lid: _names(props) for lid, props in first.properties.items()}
+    assert _schedule(first) in names
+    same = {lid: found for lid, found in names.items() if found & _names(second.properties[lid])}
+    assert not same
+    assert "ropguard-green" in second.physical("SecurityEventsTopic")
+
+
+def test_a_region_missing_from_the_extension_map_runs_without_the_extension() -> None:
+    """AWS::LanguageExtensions' DefaultValue, applied before moto (which cannot read it)."""
+    region = "mx-central-1"
+    created = read_template(
+        ROOT / "template.yaml", {"Auth0Domain": "tenant.example.auth0.com"}, region=region
+    )
+    login = spec_of(created, "LoginFunction")
+    assert not login.secrets_extension
+    assert "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT" not in login.environment
+    assert f":{region}:" in created.physical("SecurityEventsTopic")
+    assert spec_of(read(ROOT / "template.yaml", Auth0Domain="x"), "LoginFunction").secrets_extension
+
+
+def _names(properties: object) -> set[str]:
+    """Every physical name in a resource's properties (in nested objects, not lists)."""
+    if not isinstance(properties, dict):
+        return set()
+    found = {value for key, value in properties.items() if key in PHYSICAL_NAMES and isinstance(value, str)}
+    for value in properties.values():
+        found |= _names(value)
+    return found
+
+
+def _schedule(created: OfflineResources) -> str:
+    (schedule,) = created.of_type("AWS::Scheduler::Schedule")
+    return schedule

@@ -15,13 +15,12 @@ from tests.template.sam_translation import translated_template
 MODES = ("request-context", "cloudfront")
 CLOUDFRONT_ONLY = {
     "LoginDistribution",
+    "LoginOriginRequestPolicy",
+    "LoginCachePolicy",
     "OriginVerifySecret",
     "LoginFunctionOriginSecretPolicy",
     "SessionFunctionOriginSecretPolicy",
 }
-
-CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
-ALL_VIEWER_EXCEPT_HOST_HEADER = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
 
 
 def _condition(template: dict[str, Any], name: str, parameters: dict[str, str]) -> bool:
@@ -148,8 +147,8 @@ def test_distribution_is_https_only_uncached_and_forwards_the_viewer_address(tra
     behaviour = config["DefaultCacheBehavior"]
     assert behaviour["TargetOriginId"] == origin["Id"]
     assert behaviour["ViewerProtocolPolicy"] in ("https-only", "redirect-to-https")
-    assert behaviour["CachePolicyId"] == CACHING_DISABLED
-    assert behaviour["OriginRequestPolicyId"] == ALL_VIEWER_EXCEPT_HOST_HEADER
+    assert behaviour["CachePolicyId"] == {"Ref": "LoginCachePolicy"}
+    assert behaviour["OriginRequestPolicyId"] == {"Ref": "LoginOriginRequestPolicy"}
     assert "POST" in behaviour["AllowedMethods"]
     assert "ForwardedValues" not in behaviour  # legacy settings would bypass the policies
 

@@ -43,7 +43,17 @@ def test_parameters_default_to_the_fast_cold_start(template: dict[str, Any]) -> 
 def test_the_extension_and_snapstart_are_never_combined(template: dict[str, Any]) -> None:
     conditions = template["Conditions"]
     assert conditions["SnapStartOn"] == {"Fn::Equals": [{"Ref": "SnapStart"}, "PublishedVersions"]}
-    assert conditions["UseSecretsExtension"] == {"Fn::Not": [{"Condition": "SnapStartOn"}]}
+    assert conditions["UseSecretsExtension"] == {
+        "Fn::And": [
+            {"Fn::Not": [{"Condition": "SnapStartOn"}]},
+            {
+                "Fn::Or": [
+                    {"Condition": "HasSecretsExtensionLayerArn"},
+                    {"Condition": "HasMappedSecretsExtensionLayer"},
+                ]
+            },
+        ]
+    }
 
 
 def test_every_function_gets_the_extension_layer_for_its_region_or_the_override(
@@ -58,7 +68,14 @@ def test_every_function_gets_the_extension_layer_for_its_region_or_the_override(
                 "Fn::If": [
                     "HasSecretsExtensionLayerArn",
                     {"Ref": "SecretsExtensionLayerArn"},
-                    {"Fn::FindInMap": ["SecretsExtensionLayers", {"Ref": "AWS::Region"}, "arm64"]},
+                    {
+                        "Fn::FindInMap": [
+                            "SecretsExtensionLayers",
+                            {"Ref": "AWS::Region"},
+                            "arm64",
+                            {"DefaultValue": "none"},
+                        ]
+                    },
                 ]
             },
             NO_VALUE,

@@ -2,8 +2,8 @@
 
 Metric names are read from the code, not listed here: every ``add_metric(name=...)`` in the
 functions, the layer and the doctor (string literals, module constants, enum members), every value
-of ``ropguard.outcomes.Outcome``, every name the edge can give a session route (each route's
-``Route.metric`` of each ``session_outcomes.Kind`` and each ``edge.ERROR_TABLE`` outcome), and
+every name the edge can give a route (each route's
+``Route.metric`` of each ``outcomes.Outcome`` and each ``edge.ERROR_TABLE`` outcome), and
 Powertools' ``ColdStart`` where a handler asks for it. A new route's metrics are therefore known as
 soon as its code emits them.
 """
@@ -21,9 +21,9 @@ import pytest
 import yaml
 
 from ropguard.edge import ERROR_TABLE, UNKNOWN_ROUTE
+from ropguard.login import LOGIN_ROUTES
 from ropguard.outcomes import Outcome
 from ropguard.session import SESSION_ROUTES
-from ropguard.session_outcomes import Kind
 from ropguard_doctor.routes import routes_from_template
 from ropguard_doctor.scheduled import FINDINGS_METRIC
 from tests.template.sam_translation import translated_template
@@ -44,7 +44,7 @@ def _sources() -> Iterator[tuple[Path, ast.Module]]:
 def emitted_metrics() -> set[str]:
     constants: dict[str, str] = {}
     enum_members: dict[str, str] = {}
-    names: set[str] = {outcome.value for outcome in Outcome} | edge_metrics()
+    names: set[str] = edge_metrics()
     trees = list(_sources())
     for _, tree in trees:
         for node in ast.walk(tree):
@@ -75,9 +75,10 @@ def emitted_metrics() -> set[str]:
 
 
 def edge_metrics() -> set[str]:
-    """What ``ropguard.edge.serve`` counts for the session function: ``route.metric(outcome)``."""
+    """What ``ropguard.edge.serve`` counts for the API functions: ``route.metric(outcome)``."""
     errors = {row.outcome for _, row in ERROR_TABLE}
-    names = {route.metric(outcome) for route in SESSION_ROUTES.values() for outcome in {*Kind, *errors}}
+    routes = [*LOGIN_ROUTES.values(), *SESSION_ROUTES.values()]
+    names = {route.metric(outcome) for route in routes for outcome in {*Outcome, *errors}}
     return names | {UNKNOWN_ROUTE.metric(outcome) for outcome in errors}
 
 

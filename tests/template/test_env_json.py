@@ -66,4 +66,4 @@ def test_every_env_json_variable_is_declared_by_the_template(function: str) -> N
 @pytest.mark.parametrize("function", sorted(ENV_JSON))
 def test_env_json_alone_satisfies_the_functions_settings(function: str) -> None:
     for from_env in SETTINGS_OF[function]:
-        from_env(ENV_JSON[function])  # raises SettingsError naming the variable
+        from_env(ENV_JSON[function])  # raises ConfigurationError naming the variable

@@ -68,8 +68,12 @@ def test_key_policy_trusts_only_the_account_and_sns_from_it(resources: Any) -> N
     for statement in policy:
         assert statement["Principal"] != "*"
         if statement["Principal"] == {"Service": "sns.amazonaws.com"}:
+            topic = (
+                "arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:${AWS::StackName}-security-events"
+            )
             assert statement["Condition"] == {
-                "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+                "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+                "ArnEquals": {"aws:SourceArn": {"Fn::Sub": topic}},
             }
             assert sorted(statement["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey"]
 

@@ -11,22 +11,20 @@ from typing import Any
 import pytest
 
 from ropguard.client_address import (
-    CLOUDFRONT,
-    REQUEST_CONTEXT,
     ClientAddressResolver,
-    ClientAddressSettings,
     parse_viewer_address,
     resolve_client_address,
     verify_origin,
 )
 from ropguard.errors import (
     ClientAddressError,
+    ConfigurationError,
     OriginNotVerifiedError,
     OriginSecretMismatchError,
     RequestError,
     ViewerAddressError,
 )
-from ropguard.settings import SettingsError
+from ropguard.settings import CLOUDFRONT, REQUEST_CONTEXT, ClientAddressSettings, SessionSettings
 from tests.fixtures.secret_hygiene import SECRETS
 
 CURRENT = "origin-secret-current-0123456789abcdef"
@@ -214,13 +212,9 @@ def test_settings_from_env() -> None:
         ClientAddressSettings.from_env({"CLIENT_ADDRESS_SOURCE": "request-context"}).source == REQUEST_CONTEXT
     )
     cloudfront = ClientAddressSettings.from_env(
-        {
-            "CLIENT_ADDRESS_SOURCE": "cloudfront",
-            "ORIGIN_VERIFY_SECRET_ID": "arn:x",
-            "SECRET_MAX_AGE_SECONDS": "60",
-        }
+        {"CLIENT_ADDRESS_SOURCE": "cloudfront", "ORIGIN_VERIFY_SECRET_ID": "arn:x"}
     )
-    assert cloudfront == ClientAddressSettings(CLOUDFRONT, "arn:x", 60)
+    assert cloudfront == ClientAddressSettings(CLOUDFRONT, "arn:x")
 
 
 @pytest.mark.parametrize(
@@ -233,16 +227,17 @@ def test_settings_from_env() -> None:
     ],
 )
 def test_settings_errors_name_the_variable(env: dict[str, str], variable: str) -> None:
-    with pytest.raises(SettingsError) as raised:
+    with pytest.raises(ConfigurationError) as raised:
         ClientAddressSettings.from_env(env)
     assert raised.value.variable == variable
 
 
 def test_resolver_reads_no_secret_until_the_first_request() -> None:
     """Building the resolver (container start) makes no AWS call; request-context mode has no secret."""
-    assert ClientAddressResolver.from_env({})._origin_secret is None
-    resolver = ClientAddressResolver.from_env(
-        {"CLIENT_ADDRESS_SOURCE": "cloudfront", "ORIGIN_VERIFY_SECRET_ID": "ropguard/origin-verify"}
-    )
+    base = {"AUTH0_DOMAIN": "tenant.auth0.com", "AUTH0_SECRET_ID": "s", "SECRET_MAX_AGE_SECONDS": "60"}
+    assert ClientAddressResolver.for_api(SessionSettings.from_env(base))._origin_secret is None
+    cloudfront = {"CLIENT_ADDRESS_SOURCE": "cloudfront", "ORIGIN_VERIFY_SECRET_ID": "ropguard/origin-verify"}
+    resolver = ClientAddressResolver.for_api(SessionSettings.from_env({**base, **cloudfront}))
     assert resolver._origin_secret is not None
+    assert resolver._origin_secret._max_age == 60  # type: ignore[attr-defined] # SECRET_MAX_AGE_SECONDS, read once
     assert resolver.settings.source == CLOUDFRONT

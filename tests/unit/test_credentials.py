@@ -16,16 +16,16 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from ropguard.credentials import (
-    EXTENSION_PORT_VARIABLE,
     EXTENSION_TOKEN_HEADER,
     CachedSecret,
     ExtensionSecretReader,
     ExtensionTimeouts,
     PowertoolsSecretReader,
     SecretCredentials,
-    secret_reader_from_env,
+    secret_reader,
 )
 from ropguard.errors import ConfigurationError, SecretUnavailableError
+from ropguard.settings import EXTENSION_PORT_VARIABLE, SecretStoreSettings
 
 SECRET_ID = "ropguard/auth0-client"
 CLIENT_SECRET = "client-secret-extension-Qw3-never-log-me"
@@ -56,9 +56,12 @@ def reader(server: HTTPServer, *, token: str | None = SESSION_TOKEN, read_second
     env = {EXTENSION_PORT_VARIABLE: str(server.port)}
     if token is not None:
         env["AWS_SESSION_TOKEN"] = token
-    assert ExtensionSecretReader.from_env(env) is not None  # the variable is what selects this path
+    settings = SecretStoreSettings.from_env(env)
+    assert isinstance(secret_reader(settings), ExtensionSecretReader)  # the variable selects this path
     return ExtensionSecretReader(
-        server.port, environ=env, timeouts=ExtensionTimeouts(connect_seconds=0.5, read_seconds=read_seconds)
+        server.port,
+        session_token=settings.session_token,
+        timeouts=ExtensionTimeouts(connect_seconds=0.5, read_seconds=read_seconds),
     )
 
 
@@ -156,7 +159,7 @@ def test_no_extension_listening_is_unavailable() -> None:
     with socket.socket() as probe:  # a port nobody listens on once the probe is closed
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    extension = ExtensionSecretReader(port, environ={"AWS_SESSION_TOKEN": SESSION_TOKEN})
+    extension = ExtensionSecretReader(port, session_token=SESSION_TOKEN)
     with pytest.raises(SecretUnavailableError, match="unreachable"):
         extension.read(SECRET_ID, "AWSCURRENT")
 
@@ -194,14 +197,17 @@ def test_reset_rebuilds_the_client(httpserver: HTTPServer) -> None:
 @pytest.mark.parametrize("value", ["http", "0", "70000", "-1"])
 def test_a_bad_port_names_the_variable(value: str) -> None:
     with pytest.raises(ConfigurationError) as raised:
-        ExtensionSecretReader.from_env({EXTENSION_PORT_VARIABLE: value})
+        SecretStoreSettings.from_env({EXTENSION_PORT_VARIABLE: value})
     assert raised.value.variable == EXTENSION_PORT_VARIABLE
 
 
 def test_the_variable_chooses_the_path() -> None:
-    assert isinstance(secret_reader_from_env({EXTENSION_PORT_VARIABLE: "2773"}), ExtensionSecretReader)
-    assert isinstance(secret_reader_from_env({EXTENSION_PORT_VARIABLE: " "}), PowertoolsSecretReader)
-    assert isinstance(secret_reader_from_env({}), PowertoolsSecretReader)
+    def chosen(env: dict[str, str]) -> Any:
+        return secret_reader(SecretStoreSettings.from_env(env))
+
+    assert isinstance(chosen({EXTENSION_PORT_VARIABLE: "2773"}), ExtensionSecretReader)
+    assert isinstance(chosen({EXTENSION_PORT_VARIABLE: " "}), PowertoolsSecretReader)
+    assert isinstance(chosen({}), PowertoolsSecretReader)
 
 
 # --- the cache ------------------------------------------------------------------------------------
@@ -250,9 +256,6 @@ def test_stages_are_cached_apart_and_a_missing_one_is_remembered(httpserver: HTT
     assert secret.value("AWSPREVIOUS") is None
     assert secret.value("AWSCURRENT") == CURRENT_STRING
     assert len(httpserver.log) == 2
-    secret.forget()
-    secret.value("AWSCURRENT")
-    assert len(httpserver.log) == 3
 
 
 def test_credentials_through_the_extension(httpserver: HTTPServer) -> None:

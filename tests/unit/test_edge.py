@@ -9,7 +9,7 @@ import pytest
 
 from ropguard.answers import Answer
 from ropguard.api_event import ApiEvent
-from ropguard.client_address import CLOUDFRONT, ClientAddressResolver, ClientAddressSettings
+from ropguard.client_address import ClientAddressResolver
 from ropguard.edge import ERROR_TABLE, ORIGIN_NOT_VERIFIED_DESCRIPTION, Caller, Route, error_answer, serve
 from ropguard.errors import (
     ClientAddressError,
@@ -23,6 +23,7 @@ from ropguard.errors import (
     UpstreamTimeoutError,
     UpstreamUnreachableError,
 )
+from ropguard.settings import CLOUDFRONT, ClientAddressSettings
 from tests.fixtures.login import http_api_event
 
 

@@ -97,11 +97,11 @@ def env(monkeypatch: pytest.MonkeyPatch, httpserver: HTTPServer) -> Iterator[Env
             "PASSWORD_RESET_MAX_RECEIVE_COUNT": str(MAX_RECEIVES),
         }.items():
             monkeypatch.setenv(key, value)
-        app.service.cache_clear()
+        app.service.drop()
         try:
             yield Env(table="idempotency", dlq_url=dlq, auth0=httpserver)
         finally:
-            app.service.cache_clear()
+            app.service.drop()
 
 
 def breach(username: str = "Breached.User@example.com", **overrides: Any) -> dict[str, Any]:
@@ -267,7 +267,7 @@ def test_transient_failure_on_the_last_receive_is_dead_lettered_with_its_reason(
 def test_a_missing_secret_is_transient(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
     auth0_answers(env.auth0)
     monkeypatch.setenv("AUTH0_SECRET_ID", "no-such-secret")
-    app.service.cache_clear()
+    app.service.drop()
     assert invoke(record(breach(), message_id="m-secret")) == ["m-secret"]
     assert reset_calls(env.auth0) == []
 
@@ -313,7 +313,7 @@ def test_if_the_dlq_is_unreachable_the_record_returns_to_the_queue(
     env: Env, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("PASSWORD_RESET_DLQ_URL", env.dlq_url + "-gone")
-    app.service.cache_clear()
+    app.service.drop()
     assert invoke(record("garbage", message_id="m-poison")) == ["m-poison"]  # SQS redrive takes over
     assert metric_totals(capsys.readouterr().out) == {"ResetRetried": 1}
 
@@ -407,7 +407,7 @@ def test_a_misconfigured_function_returns_every_record_without_a_stack_trace(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     monkeypatch.delenv("IDEMPOTENCY_TABLE_NAME")
-    app.service.cache_clear()
+    app.service.drop()
     assert invoke(record(breach(), message_id="m-1"), record(breach(), message_id="m-2")) == ["m-1", "m-2"]
     assert metric_totals(capsys.readouterr().out) == {"ConfigurationInvalid": 1}
     assert '"variable": "IDEMPOTENCY_TABLE_NAME"' in logs(caplog)
@@ -454,7 +454,7 @@ def management(env: Env, monkeypatch: pytest.MonkeyPatch, secret_registry: Any) 
         SecretString=json.dumps({"client_id": MANAGEMENT_ID, "client_secret": MANAGEMENT_SECRET}),
     )["ARN"]
     monkeypatch.setenv("AUTH0_MANAGEMENT_SECRET_ID", secret)
-    app.service.cache_clear()
+    app.service.drop()
     env.auth0.expect_request("/oauth/token", method="POST").respond_with_json(
         {"access_token": MANAGEMENT_TOKEN, "token_type": "Bearer", "expires_in": 86400}
     )

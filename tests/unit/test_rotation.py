@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from ropguard.auth0_client import Auth0Reply
 from ropguard.credentials import ClientCredentials
-from ropguard.rotation import client_rejected, exchange
+from ropguard.outcomes import Step
+from ropguard.rotation import exchange
 
 OLD = ClientCredentials("id", "old-secret-never-log")
 NEW = ClientCredentials("id", "new-secret-never-log")
@@ -26,25 +27,20 @@ class Secret:
 
 def test_a_rotated_secret_is_read_again_and_the_call_sent_once_more() -> None:
     sent: list[ClientCredentials] = []
-    result = exchange(Secret(OLD, NEW), lambda c: sent.append(c) or (OK if c == NEW else REJECTED))
+    result = exchange(
+        Secret(OLD, NEW), lambda c: sent.append(c) or (OK if c == NEW else REJECTED), Step.PASSWORD
+    )
     assert (result.attempts, result.reply, sent) == (2, OK, [OLD, NEW])
 
 
 def test_an_unchanged_secret_is_not_sent_again() -> None:
     sent: list[ClientCredentials] = []
-    result = exchange(Secret(OLD, OLD), lambda c: sent.append(c) or REJECTED)
+    result = exchange(Secret(OLD, OLD), lambda c: sent.append(c) or REJECTED, Step.PASSWORD)
     assert (result.attempts, sent) == (1, [OLD])
 
 
 def test_any_other_answer_is_final() -> None:
     secret = Secret(OLD, NEW)
     denied = Auth0Reply(403, {"error": "invalid_grant"}, {})
-    assert exchange(secret, lambda c: denied).attempts == 1
+    assert exchange(secret, lambda c: denied, Step.PASSWORD).attempts == 1
     assert secret.refreshes == 0
-
-
-def test_what_counts_as_a_rejected_client() -> None:
-    assert client_rejected(REJECTED)
-    assert client_rejected(Auth0Reply(401, {"error": "access_denied"}, {}))
-    assert not client_rejected(Auth0Reply(403, {"error": "access_denied"}, {}))
-    assert not client_rejected(Auth0Reply(500, {"error": "invalid_client"}, {}))

@@ -156,3 +156,39 @@ def test_routes() -> None:
         "TokenRefresh",
         "Logout",
     }
+
+
+ROTATED = ClientCredentials("client", "rotated-secret-never-log")
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [(401, "access_denied"), (401, "invalid_oob_code"), (400, "invalid_otp"), (400, "invalid_grant")],
+)
+def test_an_mfa_calls_401_or_400_is_the_users_failed_step_and_sent_once(status: int, code: str) -> None:
+    """Never a secret re-read, never a second send of the code, never ClientRejected."""
+    secret = FakeSecret(CREDENTIALS, ROTATED)  # a re-read would find a new secret and send again
+    failed = Auth0Reply(status, {"error": code, "error_description": "Invalid MFA token"}, {})
+    session, auth0 = service(failed, secret=secret)
+    answer = session.verify(MfaVerifyRequest("mfa", OtpFactor("123456")), CALLER)
+    assert (answer.outcome, answer.status, answer.body["error"]) == ("InvalidGrant", 403, "invalid_grant")
+    assert len(auth0.sent) == 1
+    assert secret.values[0] == CREDENTIALS
+
+
+def test_invalid_client_on_an_mfa_call_still_rereads_a_rotated_secret() -> None:
+    secret = FakeSecret(CREDENTIALS, ROTATED)
+    rejected = Auth0Reply(401, {"error": "invalid_client"}, {})
+    session, auth0 = service(rejected, Auth0Reply(200, TOKENS, {}), secret=secret)
+    answer = session.verify(MfaVerifyRequest("mfa", OtpFactor("123456")), CALLER)
+    assert (answer.status, [credentials for _, credentials, _ in auth0.sent]) == (200, [CREDENTIALS, ROTATED])
+
+
+def test_slow_down_keeps_interval_and_retry_after() -> None:
+    slow = Auth0Reply(
+        429, {"error": "slow_down", "error_description": "slower", "interval": 10}, {"retry-after": "10"}
+    )
+    session, _ = service(slow)
+    answer = session.verify(MfaVerifyRequest("mfa", OobFactor("oob", None)), CALLER)
+    assert (answer.outcome, answer.status, answer.headers) == ("SlowDown", 429, {"Retry-After": "10"})
+    assert answer.body == {"error": "slow_down", "error_description": "slower", "interval": 10}

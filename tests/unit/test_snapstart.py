@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import ast
 import importlib
 import sys
 import types
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
 from ropguard import snapstart
+from ropguard.errors import ConfigurationError
+from ropguard.settings import SecretStoreSettings
+
+
+class Service:
+    def __init__(self) -> None:
+        self.closed = False
+
+    def close(self) -> None:
+        self.closed = True
 
 
 @pytest.fixture
@@ -31,7 +43,6 @@ def test_without_the_runtime_module_registering_is_a_no_op(monkeypatch: pytest.M
     monkeypatch.setitem(sys.modules, "snapshot_restore_py", None)
     importlib.reload(snapstart)
     try:
-        assert not snapstart.available()
 
         def hook() -> None: ...
 
@@ -45,8 +56,6 @@ def test_without_the_runtime_module_registering_is_a_no_op(monkeypatch: pytest.M
 def test_with_the_runtime_module_hooks_are_registered(
     runtime_module: dict[str, list[Callable[[], None]]],
 ) -> None:
-    assert snapstart.available()
-
     def before() -> None: ...
 
     def after() -> None: ...
@@ -57,23 +66,66 @@ def test_with_the_runtime_module_hooks_are_registered(
 
 
 def test_first_call_imports_depend_on_the_extension() -> None:
-    with_extension = snapstart.import_for_first_call({"PARAMETERS_SECRETS_EXTENSION_HTTP_PORT": "2773"})
+    with_extension = snapstart.import_for_first_call(SecretStoreSettings(extension_port=2773))
     assert with_extension == ["certifi"]
-    without = snapstart.import_for_first_call({})
+    without = snapstart.import_for_first_call(SecretStoreSettings())
     assert without == ["certifi", "boto3", "aws_lambda_powertools.utilities.parameters"]
 
 
-def test_the_login_handler_drops_its_service_after_a_restore(monkeypatch: pytest.MonkeyPatch) -> None:
-    from tests.fixtures.login import load_login_app  # noqa: PLC0415
+def test_per_container_builds_once_and_drops_after_a_restore(
+    runtime_module: dict[str, list[Callable[[], None]]],
+) -> None:
+    built: list[Service] = []
+    service = snapstart.per_container(lambda: built.append(Service()) or built[-1])
+    assert (len(runtime_module["before"]), len(runtime_module["after"])) == (1, 1)
+    first = service()
+    assert service() is first
+    runtime_module["before"][0]()  # imports only: nothing is built before a snapshot
+    assert len(built) == 1
+    runtime_module["after"][0]()  # a restore
+    assert first.closed
+    assert service() is not first
+    assert len(built) == 2
 
-    app = load_login_app()
-    closed: list[bool] = []
 
-    class Service:
-        def close(self) -> None:
-            closed.append(True)
+def test_a_service_without_close_is_dropped_too() -> None:
+    service = snapstart.per_container(object)
+    first = service()
+    service.drop()
+    assert service() is not first
 
-    monkeypatch.setattr(app, "_service", Service())
-    app._after_restore()
-    assert app._service is None
-    assert closed == [True]
+
+def test_a_configuration_error_is_not_kept() -> None:
+    """Each invocation tries again (and answers the error again) until the configuration is fixed."""
+    attempts: list[int] = []
+
+    def build() -> Service:
+        attempts.append(1)
+        raise ConfigurationError("AUTH0_DOMAIN", "is required")
+
+    service = snapstart.per_container(build)
+    for _ in range(2):
+        with pytest.raises(ConfigurationError):
+            service()
+    assert len(attempts) == 2
+
+
+FUNCTIONS = Path(__file__).resolve().parents[2] / "functions"
+
+
+@pytest.mark.parametrize("app", sorted(FUNCTIONS.glob("*/app.py")), ids=lambda path: path.parent.name)
+def test_every_function_builds_its_service_per_container_and_its_handler_is_one_call(app: Path) -> None:
+    tree = ast.parse(app.read_text(encoding="utf-8"))
+    calls = [
+        node.value.func.id
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and isinstance(node.value, ast.Call)
+        and isinstance(node.value.func, ast.Name)
+    ]
+    assert "per_container" in calls
+    handler = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "lambda_handler")
+    assert len(handler.body) == 1
+    assert isinstance(handler.body[0], ast.Return)
+    assert isinstance(handler.body[0].value, ast.Call)
+    assert handler.decorator_list  # Powertools' context and metrics (and tracing when on)

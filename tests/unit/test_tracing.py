@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from ropguard.tracing import traced, tracing_enabled
+from ropguard.settings import tracing_enabled
+from ropguard.tracing import traced
 
 
 def handler(event: dict[str, str], context: object) -> dict[str, str]:

@@ -24,5 +24,15 @@ class Answer:
     extra_metrics: tuple[str, ...] = ()
 
 
-def error_body(error: str, description: str) -> dict[str, str]:
+def error_body(error: str, description: str) -> dict[str, Any]:
+    """The one builder of error bodies: Auth0's dialect, so its clients understand ours."""
     return {"error": error, "error_description": description}
+
+
+#: Our misconfiguration (or a client Auth0 refused): tenant details stay in logs and metrics.
+MISCONFIGURED_BODY = error_body("server_error", "The login service is misconfigured. Try again later.")
+#: Auth0 failed or answered something we cannot use.
+UPSTREAM_BODY = error_body(
+    "temporarily_unavailable", "The identity provider is unavailable. Try again later."
+)
+TIMEOUT_BODY = error_body("temporarily_unavailable", "The identity provider did not answer in time.")

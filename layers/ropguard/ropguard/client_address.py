@@ -23,14 +23,15 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ropguard.errors import ClientAddressError, OriginSecretMismatchError, ViewerAddressError
-from ropguard.settings import Environ, SettingsError, read_int, read_optional_str, read_str
+from ropguard.settings import REQUEST_CONTEXT, ClientAddressSettings
+
+if TYPE_CHECKING:
+    from ropguard.settings import ApiSettings
 
 
 def normalise_ip(raw: object) -> str | None:
@@ -79,10 +80,6 @@ def source_ip(event: Mapping[str, Any]) -> str | None:
 
 # --- CloudFront mode ------------------------------------------------------------------------------
 
-AddressSource = Literal["request-context", "cloudfront"]
-REQUEST_CONTEXT: AddressSource = "request-context"
-CLOUDFRONT: AddressSource = "cloudfront"
-
 #: The header CloudFront adds when an origin request policy forwards it (port after the last colon).
 VIEWER_ADDRESS_HEADER = "cloudfront-viewer-address"
 #: The origin custom header carrying the stack's origin secret.
@@ -97,33 +94,6 @@ class SecretStages(Protocol):
     """``ropguard.credentials.CachedSecret``'s reading side ."""
 
     def value(self, stage: str = "AWSCURRENT", *, refresh: bool = False) -> str | None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class ClientAddressSettings:
-    """Where the end-user address comes from; in CloudFront mode, which secret proves the origin."""
-
-    source: AddressSource = REQUEST_CONTEXT
-    origin_verify_secret_id: str | None = None
-    secret_max_age_seconds: int = 300
-
-    @classmethod
-    def from_env(cls, env: Environ | None = None) -> ClientAddressSettings:
-        env = os.environ if env is None else env
-        raw = read_str(env, "CLIENT_ADDRESS_SOURCE", REQUEST_CONTEXT)
-        if raw == REQUEST_CONTEXT:
-            return cls(REQUEST_CONTEXT)
-        if raw != CLOUDFRONT:
-            raise SettingsError(
-                "CLIENT_ADDRESS_SOURCE", f"must be {REQUEST_CONTEXT!r} or {CLOUDFRONT!r}, got {raw!r}"
-            )
-        secret_id = read_optional_str(env, "ORIGIN_VERIFY_SECRET_ID")
-        if secret_id is None:
-            raise SettingsError(
-                "ORIGIN_VERIFY_SECRET_ID", f"is required when CLIENT_ADDRESS_SOURCE is {CLOUDFRONT}"
-            )
-        max_age = read_int(env, "SECRET_MAX_AGE_SECONDS", 300, minimum=0, maximum=86_400)
-        return cls(CLOUDFRONT, secret_id, max_age)
 
 
 def parse_viewer_address(raw: object) -> str | None:
@@ -227,15 +197,17 @@ class ClientAddressResolver:
         self._origin_secret = origin_secret
 
     @classmethod
-    def from_env(cls, env: Environ | None = None) -> ClientAddressResolver:
-        """Validate configuration; the secret is read on the first request, not here."""
-        settings = ClientAddressSettings.from_env(env)
+    def for_api(cls, api: ApiSettings) -> ClientAddressResolver:
+        """The resolver of an API function; the secret is read on the first request, not here."""
+        settings = api.client_address
         if settings.origin_verify_secret_id is None:
             return cls(settings)
-        from ropguard.credentials import CachedSecret  # noqa: PLC0415 - CloudFront mode only
+        from ropguard.credentials import CachedSecret, secret_reader  # noqa: PLC0415 - CloudFront mode only
 
         secret = CachedSecret(
-            settings.origin_verify_secret_id, max_age_seconds=settings.secret_max_age_seconds
+            settings.origin_verify_secret_id,
+            max_age_seconds=api.auth0.secret_max_age_seconds,
+            reader=secret_reader(api.auth0.secrets),
         )
         return cls(settings, secret)
 

@@ -1,6 +1,6 @@
 """Secrets Manager secrets, cached per container, read without boto3 when the extension is attached.
 
-Two ways to read a secret, chosen once per container from the environment:
+Two ways to read a secret, chosen once per container by ``ropguard.settings.SecretStoreSettings``:
 
 * **AWS Parameters and Secrets Lambda Extension** (``PARAMETERS_SECRETS_EXTENSION_HTTP_PORT`` set):
   ``GET http://localhost:{port}/secretsmanager/get?secretId=...`` with the function's session token
@@ -18,33 +18,26 @@ and the cause, never a value.
 from __future__ import annotations
 
 import json
-import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
-from ropguard.errors import ConfigurationError, SecretUnavailableError
+from ropguard.errors import SecretUnavailableError
 from ropguard.outbound import TIMEOUT_ERRORS, TRANSPORT_ERRORS, Origin, Timeouts
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.parameters import SecretsProvider
     from mypy_boto3_secretsmanager.client import SecretsManagerClient
 
-    from ropguard.settings import Auth0Settings
+    from ropguard.settings import Auth0Settings, SecretStoreSettings
 
-#: Set by template.yaml when AWS's extension layer is attached (and by the offline stack's stand-in).
-EXTENSION_PORT_VARIABLE: Final = "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT"
 #: The extension accepts a request only with the execution environment's session token in this header.
 EXTENSION_TOKEN_HEADER: Final = "X-Aws-Parameters-Secrets-Token"  # noqa: S105 - a header name
-SESSION_TOKEN_VARIABLE: Final = "AWS_SESSION_TOKEN"  # noqa: S105 - a variable name
 #: The answer is parsed as sent: never a compressed body.
 EXTENSION_HEADERS: Final = (("Accept", "application/json"), ("Accept-Encoding", "identity"))
 CURRENT: Final = "AWSCURRENT"
 PREVIOUS: Final = "AWSPREVIOUS"
-
-#: The name the services know; one class of ``ropguard.errors``.
-CredentialsUnavailableError = SecretUnavailableError
 
 
 class SecretReader(Protocol):
@@ -77,27 +70,13 @@ class ExtensionSecretReader:
         self,
         port: int,
         *,
-        environ: Mapping[str, str] = os.environ,
+        session_token: str,
         timeouts: ExtensionTimeouts = ExtensionTimeouts(),
     ) -> None:
         self.base_url = f"http://localhost:{port}"
-        self._environ = environ
+        self._session_token = session_token
         self._timeouts = timeouts
         self._client: Origin | None = None
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] = os.environ) -> ExtensionSecretReader | None:
-        """The reader when the extension is configured, None when the variable is unset or empty."""
-        raw = env.get(EXTENSION_PORT_VARIABLE, "").strip()
-        if not raw:
-            return None
-        try:
-            port = int(raw)
-        except ValueError:
-            raise ConfigurationError(EXTENSION_PORT_VARIABLE, f"must be a port number, got {raw!r}") from None
-        if not 1 <= port <= 65_535:
-            raise ConfigurationError(EXTENSION_PORT_VARIABLE, f"must be between 1 and 65535, got {port}")
-        return cls(port, environ=env)
 
     def _http(self) -> Origin:
         if self._client is None:
@@ -114,11 +93,11 @@ class ExtensionSecretReader:
             client.close()
 
     def read(self, secret_id: str, stage: str) -> str | None:
-        token = self._environ.get(SESSION_TOKEN_VARIABLE, "")
+        token = self._session_token
         if not token:
             # The extension refuses every request without it; SnapStart functions have none.
             raise SecretUnavailableError(
-                f"cannot read secret {secret_id} through the extension: {SESSION_TOKEN_VARIABLE} is not set"
+                f"cannot read secret {secret_id} through the extension: AWS_SESSION_TOKEN is not set"
             )
         params = {"secretId": secret_id}
         if stage != CURRENT:
@@ -205,15 +184,11 @@ def _error_code(exc: BaseException) -> str | None:
     return None
 
 
-def secret_reader_from_env(
-    env: Mapping[str, str] = os.environ, *, boto3_client: SecretsManagerClient | None = None
-) -> SecretReader:
-    """The extension when it is configured (and no boto3 client is forced), Powertools otherwise."""
-    if boto3_client is None:
-        extension = ExtensionSecretReader.from_env(env)
-        if extension is not None:
-            return extension
-    return PowertoolsSecretReader(boto3_client=boto3_client)
+def secret_reader(settings: SecretStoreSettings) -> SecretReader:
+    """The extension when it is configured, Powertools (boto3) otherwise."""
+    if settings.extension_port is not None:
+        return ExtensionSecretReader(settings.extension_port, session_token=settings.session_token)
+    return PowertoolsSecretReader()
 
 
 # --- the cache ------------------------------------------------------------------------------------
@@ -237,19 +212,14 @@ class CachedSecret:
         secret_id: str,
         *,
         max_age_seconds: int,
-        reader: SecretReader | None = None,
-        boto3_client: SecretsManagerClient | None = None,
+        reader: SecretReader,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.secret_id = secret_id
         self._max_age = max_age_seconds
-        self._reader = reader if reader is not None else secret_reader_from_env(boto3_client=boto3_client)
+        self._reader = reader
         self._clock = clock
         self._cache: dict[str, _Cached] = {}
-
-    @property
-    def reader(self) -> SecretReader:
-        return self._reader
 
     def value(self, stage: str = CURRENT, *, refresh: bool = False) -> str | None:
         now = self._clock()
@@ -261,10 +231,6 @@ class CachedSecret:
             raise SecretUnavailableError(f"secret {self.secret_id} has no {CURRENT} version")
         self._cache[stage] = _Cached(value, now)
         return value
-
-    def forget(self) -> None:
-        """Drop every cached value (SnapStart restore: a snapshot must not pin a secret)."""
-        self._cache.clear()
 
 
 # --- Auth0 client credentials ---------------------------------------------------------------------
@@ -278,11 +244,11 @@ class ClientCredentials:
 
 def _credentials_from(value: Any) -> ClientCredentials:
     if not isinstance(value, dict):
-        raise CredentialsUnavailableError("the secret string is not a JSON object")
+        raise SecretUnavailableError("the secret string is not a JSON object")
     client_id, client_secret = value.get("client_id"), value.get("client_secret")
     for name, item in (("client_id", client_id), ("client_secret", client_secret)):
         if not isinstance(item, str) or not item:
-            raise CredentialsUnavailableError(f"the secret has no non-empty string {name!r}")
+            raise SecretUnavailableError(f"the secret has no non-empty string {name!r}")
     return ClientCredentials(client_id=str(client_id), client_secret=str(client_secret))
 
 
@@ -294,21 +260,18 @@ class SecretCredentials:
         secret_id: str,
         *,
         max_age_seconds: int,
-        boto3_client: SecretsManagerClient | None = None,
-        reader: SecretReader | None = None,
+        reader: SecretReader,
     ) -> None:
-        if reader is None:
-            reader = secret_reader_from_env(boto3_client=boto3_client)
         self._secret = CachedSecret(secret_id, max_age_seconds=max_age_seconds, reader=reader)
 
     @classmethod
     def for_tenant(cls, settings: Auth0Settings) -> SecretCredentials:
         """The credentials every function that calls Auth0 reads: its secret, its max age."""
-        return cls(settings.secret_id, max_age_seconds=settings.secret_max_age_seconds)
-
-    @property
-    def secret(self) -> CachedSecret:
-        return self._secret
+        return cls(
+            settings.secret_id,
+            max_age_seconds=settings.secret_max_age_seconds,
+            reader=secret_reader(settings.secrets),
+        )
 
     def get(self, *, refresh: bool = False) -> ClientCredentials:
         """The cached credentials; ``refresh`` fetches them again (after a rotation)."""
@@ -316,5 +279,5 @@ class SecretCredentials:
         try:
             value = json.loads(raw or "")
         except ValueError:
-            raise CredentialsUnavailableError(f"secret {self._secret.secret_id} does not hold JSON") from None
+            raise SecretUnavailableError(f"secret {self._secret.secret_id} does not hold JSON") from None
         return _credentials_from(value)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
-from ropguard.answers import Answer, error_body
+from ropguard.answers import MISCONFIGURED_BODY, TIMEOUT_BODY, UPSTREAM_BODY, Answer, error_body
 from ropguard.api_event import ApiEvent, read_event
 from ropguard.client_address import ClientAddressResolver
 from ropguard.errors import (
@@ -29,7 +29,6 @@ from ropguard.errors import (
     UpstreamTimeoutError,
     ViewerAddressError,
 )
-from ropguard.outcomes import MISCONFIGURED_BODY, TIMEOUT_BODY, UPSTREAM_BODY
 from ropguard.responses import render
 
 S = TypeVar("S", bound="AddressedService")
@@ -80,6 +79,8 @@ class ErrorAnswer:
     body: Mapping[str, str] | None
 
 
+CONFIGURATION_INVALID = "ConfigurationInvalid"
+
 #: Every ropguard exception class -> its answer; the first matching row wins (most specific first).
 ERROR_TABLE: tuple[tuple[type[RopguardError], ErrorAnswer], ...] = (
     (InvalidRequestError, ErrorAnswer("BadRequest", 400, None)),
@@ -106,7 +107,7 @@ ERROR_TABLE: tuple[tuple[type[RopguardError], ErrorAnswer], ...] = (
     (
         ConfigurationError,
         ErrorAnswer(
-            "ConfigurationInvalid", 500, error_body("server_error", "The login service is misconfigured.")
+            CONFIGURATION_INVALID, 500, error_body("server_error", "The login service is misconfigured.")
         ),
     ),
     (
@@ -188,6 +189,15 @@ def count(metrics: MetricsSink, name: str) -> None:
     metrics.add_metric(name=name, unit=COUNT, value=1)
 
 
+def report_invalid_configuration(
+    exc: ConfigurationError, *, logger: LogSink, metrics: MetricsSink, metric: str
+) -> None:
+    """Every function's one answer to a configuration error: one error log naming the variable, one
+    metric (the alarm's); the function then answers as its trigger expects (a JSON 500, a retry)."""
+    logger.error("invalid configuration", extra={"variable": exc.variable, "problem": str(exc)})
+    count(metrics, metric)
+
+
 def serve(
     event: Mapping[str, Any],
     routes: Mapping[str, Route[S]],
@@ -200,12 +210,12 @@ def serve(
     try:
         built = service()
     except ConfigurationError as exc:
-        logger.error("invalid configuration", extra={"variable": exc.variable, "problem": str(exc)})
         try:
             route: Route[Any] = pick_route(read_event(event), routes)
         except RouteNotFoundError:
             route = UNKNOWN_ROUTE
-        count(metrics, route.metric("ConfigurationInvalid"))
+        metric = route.metric(CONFIGURATION_INVALID)
+        report_invalid_configuration(exc, logger=logger, metrics=metrics, metric=metric)
         return render(error_answer(exc))
     route, answer = answer_event(event, routes, built)
     name = route.metric(answer.outcome)

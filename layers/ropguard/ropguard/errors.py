@@ -18,10 +18,10 @@
     ├── ResetFailedError                the password-reset email could not be requested
     │   ├── PermanentResetError         retrying cannot help: dead-letter with the reason
     │   └── TransientResetError         worth another delivery
-    ├── InvalidEventError               a security event that does not fit its schema (never echoes input)
-    └── DoctorError                     ropguard-doctor could not check the tenant (exit status 2)
-        ├── TenantFileError             auth0/tenant.yaml unreadable, invalid, or a ${VAR} unset
-        └── ManagementApiError          the Management API refused or failed a call
+    └── InvalidEventError               a security event that does not fit its schema (never echoes input)
+
+The doctor (``ropguard_doctor``, not part of the Lambda layer) adds its own ``DoctorError`` branch in
+``ropguard_doctor.errors``.
 
 Messages are safe to log and, for ``RequestError``, to return to the caller: none ever holds a
 password, secret, token, code or other credential. The HTTP answer for each class is chosen in one
@@ -120,23 +120,3 @@ class InvalidEventError(RopguardError, ValueError):
     def errors(self, *, include_input: bool = False) -> list[dict[str, Any]]:
         """The problems (``include_input`` is accepted for pydantic's signature; input is never kept)."""
         return [dict(problem) for problem in self._problems]
-
-
-class DoctorError(RopguardError):
-    """ropguard-doctor could not do what it was asked (not a finding: the tenant was not judged)."""
-
-
-class TenantFileError(DoctorError, ValueError):
-    """The desired-state file is unreadable or invalid, or a ``${VAR}`` in it is not set."""
-
-
-class ManagementApiError(DoctorError):
-    """A Management API (or its token) call failed; ``status`` is the HTTP status, 0 without one.
-
-    The message carries Auth0's own ``message``/``error_description`` (which name a missing scope,
-    for instance) and never a token or secret.
-    """
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status

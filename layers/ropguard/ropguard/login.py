@@ -3,16 +3,15 @@
 ``LoginService`` holds the per-container clients (secret cache, pooled Auth0 connection) and
 is built once per container by the handler. Dependencies are injectable so tests and benchmarks
 drive the real code against loopback servers. ``LOGIN_ROUTES`` is what the handler serves through
-``ropguard.edge``; ``LoginService.login(event)`` runs the same edge path without metrics, for the
-tests and benchmarks that drive the service directly.
+``ropguard.edge``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from ropguard.answers import Answer
 from ropguard.api_event import ApiEvent
@@ -21,13 +20,12 @@ from ropguard.auth0_client import (
     PasswordGrant,
     TokenEndpoint,
 )
-from ropguard.client_address import ClientAddressResolver, ClientAddressSettings
+from ropguard.client_address import ClientAddressResolver
 from ropguard.credentials import ClientCredentials, SecretCredentials
-from ropguard.edge import Caller, Route, answer_event
+from ropguard.edge import Caller, Route
 from ropguard.login_request import LoginRequest, parse_login_body
-from ropguard.outcomes import Outcome, auth0_error_code, classify
-from ropguard.responses import render
-from ropguard.rotation import exchange
+from ropguard.outcomes import Outcome, Step, auth0_error_code, classify, tokens
+from ropguard.rotation import CredentialsSource, exchange
 from ropguard.settings import Environ, LoginSettings
 
 
@@ -43,10 +41,6 @@ class BreachReporter(Protocol):
     ) -> None: ...
 
 
-class CredentialsSource(Protocol):
-    def get(self, *, refresh: bool = False) -> ClientCredentials: ...
-
-
 class TokenRequester(Protocol):
     def request_token(
         self, grant: PasswordGrant, credentials: ClientCredentials, *, forwarded_for: str
@@ -55,18 +49,7 @@ class TokenRequester(Protocol):
     def close(self) -> None: ...
 
 
-@dataclass(frozen=True, slots=True)
-class LoginResult:
-    """The proxy response plus what the handler logs and counts (never a secret or token)."""
-
-    outcome: Outcome
-    response: dict[str, Any] = field(repr=False)
-    log_fields: dict[str, Any]
-    extra_metrics: tuple[str, ...] = ()
-
-
 BREACH_REPORT_FAILED = "BreachReportFailed"
-#: One fixed text for every CloudFront-mode refusal: it never echoes or hints at the header sent.
 
 
 class LoginService:
@@ -82,7 +65,7 @@ class LoginService:
     ) -> None:
         self.settings = settings
         #: Read by the edge before anything else (``ropguard.edge.answer_event``).
-        self.client_address = client_address or ClientAddressResolver(ClientAddressSettings())
+        self.client_address = client_address or ClientAddressResolver.for_api(settings)
         self._credentials = credentials
         self._token_endpoint = token_endpoint
         self._breach_reporter = breach_reporter
@@ -107,19 +90,11 @@ class LoginService:
             token_endpoint=TokenEndpoint.for_tenant(settings.auth0),
             breach_reporter=breach_reporter,
             clock=clock,
-            client_address=ClientAddressResolver.from_env(env),
         )
 
     def close(self) -> None:
         """Release pooled connections (tests and benchmarks; Lambda just freezes the container)."""
         self._token_endpoint.close()
-
-    def login(self, event: dict[str, Any]) -> LoginResult:
-        """The edge's answer to one event, rendered (what the handler returns, minus metrics and logs)."""
-        route, answer = answer_event(event, LOGIN_ROUTES, self)
-        outcome = Outcome(route.metric(answer.outcome))
-        fields = {"outcome": outcome.value, "status": answer.status, **answer.log_fields}
-        return LoginResult(outcome, render(answer), fields, answer.extra_metrics)
 
     def authenticate(self, request: LoginRequest, caller: Caller) -> Answer:
         """One password grant under the rotation rule; raises the ``ropguard.errors`` it cannot answer."""
@@ -135,17 +110,15 @@ class LoginService:
             lambda credentials: self._token_endpoint.request_token(
                 grant, credentials, forwarded_for=caller.source_ip
             ),
+            Step.PASSWORD,
         )
         reply = exchanged.reply
-        classified = classify(reply, now=self._clock())
+        classified = classify(reply, Step.PASSWORD, tokens, now=self._clock())
         breach_report_error = None
         if classified.outcome is Outcome.PASSWORD_LEAKED:
             breach_report_error = self._report_breach(grant, caller.source_ip, caller.request_id)
-        return Answer(
-            classified.outcome.value,
-            classified.status,
-            classified.body,
-            classified.headers,
+        return dataclasses.replace(
+            classified,
             log_fields={
                 "source_ip": caller.source_ip,
                 "attempts": exchanged.attempts,
@@ -175,20 +148,16 @@ def _login(service: LoginService, event: ApiEvent, caller: Caller) -> Answer:
     return service.authenticate(request, caller)
 
 
-#: POST /login. Its metric names predate the edge and stay as alarms and dashboards know them.
+#: POST /login: metrics are ``Login`` + the outcome, except the edge's own refusals, whose names
+#: predate the edge and stay as alarms and dashboards know them.
 LOGIN_ROUTE: Route[LoginService] = Route(
     key="POST /login",
     name="login",
-    metric_prefix="",
+    metric_prefix="Login",
     handle=_login,
     metric_names={
-        "BadRequest": Outcome.BAD_REQUEST.value,
-        "SecretUnavailable": Outcome.SECRET_UNAVAILABLE.value,
-        "UpstreamTimeout": Outcome.UPSTREAM_TIMEOUT.value,
-        "UpstreamError": Outcome.UPSTREAM_ERROR.value,
-        "Misconfigured": Outcome.MISCONFIGURED.value,
-        "SourceIpMissing": Outcome.SOURCE_IP_MISSING.value,
-        "ConfigurationInvalid": Outcome.CONFIGURATION_INVALID.value,
+        name: name
+        for name in ("SourceIpMissing", "OriginNotVerified", "ViewerAddressInvalid", "ConfigurationInvalid")
     },
 )
 LOGIN_ROUTES = {LOGIN_ROUTE.key: LOGIN_ROUTE}

@@ -42,8 +42,8 @@ from ropguard.change_password import (
     ResetRequest,
     TransientResetError,
 )
-from ropguard.credentials import CredentialsUnavailableError, SecretCredentials
-from ropguard.errors import InvalidEventError
+from ropguard.credentials import SecretCredentials, secret_reader
+from ropguard.errors import InvalidEventError, SecretUnavailableError
 from ropguard.security_events import TYPE_ATTRIBUTE, PasswordBreachedEvent
 from ropguard.settings import Environ, ResetSettings
 from ropguard.tracing import traced_method
@@ -151,7 +151,9 @@ class PasswordResetService:
         lookup = None
         if settings.management_secret_id is not None:
             management = SecretCredentials(
-                settings.management_secret_id, max_age_seconds=settings.auth0.secret_max_age_seconds
+                settings.management_secret_id,
+                max_age_seconds=settings.auth0.secret_max_age_seconds,
+                reader=secret_reader(settings.auth0.secrets),
             )
             lookup = UserLookup(tenant_origin(settings.auth0), management, connection=settings.connection)
         return cls(
@@ -278,7 +280,7 @@ def _mark_deduplicated(response: Any, idempotent_data: DataRecord) -> dict[str, 
 def _transient_reason(exc: Exception) -> str:
     if isinstance(exc, ResetFailedError):
         return exc.reason
-    if isinstance(exc, CredentialsUnavailableError):
+    if isinstance(exc, SecretUnavailableError):
         return "secret_unavailable"
     if isinstance(exc, IdempotencyAlreadyInProgressError):
         return "reset_in_progress_elsewhere"

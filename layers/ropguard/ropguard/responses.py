@@ -29,13 +29,6 @@ def json_response(status: int, body: Any, headers: Mapping[str, str] | None = No
     }
 
 
-def error_response(
-    status: int, error: str, description: str, headers: Mapping[str, str] | None = None
-) -> dict[str, Any]:
-    """An error in Auth0's dialect, so clients that understand /oauth/token understand us."""
-    return json_response(status, {"error": error, "error_description": description}, headers)
-
-
 def render(answer: Answer) -> dict[str, Any]:
     """The one renderer: every route's domain answer becomes a proxy response here."""
     return json_response(answer.status, answer.body, answer.headers)

@@ -9,6 +9,7 @@ all calls share one pooled connection, and nothing is sent twice once it may hav
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from typing import Any
@@ -24,19 +25,20 @@ from ropguard.auth0_client import (
     Auth0Reply,
     TokenEndpoint,
 )
-from ropguard.client_address import ClientAddressResolver, ClientAddressSettings
+from ropguard.client_address import ClientAddressResolver
 from ropguard.credentials import SecretCredentials
 from ropguard.edge import Caller, Route
-from ropguard.rotation import CredentialsSource, exchange
-from ropguard.session_outcomes import (
-    Classified,
+from ropguard.outcomes import (
+    Step,
     Success,
+    auth0_error_code,
     authenticators,
     challenge,
     classify,
     revoked,
     tokens,
 )
+from ropguard.rotation import CredentialsSource, exchange
 from ropguard.session_requests import (
     AuthenticatorsRequest,
     LogoutRequest,
@@ -82,7 +84,7 @@ class SessionService:
     ) -> None:
         self.settings = settings
         #: Read by the edge before anything else (``ropguard.edge.answer_event``).
-        self.client_address = client_address or ClientAddressResolver(ClientAddressSettings())
+        self.client_address = client_address or ClientAddressResolver.for_api(settings)
         self._credentials = credentials
         self._auth0 = auth0
         self._clock = clock
@@ -98,7 +100,6 @@ class SessionService:
             credentials=SecretCredentials.for_tenant(settings.auth0),
             auth0=TokenEndpoint.for_tenant(settings.auth0),
             clock=clock,
-            client_address=ClientAddressResolver.from_env(env),
         )
 
     def close(self) -> None:
@@ -111,59 +112,55 @@ class SessionService:
             fields["challenge_type"] = request.challenge_type
         if request.authenticator_id is not None:
             fields["authenticator_id"] = request.authenticator_id
-        return self._call(Auth0Call("POST", "/mfa/challenge", fields), caller, challenge)
+        return self._call(Auth0Call("POST", "/mfa/challenge", fields), Step.MFA, caller, challenge)
 
     def authenticators(self, request: AuthenticatorsRequest, caller: Caller) -> Answer:
         """Needs no client credentials: the mfa_token alone authorises the listing."""
         call = Auth0Call("GET", "/mfa/authenticators", bearer=request.mfa_token, client_auth=False)
         reply = self._auth0.send(call, None, forwarded_for=caller.source_ip)
-        return _answer(classify(reply, authenticators, now=self._clock()), reply, caller, attempts=1)
+        classified = classify(reply, Step.MFA, authenticators, now=self._clock())
+        return _answer(classified, reply, caller, attempts=1)
 
     def verify(self, request: MfaVerifyRequest, caller: Caller) -> Answer:
         call = Auth0Call("POST", "/oauth/token", _verify_fields(request))
-        return self._call(call, caller, tokens, factor=request.factor_name)
+        return self._call(call, Step.MFA, caller, tokens, factor=request.factor_name)
 
     def refresh(self, request: RefreshRequest, caller: Caller) -> Answer:
         fields = {"grant_type": REFRESH_TOKEN_GRANT, "refresh_token": request.refresh_token}
         if request.scope is not None:
             fields["scope"] = request.scope
-        return self._call(Auth0Call("POST", "/oauth/token", fields), caller, tokens)
+        return self._call(Auth0Call("POST", "/oauth/token", fields), Step.REFRESH, caller, tokens)
 
     def logout(self, request: LogoutRequest, caller: Caller) -> Answer:
         call = Auth0Call("POST", "/oauth/revoke", {"token": request.refresh_token})
-        return self._call(call, caller, revoked, invalid_is_success=True)
+        return self._call(call, Step.REVOKE, caller, revoked)
 
     def _call(
         self,
         call: Auth0Call,
+        step: Step,
         caller: Caller,
         success: Success,
-        *,
-        invalid_is_success: bool = False,
         **log_fields: Any,
     ) -> Answer:
         exchanged = exchange(
             self._credentials,
             lambda credentials: self._auth0.send(call, credentials, forwarded_for=caller.source_ip),
+            step,
         )
         reply = exchanged.reply
-        classified = classify(reply, success, now=self._clock(), invalid_is_success=invalid_is_success)
+        classified = classify(reply, step, success, now=self._clock())
         return _answer(classified, reply, caller, attempts=exchanged.attempts, **log_fields)
 
 
-def _answer(classified: Classified, reply: Auth0Reply, caller: Caller, **log_fields: Any) -> Answer:
+def _answer(classified: Answer, reply: Auth0Reply, caller: Caller, **log_fields: Any) -> Answer:
     """The domain answer, with what the edge logs (Auth0's status and error code, never a body)."""
-    body = reply.body
-    auth0_error = body.get("error") if isinstance(body, dict) else None
-    return Answer(
-        classified.kind.value,
-        classified.status,
-        classified.body,
-        classified.headers,
+    return dataclasses.replace(
+        classified,
         log_fields={
             "source_ip": caller.source_ip,
             "auth0_status": reply.status,
-            "auth0_error": auth0_error if isinstance(auth0_error, str) else None,
+            "auth0_error": auth0_error_code(reply),
             **log_fields,
         },
     )

@@ -1,16 +1,22 @@
-"""Configuration from environment variables, validated once when a function starts.
+"""Configuration from environment variables: the one module that reads the environment.
 
 Each function gets one frozen settings object built from small ``read_*`` helpers, so a bad value
 fails the first invocation with one error naming the variable instead of surfacing mid-request.
-``Auth0Settings`` is what every function that talks to Auth0 shares (login, password reset).
+Every variable is parsed in exactly one place: ``Auth0Settings`` (with ``SecretStoreSettings``) is
+what every function that talks to Auth0 shares; ``ApiSettings`` what both API functions share
+(scopes, body limit, where the client address comes from); ``tracing_enabled`` and
+``SecretStoreSettings`` read what the Lambda runtime sets. Other modules take these objects and
+never look at ``os.environ`` themselves.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
 from urllib.parse import urlsplit
 
 from ropguard.errors import ConfigurationError
@@ -18,8 +24,9 @@ from ropguard.errors import ConfigurationError
 Environ = Mapping[str, str]
 
 
-#: The name the functions and tests know; one class of ``ropguard.errors``.
-SettingsError = ConfigurationError
+def environment() -> Environ:
+    """The function's environment: read here, and only here."""
+    return os.environ
 
 
 def read_str(env: Environ, name: str, default: str | None = None) -> str:
@@ -28,7 +35,7 @@ def read_str(env: Environ, name: str, default: str | None = None) -> str:
     if value:
         return value
     if default is None:
-        raise SettingsError(name, "is required")
+        raise ConfigurationError(name, "is required")
     return default
 
 
@@ -44,9 +51,9 @@ def read_number(env: Environ, name: str, default: float, *, minimum: float, maxi
     try:
         value = float(raw)
     except ValueError:
-        raise SettingsError(name, f"must be a number, got {raw!r}") from None
+        raise ConfigurationError(name, f"must be a number, got {raw!r}") from None
     if not minimum <= value <= maximum:
-        raise SettingsError(name, f"must be between {minimum:g} and {maximum:g}, got {raw}")
+        raise ConfigurationError(name, f"must be between {minimum:g} and {maximum:g}, got {raw}")
     return value
 
 
@@ -57,9 +64,9 @@ def read_int(env: Environ, name: str, default: int, *, minimum: int, maximum: in
     try:
         value = int(raw)
     except ValueError:
-        raise SettingsError(name, f"must be an integer, got {raw!r}") from None
+        raise ConfigurationError(name, f"must be an integer, got {raw!r}") from None
     if not minimum <= value <= maximum:
-        raise SettingsError(name, f"must be between {minimum} and {maximum}, got {value}")
+        raise ConfigurationError(name, f"must be between {minimum} and {maximum}, got {value}")
     return value
 
 
@@ -77,30 +84,87 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def read_auth0_base_url(env: Environ, name: str, insecure_hosts: frozenset[str] = frozenset()) -> str:
-    """The Auth0 base URL: a tenant domain means https; plain http only for loopback or opted-in hosts.
+_DNS_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 
-    Plain http would expose the client secret and users' passwords on the wire, so it is refused
-    unless the host cannot leave this machine or the operator named it in AUTH0_INSECURE_HTTP_HOSTS
-    (for `sam local invoke` reaching an emulator on the Docker host).
+
+def host_name(host: str) -> str | None:
+    """The ASCII form of a DNS host name (IDNA: ``bücher.example`` is ``xn--bcher-kva.example``) or
+    of an IP address; None for anything else (spaces, ``;``, an empty label, a zone id)."""
+    if "%" in host:
+        return None
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        pass
+    try:
+        ascii_host = host.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        return None
+    labels = ascii_host.split(".")
+    if len(ascii_host) > 253 or not all(_DNS_LABEL.fullmatch(label) for label in labels):
+        return None
+    return ascii_host
+
+
+def read_auth0_base_url(env: Environ, name: str, insecure_hosts: frozenset[str] = frozenset()) -> str:
+    """The Auth0 base URL: a host name (IDNA) or IP address and an optional port, nothing else.
+
+    A bare domain means https; an ``https://`` prefix and a trailing ``/`` are accepted. Plain
+    ``http://`` would expose the client secret and users' passwords on the wire, so it is refused
+    unless the host cannot leave this machine (``127.0.0.1``, ``::1``, ``localhost``: the offline
+    stack and the tests pass ``http://127.0.0.1:<port>``) or the operator named it in
+    AUTH0_INSECURE_HTTP_HOSTS (for ``sam local invoke`` reaching an emulator on the Docker host).
+    Whitespace or a control character anywhere is refused, never silently dropped:
+    ``tenant.auth0.com\nevil.example`` must not become another host.
     """
     raw = read_str(env, name)
+    if any(char.isspace() or not char.isprintable() for char in raw):
+        raise ConfigurationError(name, "must be a host name without spaces or control characters")
     if "://" not in raw:
         raw = f"https://{raw}"
     try:
         parts = urlsplit(raw)
         port = parts.port
     except ValueError:
-        raise SettingsError(name, f"is not a valid domain or URL: {raw!r}") from None
-    host = parts.hostname or ""
-    if parts.scheme not in ("https", "http") or not host:
-        raise SettingsError(name, f"must be a tenant domain or an http(s) base URL, got {raw!r}")
+        raise ConfigurationError(name, f"is not a valid domain or URL: {raw!r}") from None
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ConfigurationError(name, f"must be a tenant domain or an http(s) base URL, got {raw!r}")
     if parts.path.strip("/") or parts.query or parts.fragment or parts.username or parts.password:
-        raise SettingsError(name, "must be a bare domain or base URL, without path, query or credentials")
+        raise ConfigurationError(
+            name, "must be a bare domain or base URL, without path, query or credentials"
+        )
+    host = host_name(parts.hostname)
+    if host is None or port == 0:
+        raise ConfigurationError(
+            name, f"must be a host name (IDNA) or IP address and optional port, got {raw!r}"
+        )
     if parts.scheme == "http" and not (_is_loopback(host) or host in insecure_hosts):
-        raise SettingsError(name, "plain http is allowed only for loopback hosts (127.0.0.1, ::1, localhost)")
+        raise ConfigurationError(
+            name, "plain http is allowed only for loopback hosts (127.0.0.1, ::1, localhost)"
+        )
     netloc = f"[{host}]" if ":" in host else host
     return f"{parts.scheme}://{netloc}{f':{port}' if port else ''}"
+
+
+#: Set by template.yaml when AWS's extension layer is attached (and by the offline stack's stand-in).
+EXTENSION_PORT_VARIABLE: Final = "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT"
+SESSION_TOKEN_VARIABLE: Final = "AWS_SESSION_TOKEN"  # noqa: S105 - a variable name
+
+
+@dataclass(frozen=True, slots=True)
+class SecretStoreSettings:
+    """How secrets are read: the Parameters and Secrets extension on ``extension_port`` (it wants the
+    execution environment's session token), or Secrets Manager through boto3 when that is None."""
+
+    extension_port: int | None = None
+    session_token: str = field(default="", repr=False)
+
+    @classmethod
+    def from_env(cls, env: Environ | None = None) -> SecretStoreSettings:
+        env = environment() if env is None else env
+        raw = env.get(EXTENSION_PORT_VARIABLE, "").strip()
+        port = read_int(env, EXTENSION_PORT_VARIABLE, 0, minimum=1, maximum=65_535) if raw else None
+        return cls(port, env.get(SESSION_TOKEN_VARIABLE, ""))
 
 
 CLIENT_SECRET_POST = "client_secret_post"  # noqa: S105 - an authentication method's name
@@ -113,7 +177,7 @@ def read_choice(env: Environ, name: str, choices: tuple[str, ...]) -> str:
     """One of ``choices``; the first is the default."""
     value = read_str(env, name, choices[0])
     if value not in choices:
-        raise SettingsError(name, f"must be one of {', '.join(choices)}, got {value!r}")
+        raise ConfigurationError(name, f"must be one of {', '.join(choices)}, got {value!r}")
     return value
 
 
@@ -126,6 +190,7 @@ class Auth0Settings:
     connect_timeout_seconds: float
     read_timeout_seconds: float
     secret_max_age_seconds: int
+    secrets: SecretStoreSettings = SecretStoreSettings()
     #: The tenant application's ``token_endpoint_auth_method``: the secret in the body or in Basic.
     client_auth_method: str = CLIENT_SECRET_POST
 
@@ -140,36 +205,65 @@ class Auth0Settings:
             ),
             read_timeout_seconds=read_number(env, "AUTH0_READ_TIMEOUT_SECONDS", 8.0, minimum=0.1, maximum=60),
             secret_max_age_seconds=read_int(env, "SECRET_MAX_AGE_SECONDS", 300, minimum=0, maximum=86_400),
+            secrets=SecretStoreSettings.from_env(env),
             client_auth_method=read_choice(env, "AUTH0_CLIENT_AUTH_METHOD", CLIENT_AUTH_METHODS),
         )
 
 
 DEFAULT_SCOPES = "openid profile email"
 
+AddressSource = Literal["request-context", "cloudfront"]
+REQUEST_CONTEXT: AddressSource = "request-context"
+CLOUDFRONT: AddressSource = "cloudfront"
+
 
 @dataclass(frozen=True, slots=True)
-class LoginSettings:
-    """Settings of the login function.
+class ClientAddressSettings:
+    """Where the end-user address comes from (``ropguard.client_address``); in CloudFront mode, which
+    secret proves the origin (kept as long as ``Auth0Settings.secret_max_age_seconds``)."""
 
-    ``scopes`` are the scopes a client may ask for and, joined, the scope sent when it asks none.
+    source: AddressSource = REQUEST_CONTEXT
+    origin_verify_secret_id: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Environ | None = None) -> ClientAddressSettings:
+        env = environment() if env is None else env
+        raw = read_str(env, "CLIENT_ADDRESS_SOURCE", REQUEST_CONTEXT)
+        if raw == REQUEST_CONTEXT:
+            return cls(REQUEST_CONTEXT)
+        if raw != CLOUDFRONT:
+            raise ConfigurationError(
+                "CLIENT_ADDRESS_SOURCE", f"must be {REQUEST_CONTEXT!r} or {CLOUDFRONT!r}, got {raw!r}"
+            )
+        secret_id = read_optional_str(env, "ORIGIN_VERIFY_SECRET_ID")
+        if secret_id is None:
+            raise ConfigurationError(
+                "ORIGIN_VERIFY_SECRET_ID", f"is required when CLIENT_ADDRESS_SOURCE is {CLOUDFRONT}"
+            )
+        return cls(CLOUDFRONT, secret_id)
+
+
+@dataclass(frozen=True, slots=True)
+class ApiSettings:
+    """What both API functions (login, session) read.
+
+    ``scopes`` are the scopes a client may ask for (a refresh may narrow to them) and, joined, the
+    scope a login sends when it asks none.
     """
 
     auth0: Auth0Settings
-    audience: str | None
-    realm: str | None
     scopes: tuple[str, ...]
     max_body_bytes: int
+    client_address: ClientAddressSettings
 
-    @classmethod
-    def from_env(cls, env: Environ | None = None) -> LoginSettings:
-        env = os.environ if env is None else env
-        return cls(
-            auth0=Auth0Settings.from_env(env),
-            audience=read_optional_str(env, "AUTH0_AUDIENCE"),
-            realm=read_optional_str(env, "AUTH0_REALM"),
-            scopes=read_words(env, "AUTH0_SCOPES", DEFAULT_SCOPES),
-            max_body_bytes=read_int(env, "MAX_BODY_BYTES", 4096, minimum=256, maximum=1_048_576),
-        )
+    @staticmethod
+    def fields_from_env(env: Environ) -> dict[str, Any]:
+        return {
+            "auth0": Auth0Settings.from_env(env),
+            "scopes": read_words(env, "AUTH0_SCOPES", DEFAULT_SCOPES),
+            "max_body_bytes": read_int(env, "MAX_BODY_BYTES", 4096, minimum=256, maximum=1_048_576),
+            "client_address": ClientAddressSettings.from_env(env),
+        }
 
     @property
     def default_scope(self) -> str:
@@ -177,24 +271,29 @@ class LoginSettings:
 
 
 @dataclass(frozen=True, slots=True)
-class SessionSettings:
-    """Settings of the session function (MFA, refresh, logout).
+class LoginSettings(ApiSettings):
+    """Settings of the login function: the shared ones plus the grant's audience and realm."""
 
-    ``scopes`` are those a refresh may narrow to (the same ``AUTH0_SCOPES`` as the login function).
-    """
+    audience: str | None
+    realm: str | None
 
-    auth0: Auth0Settings
-    scopes: tuple[str, ...]
-    max_body_bytes: int
+    @classmethod
+    def from_env(cls, env: Environ | None = None) -> LoginSettings:
+        env = environment() if env is None else env
+        return cls(
+            **ApiSettings.fields_from_env(env),
+            audience=read_optional_str(env, "AUTH0_AUDIENCE"),
+            realm=read_optional_str(env, "AUTH0_REALM"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSettings(ApiSettings):
+    """Settings of the session function (MFA, refresh, logout): the shared ones."""
 
     @classmethod
     def from_env(cls, env: Environ | None = None) -> SessionSettings:
-        env = os.environ if env is None else env
-        return cls(
-            auth0=Auth0Settings.from_env(env),
-            scopes=read_words(env, "AUTH0_SCOPES", DEFAULT_SCOPES),
-            max_body_bytes=read_int(env, "MAX_BODY_BYTES", 4096, minimum=256, maximum=1_048_576),
-        )
+        return cls(**ApiSettings.fields_from_env(environment() if env is None else env))
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,7 +305,7 @@ class SecurityEventSettings:
 
     @classmethod
     def from_env(cls, env: Environ | None = None) -> SecurityEventSettings:
-        env = os.environ if env is None else env
+        env = environment() if env is None else env
         return cls(
             topic_arn=read_str(env, "SECURITY_EVENTS_TOPIC_ARN"),
             fallback_queue_url=read_str(env, "PASSWORD_RESET_QUEUE_URL"),
@@ -232,7 +331,7 @@ class ResetSettings:
 
     @classmethod
     def from_env(cls, env: Environ | None = None) -> ResetSettings:
-        env = os.environ if env is None else env
+        env = environment() if env is None else env
         return cls(
             auth0=Auth0Settings.from_env(env),
             connection=read_str(env, "AUTH0_CONNECTION"),
@@ -242,3 +341,18 @@ class ResetSettings:
             max_receive_count=read_int(env, "PASSWORD_RESET_MAX_RECEIVE_COUNT", 5, minimum=1, maximum=1000),
             management_secret_id=read_optional_str(env, "AUTH0_MANAGEMENT_SECRET_ID"),
         )
+
+
+TRACE_DISABLED_VARIABLE: Final = "POWERTOOLS_TRACE_DISABLED"
+# The values Powertools reads as true (its strtobool).
+_TRUE: Final = frozenset({"1", "y", "yes", "t", "true", "on"})
+
+
+def tracing_enabled(env: Environ | None = None) -> bool:
+    """Powertools' own rule: off when ``POWERTOOLS_TRACE_DISABLED`` is true, or outside Lambda
+    (no ``LAMBDA_TASK_ROOT``), or under ``sam local`` (``AWS_SAM_LOCAL``): where Powertools would
+    disable the Tracer anyway, there is no reason to import the X-Ray SDK."""
+    env = environment() if env is None else env
+    if env.get(TRACE_DISABLED_VARIABLE, "false").strip().lower() in _TRUE:
+        return False
+    return bool(env.get("LAMBDA_TASK_ROOT")) and not env.get("AWS_SAM_LOCAL")

@@ -2,33 +2,20 @@
 
 Powertools' ``Tracer()`` imports the X-Ray SDK (~85 ms of a cold start) even when
 ``POWERTOOLS_TRACE_DISABLED`` is true. Handlers and services therefore get tracing only through
-``traced`` and ``traced_method``, which look at that variable when they decorate (at import, once
-per container) and return the function untouched when tracing is off: nothing X-Ray is imported.
-When it is on (template parameter ``Tracing=Active``) they apply Powertools' Tracer as before, never
-capturing responses: a login response holds tokens.
+``traced`` and ``traced_method``, which ask ``ropguard.settings.tracing_enabled`` when they decorate
+(at import, once per container) and return the function untouched when tracing is off: nothing
+X-Ray is imported. When it is on (template parameter ``Tracing=Active``) they apply Powertools'
+Tracer as before, never capturing responses: a login response holds tokens.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Mapping
-from typing import Any, Final, TypeVar, cast
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
-TRACE_DISABLED_VARIABLE: Final = "POWERTOOLS_TRACE_DISABLED"
-# The values Powertools reads as true (its strtobool).
-_TRUE: Final = frozenset({"1", "y", "yes", "t", "true", "on"})
+from ropguard.settings import tracing_enabled
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def tracing_enabled(env: Mapping[str, str] | None = None) -> bool:
-    """Powertools' own rule: off when ``POWERTOOLS_TRACE_DISABLED`` is true, or outside Lambda
-    (no ``LAMBDA_TASK_ROOT``), or under ``sam local`` (``AWS_SAM_LOCAL``): where Powertools would
-    disable the Tracer anyway, there is no reason to import the X-Ray SDK."""
-    env = os.environ if env is None else env
-    if env.get(TRACE_DISABLED_VARIABLE, "false").strip().lower() in _TRUE:
-        return False
-    return bool(env.get("LAMBDA_TASK_ROOT")) and not env.get("AWS_SAM_LOCAL")
 
 
 def traced(handler: F) -> F:

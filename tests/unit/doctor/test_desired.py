@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from ropguard.errors import TenantFileError
 from ropguard_doctor.desired import (
     _VARIABLE,
     SECRET_CLIENT_FIELDS,
@@ -14,6 +13,7 @@ from ropguard_doctor.desired import (
     load_desired_state,
     parse_desired_state,
 )
+from ropguard_doctor.errors import TenantFileError
 from ropguard_doctor.routes import MFA_GRANTS, PASSWORD, PASSWORD_REALM, REFRESH_TOKEN
 
 TENANT_YAML = Path(__file__).resolve().parents[3] / "auth0" / "tenant.yaml"

@@ -8,8 +8,8 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
-from ropguard.errors import ManagementApiError
 from ropguard_doctor.credentials import Credentials
+from ropguard_doctor.errors import ManagementApiError
 from ropguard_doctor.management import ManagementApi, audience
 from tests.unit.doctor.fake_tenant import MANAGEMENT_ID, MANAGEMENT_SECRET, MANAGEMENT_TOKEN
 
