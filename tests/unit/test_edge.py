@@ -10,6 +10,7 @@ import pytest
 from ropguard.answers import Answer
 from ropguard.api_event import ApiEvent
 from ropguard.client_address import ClientAddressResolver
+from ropguard.cookie_delivery import CookieDelivery
 from ropguard.edge import ERROR_TABLE, ORIGIN_NOT_VERIFIED_DESCRIPTION, Caller, Route, error_answer, serve
 from ropguard.errors import (
     ClientAddressError,
@@ -42,11 +43,13 @@ class Recorder:
 
 
 class Service:
-    """What the edge needs of a service: where its end users' addresses come from."""
+    """What the edge needs of a service: where its end users' addresses come from, how its tokens
+    travel (``cookies`` None: body mode)."""
 
     def __init__(self, name: str = "svc", resolver: ClientAddressResolver | None = None) -> None:
         self.name = name
         self.client_address = resolver or ClientAddressResolver(ClientAddressSettings())
+        self.cookies: CookieDelivery | None = None
 
 
 def echo(service: Service, event: ApiEvent, caller: Caller) -> Answer:
