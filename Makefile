@@ -112,11 +112,21 @@ typecheck: install ## mypy --strict on the layer, handlers, offline stack, emula
 
 template: sam-validate sam-build checkov ## every check on template.yaml
 
-sam-validate: $(SAM) install ## sam validate --lint (also with ClientAddressSource=cloudfront as the default)
+# Cookie mode (docs/browser.md) with a custom domain, checked in both address modes.
+COOKIE_MODE := --parameter TokenDelivery=cookie --parameter AllowedOrigins=https://app.example.com \
+	--parameter ApiDomainName=auth.example.com \
+	--parameter ApiCertificateArn=arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000
+
+sam-validate: $(SAM) install ## sam validate --lint (also with ClientAddressSource=cloudfront, and cookie mode, as the default)
 	$(SAM) validate --lint --region $(AWS_DEFAULT_REGION)
 	$(BIN)/python -m tests.template.sam_translation --untranslated --parameter ClientAddressSource=cloudfront \
 		.aws-sam/template-cloudfront.json
 	$(SAM) validate --lint --region $(AWS_DEFAULT_REGION) --template .aws-sam/template-cloudfront.json
+	$(BIN)/python -m tests.template.sam_translation --untranslated $(COOKIE_MODE) .aws-sam/template-cookie.json
+	$(SAM) validate --lint --region $(AWS_DEFAULT_REGION) --template .aws-sam/template-cookie.json
+	$(BIN)/python -m tests.template.sam_translation --untranslated $(COOKIE_MODE) \
+		--parameter ClientAddressSource=cloudfront .aws-sam/template-cookie-cloudfront.json
+	$(SAM) validate --lint --region $(AWS_DEFAULT_REGION) --template .aws-sam/template-cookie-cloudfront.json
 
 sam-build: $(SAM) ## sam build (needs python3.13 on PATH)
 	$(SAM) build --cached --parallel
@@ -145,6 +155,16 @@ checkov: $(CHECKOV) install ## checkov on template.yaml and on its SAM translati
 		.aws-sam/translated-template-cloudfront.json
 	$(CHECKOV) --quiet --compact --skip-download --framework cloudformation \
 		--file .aws-sam/translated-template-cloudfront.json
+	@# Cookie mode (docs/browser.md): the cookie key, its policies, the custom domain, in both address modes.
+	$(BIN)/python -m tests.template.sam_translation --untranslated $(COOKIE_MODE) .aws-sam/template-cookie.json
+	$(CHECKOV) --quiet --compact --skip-download --framework cloudformation --file .aws-sam/template-cookie.json
+	$(BIN)/python -m tests.template.sam_translation $(COOKIE_MODE) .aws-sam/translated-template-cookie.json
+	$(CHECKOV) --quiet --compact --skip-download --framework cloudformation \
+		--file .aws-sam/translated-template-cookie.json
+	$(BIN)/python -m tests.template.sam_translation $(COOKIE_MODE) --parameter ClientAddressSource=cloudfront \
+		.aws-sam/translated-template-cookie-cloudfront.json
+	$(CHECKOV) --quiet --compact --skip-download --framework cloudformation \
+		--file .aws-sam/translated-template-cookie-cloudfront.json
 
 # pytest exits 5 when it collects nothing: that is a broken suite, never a pass.
 define run_pytest

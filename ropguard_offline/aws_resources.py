@@ -97,6 +97,7 @@ EXPLICIT = tuple(HONOURED)[tuple(HONOURED).index("AWS::Lambda::LayerVersion") :]
 NO_OFFLINE_MEANING_TYPES = (
     "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::RolePolicy", "AWS::Lambda::Permission",
     "AWS::CloudWatch::", "AWS::Scheduler::Schedule", "AWS::CloudFront::", "AWS::ApiGatewayV2::Stage",
+    "AWS::ApiGatewayV2::DomainName", "AWS::ApiGatewayV2::ApiMapping",
 )  # fmt: skip
 #: Properties of stack resources that moto's models drop, read back from outputs instead.
 READ_BACK = {
