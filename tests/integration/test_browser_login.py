@@ -148,18 +148,8 @@ def test_log_out_clears_the_cookie_and_a_later_refresh_fails(
     browser.press("Refresh")
     browser.message().to_have_text("Your session has ended. Log in again.")
     assert browser.stack.auth0_calls() == calls  # no cookie: Auth0 not asked
-    revoked = httpx.post(
-        f"{browser.stack.stack.auth0_url}/oauth/token",
-        data={"grant_type": "refresh_token", "refresh_token": refresh_token, **_client()},
-    )
+    revoked = browser.stack.refresh_at_auth0(refresh_token)
     assert (revoked.status_code, revoked.json()["error"]) == (403, "invalid_grant")
-
-
-def _client() -> dict[str, str]:
-    from ropguard_offline.stack import DEFAULT_TENANT, demo_client  # noqa: PLC0415
-
-    client = demo_client(DEFAULT_TENANT)
-    return {"client_id": client.client_id, "client_secret": client.client_secret}
 
 
 def test_carol_logs_in_with_her_totp(browser: Watched) -> None:

@@ -13,7 +13,6 @@ import pyotp
 import pytest
 
 from ropguard_offline.lambda_runtime import OUTPUT_LOGGER
-from ropguard_offline.stack import DEFAULT_TENANT, demo_client
 from tests.emf import metric_totals
 from tests.fixtures.cookie_stack import COOKIE_NAME, CSRF, CookieStack, any_body, cookie_value, set_cookies
 
@@ -74,17 +73,7 @@ def test_login_sets_one_sealed_host_cookie_and_no_refresh_token_in_the_body(
 
 def test_the_cookie_value_is_no_refresh_token_at_auth0(cookie_stack: CookieStack) -> None:
     _, value = login(cookie_stack)
-    client = demo_client(DEFAULT_TENANT)
-    answer = httpx.post(
-        f"{cookie_stack.stack.auth0_url}/oauth/token",
-        data={
-            "grant_type": "refresh_token",
-            "refresh_token": value,
-            "client_id": client.client_id,
-            "client_secret": client.client_secret,
-        },
-        timeout=30,
-    )
+    answer = cookie_stack.refresh_at_auth0(value)
     assert (answer.status_code, answer.json()["error"]) == (403, "invalid_grant")
 
 
@@ -186,17 +175,7 @@ def test_logout_revokes_and_clears(cookie_stack: CookieStack) -> None:
     assert (response.status_code, response.json()) == (200, {})
     (header,) = set_cookies(response)
     assert header == f"{COOKIE_NAME}=; Secure; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"
-    client = demo_client(DEFAULT_TENANT)
-    answer = httpx.post(
-        f"{cookie_stack.stack.auth0_url}/oauth/token",
-        data={
-            "grant_type": "refresh_token",
-            "refresh_token": refresh_token,
-            "client_id": client.client_id,
-            "client_secret": client.client_secret,
-        },
-        timeout=30,
-    )
+    answer = cookie_stack.refresh_at_auth0(refresh_token)
     assert (answer.status_code, answer.json()["error"]) == (403, "invalid_grant")
     again = post(cookie_stack, "/token/refresh", cookie=value)  # the browser would have dropped it
     assert (again.status_code, again.json()["error"]) == (403, "invalid_grant")
