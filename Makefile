@@ -83,7 +83,7 @@ demo: install ## start the offline stack, play the story, stop; ARGS=--verbose s
 openapi: install ## regenerate docs/openapi.json from the template and the code (a test fails when it is stale)
 	$(BIN)/python -m ropguard_tools.openapi --write
 
-# --- tenant doctor (issue 13) ---
+# --- tenant doctor ---
 # Against the offline stack (`make run` in another shell) unless AUTH0_DOMAIN (or --domain in
 # DOCTOR_ARGS) names a real tenant, with its credentials: see README "Is Auth0 really using the
 # forwarded address?". Both commands run; the target fails when either does.
@@ -147,7 +147,7 @@ checkov: $(CHECKOV) install ## checkov on template.yaml and on its SAM translati
 	$(BIN)/python -m tests.template.sam_translation .aws-sam/translated-template.json
 	$(CHECKOV) --quiet --compact --skip-download --framework cloudformation \
 		--file .aws-sam/translated-template.json
-	@# CloudFront mode (issue 12): checkov drops resources whose condition is false with the defaults.
+	@# CloudFront mode: checkov drops resources whose condition is false with the defaults.
 	$(BIN)/python -m tests.template.sam_translation --untranslated --parameter ClientAddressSource=cloudfront \
 		.aws-sam/template-cloudfront.json
 	$(CHECKOV) --quiet --compact --skip-download --framework cloudformation --file .aws-sam/template-cloudfront.json
@@ -184,9 +184,11 @@ fuzz: install ## property-based and schema-driven hostile input
 test: install tools browser lint typecheck template ## everything CI runs
 	$(call run_pytest,)
 
-bench: install ## performance measurements (prints tables): login handler, then load via the offline stack
-	$(BIN)/python -m benchmarks.login
-	$(BIN)/python -m benchmarks.load
+# benchmarks.results runs benchmarks.login, then benchmarks.load (BENCH_LOAD_ARGS passed on, e.g.
+# "--reference none"), prints their tables and writes them with the machine, date and commit.
+BENCH_LOAD_ARGS ?=
+bench: install ## login handler vs naive, then load via the offline stack; writes benchmarks/RESULTS.md
+	$(BIN)/python -m benchmarks.results $(if $(BENCH_LOAD_ARGS),-- $(BENCH_LOAD_ARGS))
 
 clean: ## remove build outputs and caches (keeps .venv and .tools)
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -25,7 +25,7 @@ RIGHT_PASSWORD_ANSWERS: dict[str, tuple[int, str | None]] = {
     "carol@example.com": (403, "mfa_required"),
     "dave@example.com": (401, "unauthorized"),
 }
-UNKNOWN_USER = "mallory@example.com"
+UNKNOWN_USER = "nobody@example.com"
 WRONG_PASSWORDS = tuple(f"load-wrong-password-{index}" for index in range(8))
 BRUTE_FORCE_MAX_ATTEMPTS = 10  # the demo tenant's brute_force_protection.max_attempts
 SUSPICIOUS_IP_MAX_FAILURES = 100  # its suspicious_ip_throttling pre-login max_attempts

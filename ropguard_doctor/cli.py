@@ -141,7 +141,7 @@ def run_prove(target: Target, api: ManagementApi, args: argparse.Namespace, out:
     if target.login is None:  # resolve() insists for prove; this keeps mypy and readers sure
         raise RopguardError("prove needs the login client's credentials")
     logs = LogReader(api, wait_seconds=args.wait_seconds)
-    prover = Prover(target.base_url, target.login, api, logs, realm=target.realm)
+    prover = Prover.for_target(target, target.login, api, logs)
     try:
         proof = prover.prove()
     finally:

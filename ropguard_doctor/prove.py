@@ -22,14 +22,20 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
+from ropguard.auth0_client import basic_authorization
+from ropguard.credentials import ClientCredentials
 from ropguard.outbound import TRANSPORT_ERRORS, Origin, Reply, Timeouts, json_content
+from ropguard.settings import CLIENT_SECRET_BASIC, CLIENT_SECRET_POST
 from ropguard_doctor.credentials import Credentials
 from ropguard_doctor.errors import DoctorError, ManagementApiError
 from ropguard_doctor.management import ManagementApi, auth0_message
 from ropguard_doctor.routes import PASSWORD, PASSWORD_REALM
+
+if TYPE_CHECKING:
+    from ropguard_doctor.config import Target
 
 #: RFC 5737's documentation ranges: never a real user's address.
 DOCUMENTATION_NETWORKS = tuple(
@@ -165,10 +171,18 @@ class Prover:
     api: ManagementApi
     logs: LogReader
     realm: str | None = None
+    #: How the deployment authenticates the login client (``AUTH0_CLIENT_AUTH_METHOD``): the proof
+    #: sends its secret the same way, or a Basic-only client refuses it.
+    client_auth_method: str = CLIENT_SECRET_POST
     http: Origin = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.http = Origin(self.base_url, PROOF_TIMEOUTS)
+
+    @classmethod
+    def for_target(cls, target: Target, login: Credentials, api: ManagementApi, logs: LogReader) -> Prover:
+        """The proof as the deployment logs in: its login client, realm and client authentication."""
+        return cls(target.base_url, login, api, logs, target.realm, target.context.client_auth_method)
 
     def prove(self, forwarded: str | None = None) -> Proof:
         forwarded = forwarded or documentation_address()
@@ -177,13 +191,16 @@ class Prover:
             "grant_type": PASSWORD_REALM if self.realm else PASSWORD,
             "username": canary,
             "password": secrets.token_urlsafe(24),
-            "client_id": self.login.client_id,
-            "client_secret": self.login.client_secret,
             "scope": "openid",
         }
         if self.realm:
             body["realm"] = self.realm
         headers = [("Content-Type", "application/x-www-form-urlencoded"), ("auth0-forwarded-for", forwarded)]
+        client = ClientCredentials(self.login.client_id, self.login.client_secret)
+        if self.client_auth_method == CLIENT_SECRET_BASIC:
+            headers.append(("Authorization", basic_authorization(client)))
+        else:
+            body |= {"client_id": client.client_id, "client_secret": client.client_secret}
         try:
             response = self.http.request(
                 "POST", "/oauth/token", headers=headers, content=urlencode(body).encode("ascii")

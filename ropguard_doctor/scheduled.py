@@ -72,7 +72,7 @@ def run_tenant_check(env: Mapping[str, str], tenant_file: Path | None = None) ->
         proof = None
         if proving and target.login is not None:
             logs = LogReader(api, wait_seconds=SCHEDULED_LOG_WAIT_SECONDS)
-            prover = Prover(target.base_url, target.login, api, logs, realm=target.realm)
+            prover = Prover.for_target(target, target.login, api, logs)
             try:
                 proof = prover.prove()
             finally:

@@ -42,6 +42,7 @@ ALICE = {"username": "alice@example.com", "password": "correct-horse-battery-sta
 BOB = {"username": "bob@example.com", "password": "AUTH0-TEST-bob-breached-1"}
 CAROL = {"username": "carol@example.com", "password": "carol-has-mfa-9"}
 DAVE = {"username": "dave@example.com", "password": "dave-is-blocked-0"}
+MALLORY = {"username": "mallory@example.com", "password": "mallory-needs-a-captcha-4"}
 ALICE_WRONG_PASSWORD = {**ALICE, "password": "not-alices-password"}
 # --- session routes (issue 9): the demo tenant's documented MFA values ---
 FRANK = {"username": "frank@example.com", "password": "frank-taps-push-3"}
@@ -172,6 +173,11 @@ class Story:
         )
         yield Step("carol has MFA enrolled", "403 mfa_required", self.login(SOMEONE, CAROL))
         yield Step("dave is blocked by an administrator", "401 unauthorized", self.login(SOMEONE, DAVE))
+        yield Step(
+            "Bot Detection wants a CAPTCHA from mallory: her app falls back to Universal Login",
+            "401 requires_verification",
+            self.login(SOMEONE, MALLORY),
+        )
         # --- session routes (issue 9) ---
         yield from self.carol_totp_steps()
         yield from self.frank_push_steps()

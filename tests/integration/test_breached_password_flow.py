@@ -282,6 +282,22 @@ def test_a_good_login_publishes_nothing(stack: Stack) -> None:
     assert stack.queued() == []
 
 
+def test_a_login_from_an_address_bot_detection_finds_risky_is_passed_on_and_publishes_nothing(
+    stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bot Detection by the end user's address (the demo tenant lists 192.0.2.66): the handler
+    forwards it, Auth0 answers 401 ``requires_verification``, the client gets it as is. The offline
+    stack's clients cannot send from that address (its API sees loopback peers), this event can."""
+    response = stack.login(ALICE_EMAIL, ALICE_PASSWORD, source_ip="192.0.2.66", request_id="req-bot")
+
+    assert response["statusCode"] == 401
+    assert json.loads(response["body"])["error"] == "requires_verification"
+    [record] = stack.auth0.token_requests()
+    assert (record["attributed_ip"], record["error"]) == ("192.0.2.66", "requires_verification")
+    assert metric_totals(capsys.readouterr().out).get("LoginVerificationRequired") == 1
+    assert stack.queued() == []
+
+
 def test_the_filter_policy_keeps_other_event_types_out_of_the_reset_queue(stack: Stack) -> None:
     topic = stack.resources["SecurityEventsTopic"]
     stack.sns.publish(

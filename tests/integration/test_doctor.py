@@ -10,18 +10,22 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from ropguard.errors import RopguardError
 from ropguard_doctor.cli import main
+from ropguard_doctor.scheduled import run_tenant_check
 from ropguard_offline.stack import DEFAULT_TENANT, OfflineStack, demo_client
 from tests.fixtures.emulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, EmulatorHandle
 from tests.fixtures.secret_hygiene import SECRETS
 
 pytestmark = pytest.mark.integration
 
+REPO = Path(__file__).resolve().parents[2]
 M2M_ID = "ropguard-doctor"
 M2M_SECRET = "ropguard-doctor-secret-not-for-production"
 SECRETS.add("client_secret", M2M_SECRET, DEMO_CLIENT_SECRET)
@@ -238,3 +242,53 @@ def test_refresh_rotation_without_leeway_is_named_and_applied(env, management) -
     status, text = run(env, "apply", "--yes")
     assert status == 0, text
     assert found(env) == set()
+
+
+def test_a_login_client_on_basic_must_match_the_deployments_method(env, management) -> None:
+    """Auth0 refuses a secret sent the other way (401 ``invalid_client``), so the doctor names the
+    difference, and with ``AUTH0_CLIENT_AUTH_METHOD`` set to Basic the tenant is clean and proven."""
+    client_patch(management, {"token_endpoint_auth_method": "client_secret_basic"})
+    assert found(env) == {("auth_method_mismatch", "client.token_endpoint_auth_method")}
+
+    basic = {**env, "AUTH0_CLIENT_AUTH_METHOD": "client_secret_basic"}
+    assert found(basic) == set()
+    status, text = run(basic, "prove", "--json")
+    assert status == 0, text
+
+
+def test_the_scheduled_check_reads_the_login_secret_only_to_prove(
+    env: dict[str, str], auth0_emulator: EmulatorHandle
+) -> None:
+    """As deployed, the login client's secret lives behind AUTH0_SECRET_ID, here in a Secrets
+    Manager nobody can reach: the check without its proof never needs it, and Auth0 sees only the
+    M2M client; with the proof on, the unreadable secret is named."""
+    deployed = {name: value for name, value in env.items() if name != "AUTH0_CLIENT_SECRET"} | {
+        "AUTH0_SECRET_ID": "ropguard/auth0-client",
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",  # the discard port: nothing listens
+        "AWS_REGION": "us-east-1",
+        "AWS_MAX_ATTEMPTS": "1",
+    }
+    result = run_tenant_check(deployed)
+    assert (result.finding_count, result.proof) == (0, None)
+    assert {request["client_id"] for request in auth0_emulator.token_requests()} == {M2M_ID}
+
+    with pytest.raises(RopguardError, match="cannot read secret ropguard/auth0-client"):
+        run_tenant_check({**deployed, "TENANT_CHECK_PROVE": "true"})
+
+
+def test_a_tenant_file_naming_an_undocumented_variable_is_refused_without_its_value(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """A drift finding prints the desired value: ``${AWS_SECRET_ACCESS_KEY}`` would print the
+    function's AWS secret, so only the documented variables may be named."""
+    tenant_file = tmp_path / "tenant.yaml"
+    shipped = (REPO / "auth0" / "tenant.yaml").read_text()
+    tenant_file.write_text(shipped.replace("${ROPGUARD_BRUTE_FORCE_ALLOWLIST:-}", "${AWS_SECRET_ACCESS_KEY}"))
+    leaked = {**env, "AWS_SECRET_ACCESS_KEY": "aws-secret-from-the-functions-environment"}
+    SECRETS.add("aws_secret", leaked["AWS_SECRET_ACCESS_KEY"])
+
+    status, text = run(leaked, "check", "--tenant-file", str(tenant_file))
+
+    assert status == 2, text
+    assert "${AWS_SECRET_ACCESS_KEY} is not a variable tenant.yaml may use" in text
+    assert leaked["AWS_SECRET_ACCESS_KEY"] not in text

@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 
 from ropguard_offline.aws_resources import create_subscription
-from ropguard_offline.stack import DEFAULT_TENANT, OfflineStack, Ports, StackConfig, demo_client
-from tests.fixtures.offline_stack import DEMO_PASSWORDS
+from ropguard_offline.stack import OfflineStack, Ports, StackConfig
+from tests.fixtures.offline_stack import fresh
 from tests.integration.stack_client import RESET_QUEUE, StackClient, breached_event, type_attribute
 
 pytestmark = pytest.mark.integration
@@ -53,10 +53,7 @@ def own_stack() -> Iterator[OfflineStack]:
 @pytest.fixture
 def own(own_stack: OfflineStack, secret_registry: Any) -> StackClient:
     """This module's own stack, reset like ``offline_stack``."""
-    secret_registry.add("client_secret", demo_client(DEFAULT_TENANT).client_secret)
-    secret_registry.add("password", *DEMO_PASSWORDS)
-    own_stack.reset()
-    return StackClient(own_stack, secret_registry)
+    return StackClient(fresh(own_stack, secret_registry), secret_registry)
 
 
 def error_of(response: Any) -> tuple[int, str]:

@@ -21,6 +21,10 @@ def test_every_step_of_the_story_goes_as_expected(offline_stack: OfflineStack) -
     assert play(offline_stack, lines.append), "\n".join(lines)
     assert lines[-1] == "every step went as expected"
     assert not [line for line in lines if line.startswith("[FAIL]")]
+    # Bot Detection once: the app's cue to fall back to Universal Login.
+    verification = [line for line in lines if "actual:   401 requires_verification" in line]
+    assert len(verification) == 1
+    assert "Universal Login" in verification[0]
 
 
 def test_a_step_that_differs_is_marked_and_fails() -> None:

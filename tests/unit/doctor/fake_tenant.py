@@ -13,7 +13,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 
 from werkzeug import Request, Response
 
@@ -101,6 +101,8 @@ class FakeTenant:
     api_forwards: bool = True
     #: A scope the M2M client's token lacks (its calls answer 403 insufficient_scope).
     missing_scope: str | None = None
+    #: How each user grant (not client_credentials) authenticated its client: "post" or "basic".
+    client_auth: list[str] = field(default_factory=list)
 
     def handle(self, request: Request) -> Response:
         if request.path == "/login":
@@ -163,6 +165,14 @@ class FakeTenant:
             params = {k: str(v) for k, v in request.get_json().items()}
         else:
             params = {k: v[0] for k, v in parse_qs(request.get_data(as_text=True)).items()}
+        basic = request.authorization
+        if basic is not None and basic.type == "basic":  # RFC 6749 2.3.1: each part URL-encoded
+            params |= {
+                "client_id": unquote(basic.username or ""),
+                "client_secret": unquote(basic.password or ""),
+            }
+        if params.get("grant_type") != "client_credentials":
+            self.client_auth.append("basic" if basic is not None else "post")
         peer = request.remote_addr or "127.0.0.1"
         return self._token_grant(params, peer, request.headers.get("auth0-forwarded-for"))
 

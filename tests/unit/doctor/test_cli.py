@@ -171,6 +171,17 @@ def test_prove_passes_when_auth0_logs_the_forwarded_address(doctor_env, tenant) 
     assert proof["canary"].startswith("ropguard-doctor-canary-")
 
 
+def test_prove_authenticates_the_login_client_as_the_deployment_does(doctor_env, tenant: FakeTenant) -> None:
+    """With ``AUTH0_CLIENT_AUTH_METHOD=client_secret_basic`` the proof's secret goes in the header
+    only (a Basic-only client refuses one in the body); by default in the body."""
+    basic = {**doctor_env, "AUTH0_CLIENT_AUTH_METHOD": "client_secret_basic"}
+    status, text = run(basic, "prove", "--json")
+    assert status == 0, text
+    status, text = run(doctor_env, "prove", "--json")
+    assert status == 0, text
+    assert tenant.client_auth == ["basic", "post"]
+
+
 def test_prove_uses_a_fresh_documentation_address_each_run(doctor_env, tenant) -> None:
     addresses = {json.loads(run(doctor_env, "prove", "--json")[1])["expected_ip"] for _ in range(4)}
     assert len(addresses) > 1
