@@ -245,7 +245,7 @@ class ClientAddressSettings:
 
 TokenDelivery = Literal["body", "cookie"]
 TOKEN_DELIVERIES: tuple[TokenDelivery, ...] = ("body", "cookie")
-#: Auth0's default absolute lifetime of a rotating refresh token: 30 days.
+#: The cookie's Max-Age unless REFRESH_TOKEN_LIFETIME_SECONDS says otherwise: 30 days.
 DEFAULT_REFRESH_TOKEN_LIFETIME_SECONDS = 2_592_000
 
 
