@@ -10,6 +10,7 @@ from auth0_emulator.addresses import parse_ip
 from auth0_emulator.clients import APP_TYPES, AUTH_METHODS, KNOWN_GRANTS, TRUSTED_NEEDS_SECRET, ClientConfig
 from auth0_emulator.models import EmulatorState
 from auth0_emulator.tenant_logs import LogQuery
+from auth0_emulator.user_search import UserQuery, user_json
 from auth0_emulator.validation import (
     ValidationError,
     as_mapping,
@@ -80,6 +81,11 @@ class Administration:
         with self._state.lock:
             events, total = self._state.journal.logs.search(query)
             return [event.to_api() for event in events], total
+
+    def users(self, query: UserQuery) -> list[dict[str, Any]]:
+        """The users a search finds, in the tenant file's order."""
+        with self._state.lock:
+            return [user_json(user) for user in self._state.directory.users() if query.matches(user)]
 
     def log(self, log_id: str) -> dict[str, Any]:
         with self._state.lock:

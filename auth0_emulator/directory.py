@@ -20,6 +20,7 @@ class User:
     sms_phone_number: str | None = None
     push_device_name: str | None = None
     recovery_codes: list[str] = field(default_factory=list, repr=False)
+    username: str | None = None
 
     @property
     def has_mfa(self) -> bool:
@@ -37,6 +38,7 @@ class Directory:
         self._clients = {client.client_id: client for client in config.clients}
         self._connections = {connection.name: connection for connection in config.connections}
         self._users: dict[tuple[str, str], User] = {}
+        self._usernames: dict[tuple[str, str], User] = {}
         self._by_id: dict[str, User] = {}
         for connection in config.connections:
             for entry in connection.users:
@@ -51,8 +53,11 @@ class Directory:
                     sms_phone_number=entry.sms_phone_number,
                     push_device_name=entry.push_device_name,
                     recovery_codes=[normalise_recovery_code(code) for code in entry.recovery_codes],
+                    username=entry.username,
                 )
                 self._users[(connection.name, entry.email.lower())] = user
+                if entry.username is not None:
+                    self._usernames[(connection.name, entry.username.lower())] = user
                 self._by_id[entry.user_id] = user
 
     def client(self, client_id: str) -> ClientConfig | None:
@@ -69,6 +74,15 @@ class Directory:
 
     def user(self, connection: str, identifier: str) -> User | None:
         return self._users.get((connection, identifier.lower()))
+
+    def login_user(self, connection: str, identifier: str) -> User | None:
+        """The user a password login names: by email, or by username where the connection has them."""
+        key = (connection, identifier.lower())
+        return self._users.get(key) or self._usernames.get(key)
+
+    def users(self) -> list[User]:
+        """Every user, in the tenant file's order."""
+        return list(self._by_id.values())
 
     def user_by_id(self, user_id: str) -> User | None:
         return self._by_id.get(user_id)

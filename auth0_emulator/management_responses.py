@@ -15,6 +15,7 @@ from auth0_emulator.client_credentials import management_token_scopes
 from auth0_emulator.http_types import HttpRequest, HttpResponse
 from auth0_emulator.models import EmulatorState
 from auth0_emulator.tenant_logs import LogQuery, LogQueryError
+from auth0_emulator.user_search import UserQuery, UserQueryError
 from auth0_emulator.validation import ValidationError
 
 Route = Callable[[HttpRequest, str], HttpResponse]
@@ -34,6 +35,7 @@ SCOPES: dict[tuple[str, str], str] = {
     ("clients", "GET"): "read:clients",
     ("clients", "PATCH"): "update:clients",
     ("logs", "GET"): "read:logs",
+    ("users", "GET"): "read:users",
     ("user-blocks", "GET"): "read:users",
     ("user-blocks", "DELETE"): "update:users",
     ("anomaly", "GET"): "read:anomaly_blocks",
@@ -58,6 +60,7 @@ class ManagementResponses:
                 {"GET": self.get_client, "PATCH": self.patch_client},
             ),
             (re.compile(r"/api/v2/logs(?P<arg>)"), {"GET": self.search_logs}),
+            (re.compile(r"/api/v2/users(?P<arg>)"), {"GET": self.search_users}),
             (re.compile(r"/api/v2/logs/(?P<arg>[^/]+)"), {"GET": self.get_log}),
             (
                 re.compile(r"/api/v2/user-blocks(?P<arg>)"),
@@ -98,7 +101,7 @@ class ManagementResponses:
                 return route(request, unquote(match["arg"]))
             except ValidationError as error:
                 return management_error(400, f"Payload validation error: {error}", "invalid_body")
-            except LogQueryError as error:
+            except (LogQueryError, UserQueryError) as error:
                 return management_error(400, f"Query validation error: {error}", "invalid_query_string")
             except NotFoundError as error:
                 return management_error(404, str(error).capitalize() + ".", "inexistent_resource")
@@ -128,12 +131,8 @@ class ManagementResponses:
         return HttpResponse.json(200, self._admin.patch_attack_protection(_kind(kind), _body(request)))
 
     def get_client(self, request: HttpRequest, client_id: str) -> HttpResponse:
-        fields = request.query_value("fields")
-        include = request.query_value("include_fields")
-        if include not in (None, "true", "false"):
-            raise ValidationError("include_fields: expected true or false")
-        names = [name.strip() for name in fields.split(",") if name.strip()] if fields else None
-        return HttpResponse.json(200, self._admin.client(client_id, names, include != "false"))
+        names, include = _fields(request)
+        return HttpResponse.json(200, self._admin.client(client_id, names, include))
 
     def search_logs(self, request: HttpRequest, _: str) -> HttpResponse:
         q, search = request.query_value("q"), request.query_value("search")
@@ -161,6 +160,14 @@ class ManagementResponses:
                 },
             )
         return HttpResponse.json(200, events)
+
+    def search_users(self, request: HttpRequest, _: str) -> HttpResponse:
+        query = UserQuery.parse(request.query_value("q"), request.query_value("search_engine"))
+        names, include = _fields(request)
+        users = self._admin.users(query)
+        if names is not None:
+            users = [_select(user, names, include) for user in users]
+        return HttpResponse.json(200, users)
 
     def get_log(self, request: HttpRequest, log_id: str) -> HttpResponse:
         return HttpResponse.json(200, self._admin.log(log_id))
@@ -206,6 +213,20 @@ def _kind(text: str) -> ProtectionKind:
         if kind == text:
             return kind
     raise NotFoundError("attack protection setting does not exist")
+
+
+def _fields(request: HttpRequest) -> tuple[list[str] | None, bool]:
+    """Auth0's ``fields`` (comma-separated names) and ``include_fields`` (default true)."""
+    fields = request.query_value("fields")
+    include = request.query_value("include_fields")
+    if include not in (None, "true", "false"):
+        raise ValidationError("include_fields: expected true or false")
+    names = [name.strip() for name in fields.split(",") if name.strip()] if fields else None
+    return names, include != "false"
+
+
+def _select(body: dict[str, Any], names: list[str], include: bool) -> dict[str, Any]:
+    return {name: value for name, value in body.items() if (name in names) == include}
 
 
 def _identifier(request: HttpRequest) -> str:

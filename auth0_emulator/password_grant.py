@@ -70,7 +70,7 @@ class PasswordGrant:
         shields, journal = self._shields, self._journal
         with self._lock:
             shields.refuse_blocked(username, ip, now, outcome)
-            user = self._directory.user(connection.name, username)
+            user = self._directory.login_user(connection.name, username)
             password_hash = user.password_hash if user is not None else None
         verified = verify_password(password, password_hash)
         with self._lock:

@@ -61,6 +61,7 @@ class UserConfig:
     recovery_codes: tuple[str, ...] = ()
     sms_phone_number: str | None = None
     push_device_name: str | None = None
+    username: str | None = None
 
     @property
     def has_mfa(self) -> bool:
@@ -72,6 +73,8 @@ class ConnectionConfig:
     id: str
     name: str
     users: tuple[UserConfig, ...]
+    #: Auth0's connection option: users have a username and may log in with it or their email.
+    requires_username: bool = False
 
 
 @dataclass(frozen=True)
@@ -216,16 +219,28 @@ def _api(item: object, path: str) -> ApiConfig:
 
 def _connection(item: object, path: str) -> ConnectionConfig:
     data = as_mapping(item, path)
-    reject_unknown(data, {"id", "name", "users"}, path)
+    reject_unknown(data, {"id", "name", "requires_username", "users"}, path)
     name = read_str(data, "name", path)
+    requires_username = read_bool(data, "requires_username", path, False)
     users = tuple(_user(u, f"{path}.users[{i}]") for i, u in enumerate(_list(data, "users")))
     _unique([u.email for u in users], f"{path}.users: duplicate email")
-    return ConnectionConfig(id=read_str(data, "id", path, f"con_{name}"), name=name, users=users)
+    usernames = [u.username for u in users if u.username is not None]
+    if usernames and not requires_username:
+        raise ValidationError(f"{path}.users: a username needs requires_username: true on the connection")
+    _unique(usernames + [u.email for u in users], f"{path}.users: a username repeats a username or email")
+    return ConnectionConfig(
+        id=read_str(data, "id", path, f"con_{name}"),
+        name=name,
+        users=users,
+        requires_username=requires_username,
+    )
 
 
 def _user(item: object, path: str) -> UserConfig:
     data = as_mapping(item, path)
-    reject_unknown(data, {"user_id", "email", "password_hash", "email_verified", "blocked", "mfa"}, path)
+    reject_unknown(
+        data, {"user_id", "email", "username", "password_hash", "email_verified", "blocked", "mfa"}, path
+    )
     password_hash = read_str(data, "password_hash", path)
     if not is_bcrypt_hash(password_hash):
         raise ValidationError(f"{path}.password_hash: expected a bcrypt hash ($2b$...)")
@@ -261,6 +276,7 @@ def _user(item: object, path: str) -> UserConfig:
         recovery_codes=recovery_codes,
         sms_phone_number=sms_phone,
         push_device_name=push_name,
+        username=read_optional_str(data, "username", path),
     )
 
 

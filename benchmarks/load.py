@@ -149,6 +149,11 @@ def _compare(address: str, number: int, attempt: Attempt, status: int, content: 
     )
 
 
+#: Auth0's block: Auth0 records it at least once per (address, user); the rest may be answered by
+#: each warm container from its memory of that answer.
+BLOCKED = (429, "too_many_attempts")
+
+
 def check_records(records: Sequence[dict[str, Any]], plans: Sequence[ClientPlan]) -> list[str]:
     """The emulator saw exactly what was sent: per (attributed IP, username, status, error),
     hence per IP, per username and per outcome, with the header equal to the attributed IP."""
@@ -160,6 +165,8 @@ def check_records(records: Sequence[dict[str, Any]], plans: Sequence[ClientPlan]
     seen = Counter((r["attributed_ip"], r["username"], r["status"], r["error"]) for r in records)
     wanted = expected_records(list(plans))
     for key in sorted(set(seen) | set(wanted), key=str):
+        if key[2:] == BLOCKED and wanted[key] and 1 <= seen[key] <= wanted[key]:
+            continue  # Auth0 gave the block; ropguard may repeat it without asking (operations.md, "Floods")
         if seen[key] != wanted[key]:
             problems.append(f"records {key}: expected {wanted[key]}, Auth0 recorded {seen[key]}")
     return problems

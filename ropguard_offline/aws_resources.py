@@ -93,11 +93,12 @@ HONOURED: Mapping[str, frozenset[str] | None] = {
     "AWS::SQS::QueuePolicy": names("Queues PolicyDocument"),
 }  # fmt: skip
 EXPLICIT = tuple(HONOURED)[tuple(HONOURED).index("AWS::Lambda::LayerVersion") :]
-#: Skipped by these name prefixes (AWS::CloudFront::* : the stack's own front plays the distribution).
+#: Skipped by these name prefixes (AWS::CloudFront::* : the stack's own front plays the distribution;
+#: AWS::WAFv2::* : no web ACL filters it; a custom domain and its mapping: the local API has its port).
 NO_OFFLINE_MEANING_TYPES = (
     "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::RolePolicy", "AWS::Lambda::Permission",
     "AWS::CloudWatch::", "AWS::Scheduler::Schedule", "AWS::CloudFront::", "AWS::ApiGatewayV2::Stage",
-    "AWS::ApiGatewayV2::DomainName", "AWS::ApiGatewayV2::ApiMapping",
+    "AWS::WAFv2::", "AWS::ApiGatewayV2::DomainName", "AWS::ApiGatewayV2::ApiMapping",
 )  # fmt: skip
 #: Properties of stack resources that moto's models drop, read back from outputs instead.
 READ_BACK = {
@@ -111,6 +112,8 @@ _TOKEN = re.compile(PENDING + r"(\w+)")
 _FUNCTION_ARN = re.compile(r"arn:[\w-]+:lambda:[\w-]+:\d+:function:([^:/]+)(?::[^/]*)?")
 _PLAIN_ROUTE = re.compile(r"(get|post|put|patch|delete|head|options) ((/([\w.~-]+|\{\w+\}))+|/)")
 _CORS = "x-amazon-apigateway-cors"
+_ENDPOINT_ONLY = [{"x-amazon-apigateway-endpoint-configuration": {"disableExecuteApiEndpoint": False}}]
+_ENDPOINT_OFF = [{"x-amazon-apigateway-endpoint-configuration": {"disableExecuteApiEndpoint": True}}]
 #: CorsConfiguration's lists -> CorsConfig's fields (maxAge and allowCredentials are the others).
 _CORS_LISTS = {
     "allowOrigins": "allow_origins",
@@ -257,7 +260,10 @@ def _stack_document(document: Mapping[str, Any]) -> dict[str, Any]:
             text = text.replace(f'{{"Ref": "{logical_id}"}}', f'{{"Fn::GetAtt": ["{function}", "Arn"]}}')
             text = text.replace(f"${{{logical_id}}}", f"${{{function}.Arn}}")
     resources, parameters, outputs = {}, dict(document.get("Parameters", {})), {}
-    for logical_id, resource in json.loads(text).items():
+    absent = {
+        lid for lid, r in document["Resources"].items() if r["Type"].startswith(NO_OFFLINE_MEANING_TYPES)
+    }
+    for logical_id, resource in _without_attributes_of(json.loads(text), absent).items():
         kind, properties = resource["Type"], resource.get("Properties", {})
         if kind == "AWS::Lambda::Alias":
             continue
@@ -289,6 +295,20 @@ def _stack_document(document: Mapping[str, Any]) -> dict[str, Any]:
         "Resources": resources,
         "Outputs": outputs,
     }
+
+
+def _without_attributes_of(node: Any, absent: set[str]) -> Any:
+    """``node`` with each ``Fn::GetAtt`` of a resource that does not exist offline as
+    ``AWS::NoValue`` (moto would fail every output on it; e.g. a web ACL's ARN on the distribution)."""
+    if isinstance(node, list):
+        return [_without_attributes_of(item, absent) for item in node]
+    if not isinstance(node, dict):
+        return node
+    target = node.get("Fn::GetAtt") if len(node) == 1 else None
+    name = target[0] if isinstance(target, list) and target else str(target).split(".", 1)[0]
+    if target is not None and name in absent:
+        return {"Ref": "AWS::NoValue"}
+    return {key: _without_attributes_of(value, absent) for key, value in node.items()}
 
 
 def _put_placeholder_code(aws: AwsEndpoint, document: Mapping[str, Any]) -> None:
@@ -505,8 +525,11 @@ def _routes(created: OfflineResources, api_id: str) -> Iterator[tuple[str, HttpR
     A version's or alias's ARN names its function: functions run $LATEST offline."""
     where = f"Resources.{api_id}.Body"
     body = created.properties[api_id].get("Body")
-    if not isinstance(body, dict) or set(body) - {"openapi", "info", "paths", "tags", _CORS}:
+    if not isinstance(body, dict) or set(body) - {"openapi", "info", "paths", "tags", "servers", _CORS}:
         raise TemplateError(f"{where}: only paths with Lambda integrations and CORS are served offline")
+    if body.get("servers", _ENDPOINT_ONLY) != _ENDPOINT_ONLY and body["servers"] != _ENDPOINT_OFF:
+        # DisableExecuteApiEndpoint is all SAM writes there; offline the local API is the only endpoint.
+        raise TemplateError(f"{where}.servers: only the execute-api endpoint switch is understood offline")
     cors = _cors(body.get(_CORS), f"{where}.{_CORS}")
     for path, methods in body["paths"].items():
         for method, operation in methods.items():

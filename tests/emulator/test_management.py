@@ -24,16 +24,7 @@ AUTH = {"Authorization": f"Bearer {MANAGEMENT_TOKEN}"}
 
 
 def scoped_token(emulator: EmulatorHandle, registry: SecretRegistry, scope: str) -> dict[str, str]:
-    answer = emulator.http.post(
-        "/oauth/token",
-        json={
-            "grant_type": "client_credentials",
-            "client_id": DOCTOR_CLIENT_ID,
-            "client_secret": DOCTOR_CLIENT_SECRET,
-            "audience": f"{emulator.base_url}/api/v2/",
-            "scope": scope,
-        },
-    ).json()
+    answer = emulator.management_token(DOCTOR_CLIENT_ID, DOCTOR_CLIENT_SECRET, scope)
     registry.add_tokens_from(answer)
     return {"Authorization": f"Bearer {answer['access_token']}"}
 

@@ -40,7 +40,7 @@ def test_demo_tenant_matches_its_documented_passwords() -> None:
     assert config.suspicious_ip.pre_login.max_attempts == 100
     assert config.suspicious_ip.pre_login.rate == 864_000
     assert config.bcrypt_rounds == 4
-    assert [c.is_token_endpoint_ip_header_trusted for c in config.clients] == [True, False, False]
+    assert [c.is_token_endpoint_ip_header_trusted for c in config.clients] == [True, False, False, False]
     assert [c.client_id for c in config.clients][-1] == "ropguard-doctor"
 
 

@@ -2,7 +2,8 @@
 
 20 end users at once, each from its own loopback address, 400 logins with mixed outcomes whose
 answers are fixed in advance (``benchmarks.load_plan``). Every answer must be the expected one,
-the emulator must have recorded exactly what was sent (per attributed IP, username and outcome),
+the emulator must have recorded exactly what was sent (per attributed IP, username and outcome;
+Auth0's blocks at least once each, as ropguard may repeat them itself),
 and the emails must be one reset per breached user and one unblock per crossed (user, address).
 Throughput is printed by ``python -m benchmarks.load``, not asserted here.
 """
@@ -45,6 +46,8 @@ def test_concurrent_logins_from_many_addresses_are_answered_and_counted_exactly(
     assert offline_stack.drain(timeout=120)
     records = httpx.get(f"{offline_stack.auth0_url}/__emulator/token-requests", timeout=60).json()
     outbox = httpx.get(f"{offline_stack.auth0_url}/__emulator/outbox", timeout=60).json()
-    assert len(records) == LOGINS
+    # Every login reached Auth0 except repeats of Auth0's blocks, which ropguard may answer itself
+    # (docs/operations.md, "Floods"); check_records counts each kind of answer.
+    assert len(records) <= LOGINS
     assert check_records(records, plans) == []
     assert check_emails(outbox, plans) == []

@@ -11,6 +11,7 @@ tests/integration/test_breached_password_flow.py, with an event from that addres
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -22,7 +23,13 @@ import pytest
 from ropguard_offline.lambda_runtime import OUTPUT_LOGGER
 from ropguard_offline.stack import DEFAULT_TENANT, OfflineStack, Ports, StackConfig, demo_client
 from tests.emf import metric_totals
-from tests.fixtures.emulator import CAROL_TOTP_SECRET, DEMO_USERS
+from tests.fixtures.emulator import (
+    BOB_USERNAME,
+    CAROL_TOTP_SECRET,
+    DEMO_USERS,
+    RESET_LOOKUP_CLIENT_ID,
+    RESET_LOOKUP_CLIENT_SECRET,
+)
 from tests.fixtures.offline_stack import fresh
 from tests.fixtures.secret_hygiene import SecretRegistry
 from tests.integration.stack_client import (
@@ -36,7 +43,7 @@ from tests.integration.stack_client import (
 
 pytestmark = pytest.mark.integration
 
-ALICE, CAROL, ERIN, FRANK = (DEMO_USERS[name] for name in ("alice", "carol", "erin", "frank"))
+ALICE, BOB, CAROL, ERIN, FRANK = (DEMO_USERS[name] for name in ("alice", "bob", "carol", "erin", "frank"))
 MALLORY = ("mallory@example.com", "mallory-needs-a-captcha-4")  # Bot Detection lists her
 WRONG_RECOVERY_CODE = "ROPGUARDWRONGRECOVERY000"
 LOGIN_CLIENT = demo_client(DEFAULT_TENANT).client_id
@@ -77,6 +84,31 @@ def basic(basic_stack: OfflineStack, secret_registry: SecretRegistry) -> StackCl
     """The Basic stack, reset like ``offline_stack``."""
     secret_registry.add("totp_secret", CAROL_TOTP_SECRET)
     return StackClient(fresh(basic_stack, secret_registry), secret_registry)
+
+
+#: The reset function's management credential: the demo tenant's read:users-only M2M client.
+RESET_LOOKUP_SECRET_NAME = "ropguard/reset-lookup-m2m"
+
+
+@pytest.fixture(scope="module")
+def lookup_stack() -> Iterator[OfflineStack]:
+    """A stack deployed with ``ResetManagementSecretArn``, its secret created in moto."""
+    config = StackConfig(
+        ports=Ports.free(), parameter_overrides={"ResetManagementSecretArn": RESET_LOOKUP_SECRET_NAME}
+    )
+    with OfflineStack.start(config) as stack:
+        credential = {"client_id": RESET_LOOKUP_CLIENT_ID, "client_secret": RESET_LOOKUP_CLIENT_SECRET}
+        stack.aws.client("secretsmanager").create_secret(
+            Name=RESET_LOOKUP_SECRET_NAME, SecretString=json.dumps(credential)
+        )
+        yield stack
+
+
+@pytest.fixture
+def lookup(lookup_stack: OfflineStack, secret_registry: SecretRegistry) -> StackClient:
+    """The management-credential stack, reset like ``offline_stack``."""
+    secret_registry.add("client_secret", RESET_LOOKUP_CLIENT_SECRET)
+    return StackClient(fresh(lookup_stack, secret_registry), secret_registry)
 
 
 def metrics(caplog: pytest.LogCaptureFixture, function: str) -> dict[str, float]:
@@ -222,6 +254,23 @@ def test_an_mfa_failure_in_the_reference_form_is_the_users_failed_step(
     assert not {f"{prefix}ClientRejected", f"{prefix}Misconfigured", f"{prefix}UpstreamError"} & set(counted)
 
 
+@pytest.mark.parametrize(
+    ("case", "description"),
+    [("wrong-recovery-code", "Invalid recovery_code."), ("malformed-mfa-token", "Invalid MFA token")],
+)
+def test_a_401_access_denied_keeps_auth0s_description(
+    users: StackClient, case: str, description: str
+) -> None:
+    """Auth0's 401 ``access_denied`` does not say in its code whether the token or the user's code
+    was wrong; its description does, and the client gets that rather than a guess."""
+    set_tenant(users, mfa_error_status="reference", mfa_error_format="legacy")
+
+    response = MFA_FAILURES[case][0](users)
+
+    assert response.status_code == 403
+    assert response.json() == {"error": "invalid_grant", "error_description": description}
+
+
 # -- push polling ------------------------------------------------------------------------------
 
 
@@ -327,6 +376,42 @@ def test_a_username_that_is_not_an_email_is_skipped_without_a_management_credent
     assert "ResetDeadLettered" not in counted
     assert users.dead_letters() == 0
     assert users.reset_emails() == []
+
+
+def test_a_breached_username_gets_the_reset_email_through_the_management_api(
+    lookup: StackClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Bob logs in with his username; the reset function finds his address with ``GET /api/v2/users``."""
+    response = lookup.login(BOB_USERNAME, BOB[1], source=SOURCE)
+    assert error_of(response) == (401, "password_leaked")
+
+    lookup.drain()
+
+    assert lookup.reset_emails() == [BOB[0]]
+    counted = metrics(caplog, "PasswordResetFunction")
+    assert counted.get("ResetRequested") == 1
+    assert not {"ResetSkipped", "ResetDeadLettered", "ResetRetried"} & set(counted)
+    assert lookup.dead_letters() == 0
+    # The management token came from the reset-lookup client (the search itself is not recorded).
+    management = [r for r in lookup.token_requests() if r["grant_type"] == "client_credentials"]
+    assert [(r["client_id"], r["status"]) for r in management] == [(RESET_LOOKUP_CLIENT_ID, 200)]
+
+
+def test_a_username_the_tenant_does_not_know_is_a_finished_case(
+    lookup: StackClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    body = breached_event(
+        "nobody", event_id=str(uuid.uuid4()), request_id="r-nobody", source_ip="203.0.113.25"
+    )
+
+    send_to_reset_queue(lookup, body)
+    lookup.drain()
+
+    counted = metrics(caplog, "PasswordResetFunction")
+    assert counted.get("ResetUserNotFound") == 1
+    assert "ResetDeadLettered" not in counted
+    assert lookup.dead_letters() == 0
+    assert lookup.reset_emails() == []
 
 
 UNREADABLE_BODIES = {

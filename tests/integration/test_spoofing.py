@@ -218,7 +218,12 @@ def test_rotating_a_forged_address_does_not_dodge_brute_force_protection(
 
     assert honest.status_code == 200
     records = users.token_requests()
-    assert [r["attributed_ip"] for r in records] == [attacker] * 12 + [victim]
+    attributed = [r["attributed_ip"] for r in records]
+    assert attributed[:11] == [attacker] * 11
+    assert attributed[-1] == victim
+    # The blocked retry: ropguard repeats Auth0's block without asking (docs/operations.md,
+    # "Floods"), unless another warm container answered it, which asks Auth0 once.
+    assert attributed[11:-1] in ([], [attacker])
     assert all(r["forwarded_for"] == r["attributed_ip"] for r in records)
 
 

@@ -1,13 +1,12 @@
 """template.yaml's cookie mode (TokenDelivery=cookie, docs/browser.md): the key generated in Secrets
 Manager and readable by the two API functions only, CORS with credentials for exact origins only,
-the rules that refuse what cannot work, and the optional custom domain in both address modes."""
+and the rules that refuse what cannot work."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
 
-from tests.template.sam_translation import decoded_template, translated_template
+from tests.template.sam_translation import decoded_template
 
 TEMPLATE = decoded_template()
 RESOURCES = TEMPLATE["Resources"]
@@ -89,42 +88,3 @@ def test_a_domain_needs_its_certificate() -> None:
     assert rule["Assertions"][0]["Assert"] == {
         "Fn::Not": [{"Fn::Equals": [{"Ref": "ApiCertificateArn"}, ""]}]
     }
-
-
-def test_the_custom_domain_is_the_apis_in_request_context_mode() -> None:
-    domain = RESOURCES["ApiDomain"]
-    assert domain["Condition"] == "ApiDomainOnApi"
-    (configuration,) = domain["Properties"]["DomainNameConfigurations"]
-    assert configuration == {
-        "CertificateArn": {"Ref": "ApiCertificateArn"},
-        "EndpointType": "REGIONAL",
-        "SecurityPolicy": "TLS_1_2",
-    }
-    mapping = RESOURCES["ApiDomainMapping"]["Properties"]
-    assert (mapping["DomainName"], mapping["ApiId"]) == ({"Ref": "ApiDomain"}, {"Ref": "LoginApi"})
-
-
-def test_the_custom_domain_is_the_distributions_in_cloudfront_mode() -> None:
-    config = RESOURCES["LoginDistribution"]["Properties"]["DistributionConfig"]
-    assert config["Aliases"] == {
-        "Fn::If": ["ApiDomainOnDistribution", [{"Ref": "ApiDomainName"}], {"Ref": "AWS::NoValue"}]
-    }
-    condition, custom, default = config["ViewerCertificate"]["Fn::If"]
-    assert condition == "ApiDomainOnDistribution"
-    assert custom["MinimumProtocolVersion"] == "TLSv1.2_2021"
-    assert custom["SslSupportMethod"] == "sni-only"
-    assert default == {"CloudFrontDefaultCertificate": True}
-
-
-def test_the_translation_maps_the_domain_to_the_apis_default_stage() -> None:
-    translated: dict[str, Any] = translated_template(
-        parameters={
-            "TokenDelivery": "cookie",
-            "AllowedOrigins": "https://app.example.com",
-            "ApiDomainName": "auth.example.com",
-            "ApiCertificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/abc",
-        }
-    )
-    stage = translated["Resources"]["ApiDomainMapping"]["Properties"]["Stage"]
-    assert stage == {"Ref": "LoginApiApiGatewayDefaultStage"}
-    assert translated["Resources"]["LoginApiApiGatewayDefaultStage"]["Type"] == "AWS::ApiGatewayV2::Stage"

@@ -69,10 +69,12 @@ def translated() -> dict[str, Any]:
     return translated_template()
 
 
-def deployed(translated: dict[str, Any], mode: str) -> dict[str, Any]:
-    """The resources and outputs that exist in ``mode``, with every Fn::If chosen."""
+def deployed(translated: dict[str, Any], mode: str, other: dict[str, str] | None = None) -> dict[str, Any]:
+    """The resources and outputs that exist in ``mode`` (and ``other`` parameter values, pseudo
+    parameters such as ``AWS::Region`` included), with every Fn::If chosen."""
     parameters = {"ClientAddressSource": mode, "CloudFrontWebAclArn": "", "ExistingAuth0SecretArn": ""}
-    parameters |= {"Auth0Realm": "", "AlarmTopicArn": ""}
+    parameters |= {"Auth0Realm": "", "AlarmTopicArn": "", "ApiDomainName": "", "ApiCertificateArn": ""}
+    parameters |= other or {}
     return {
         section: {
             name: _resolve_ifs(body, translated, parameters)

@@ -39,6 +39,7 @@ OTHER_VALUES = {
     "AllowedOrigins": "https://app.example.com",
     "TokenDelivery": "cookie",
     "RefreshTokenLifetimeSeconds": "86400",
+    "ShedWindowSeconds": "30",
 }
 #: Parameters naming secrets the stack does not create.
 EXISTING_SECRETS = ("ExistingAuth0SecretArn", "TenantManagementSecretArn", "ResetManagementSecretArn")

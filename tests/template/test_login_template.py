@@ -178,6 +178,9 @@ def test_outputs(template) -> None:
     # The API's own URL in request-context mode (the CloudFront branch: test_cloudfront_template.py).
     condition, _, direct = outputs["LoginUrl"]["Value"]["Fn::If"]
     assert condition == "UseCloudFront"
+    # Without a custom domain (with one: test_floods_template.py).
+    domain, _, direct = direct["Fn::If"]
+    assert domain == "HasApiDomain"
     assert "${LoginApi}" in direct["Fn::Sub"]
     assert direct["Fn::Sub"].endswith("/login")
     assert outputs["Auth0SecretArn"]["Value"] == SECRET_ARN

@@ -200,7 +200,7 @@ def test_retry_after(reset: str | None, seconds: int) -> None:
 @pytest.mark.parametrize(
     ("status", "code", "description"),
     [
-        (401, "access_denied", "Malformed mfa_token"),
+        (401, "access_denied", "described"),  # Auth0's own: it says which of token or code was wrong
         (400, "invalid_grant", "described"),
         (400, "invalid_otp", "Invalid otp_code."),
         (401, "invalid_oob_code", "Invalid oob_code."),
@@ -215,6 +215,16 @@ def test_mfa_failures_are_the_users_failed_step(status: int, code: str, descript
     assert (classified.outcome, classified.status) == (Outcome.INVALID_GRANT, 403)
     assert classified.body == {"error": "invalid_grant", "error_description": description}
     assert not client_rejected(failed, Step.MFA)
+
+
+@pytest.mark.parametrize("description", ["Invalid MFA token", "Invalid recovery_code.", "Invalid oob_code."])
+def test_an_mfa_401_access_denied_keeps_auth0s_description(description: str) -> None:
+    """The code does not say whether the token or the user's code was wrong; the description does."""
+    classified = classify(reply(401, error("access_denied", description)), Step.MFA, tokens, now=NOW)
+    assert (classified.status, classified.body) == (
+        403,
+        {"error": "invalid_grant", "error_description": description},
+    )
 
 
 @pytest.mark.parametrize("status", [400, 401])

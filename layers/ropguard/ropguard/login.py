@@ -28,6 +28,7 @@ from ropguard.login_request import LoginRequest, parse_login_body
 from ropguard.outcomes import Outcome, Step, auth0_error_code, classify, tokens
 from ropguard.rotation import CredentialsSource, exchange
 from ropguard.settings import Environ, LoginSettings
+from ropguard.shedding import Shedding
 
 
 class BreachReporter(Protocol):
@@ -64,6 +65,7 @@ class LoginService:
         clock: Callable[[], float] = time.time,
         client_address: ClientAddressResolver | None = None,
         cookies: CookieDelivery | None = None,
+        shedding: Shedding | None = None,
     ) -> None:
         self.settings = settings
         #: Read by the edge before anything else (``ropguard.edge.answer_event``).
@@ -74,6 +76,8 @@ class LoginService:
         self._token_endpoint = token_endpoint
         self._breach_reporter = breach_reporter
         self._clock = clock
+        #: This container's memory of Auth0's blocks and rate limit (``ropguard.shedding``).
+        self.shedding = shedding or Shedding.for_api(settings, clock)
 
     @classmethod
     def from_env(
@@ -101,7 +105,8 @@ class LoginService:
         self._token_endpoint.close()
 
     def authenticate(self, request: LoginRequest, caller: Caller) -> Answer:
-        """One password grant under the rotation rule; raises the ``ropguard.errors`` it cannot answer."""
+        """One password grant under the rotation rule, unless Auth0's remembered verdict covers it;
+        raises the ``ropguard.errors`` it cannot answer."""
         grant = PasswordGrant(
             username=request.username,
             password=request.password,
@@ -109,6 +114,9 @@ class LoginService:
             audience=self.settings.audience,
             realm=self.settings.realm,
         )
+        return self.shedding.answer(Step.PASSWORD, caller, grant.username, lambda: self._ask(grant, caller))
+
+    def _ask(self, grant: PasswordGrant, caller: Caller) -> tuple[Answer, Auth0Reply]:
         exchanged = exchange(
             self._credentials,
             lambda credentials: self._token_endpoint.request_token(
@@ -121,7 +129,7 @@ class LoginService:
         breach_report_error = None
         if classified.outcome is Outcome.PASSWORD_LEAKED:
             breach_report_error = self._report_breach(grant, caller.source_ip, caller.request_id)
-        return dataclasses.replace(
+        answer = dataclasses.replace(
             classified,
             log_fields={
                 "source_ip": caller.source_ip,
@@ -132,6 +140,7 @@ class LoginService:
             },
             extra_metrics=(BREACH_REPORT_FAILED,) if breach_report_error else (),
         )
+        return answer, reply
 
     def _report_breach(self, grant: PasswordGrant, client_ip: str, request_id: str) -> str | None:
         """Tell the reporter; returns the failure's type name (logged and counted), or None."""

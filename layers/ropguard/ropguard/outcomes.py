@@ -8,8 +8,9 @@ never on the description: Auth0 says descriptions change. Each row says what the
   app falls back to Universal Login);
 * Auth0 has two dialects for MFA failures; the older one (``invalid_grant`` "Invalid otp_code.",
   ``expired_token`` "mfa_token is expired") is what the Auth0 SDKs match, so the newer codes
-  (``invalid_otp``, ``mfa_token_invalid``, ...) and an MFA call's 401 ``access_denied`` ("Invalid
-  MFA token") are answered in it: one failure, one answer, every time;
+  (``invalid_otp``, ``mfa_token_invalid``, ...) are answered in it: one failure, one answer, every
+  time; an MFA call's 401 ``access_denied`` (a bad token, oob_code or recovery code: Auth0 does not
+  say which in the code) becomes ``invalid_grant`` with Auth0's own description;
 * ``authorization_pending`` and ``slow_down`` pass through with ``interval`` and ``Retry-After``, so
   a client polling a push approval knows how long to wait;
 * answers that mean *we* are misconfigured (``invalid_client``; ``access_denied`` 401 on the password
@@ -52,6 +53,10 @@ class Outcome(StrEnum):
     CLIENT_REJECTED = "ClientRejected"
     MISCONFIGURED = "Misconfigured"
     UPSTREAM_ERROR = "UpstreamError"
+    # Answered from the container's memory of Auth0's verdicts (``ropguard.shedding``), not by Auth0:
+    SHED_ADDRESS = "ShedAddress"  # suspicious-IP throttling blocked the address
+    SHED_USER_ADDRESS = "ShedUserAddress"  # brute force (or a per-user rate limit) on this user here
+    SHED_RATE_LIMITED = "ShedRateLimited"  # the tenant's global rate limit, until its reset time
 
 
 class Step(Enum):
@@ -116,7 +121,9 @@ RULES: Final[tuple[Rule, ...]] = (
     _code_failed("invalid_recovery_code", "Invalid recovery_code."),
     _code_failed("mfa_token_invalid", "Malformed mfa_token"),
     _code_failed("invalid_token", "Malformed mfa_token"),
-    Rule("access_denied", Outcome.INVALID_GRANT, _MFA, 401, 403, "invalid_grant", "Malformed mfa_token"),
+    # Auth0 gives 401 for a bad mfa_token, oob_code *or* recovery code (code undocumented): its own
+    # description says which, so it passes through rather than a guess.
+    Rule("access_denied", Outcome.INVALID_GRANT, _MFA, 401, 403, "invalid_grant"),
     Rule("expired_token", Outcome.MFA_TOKEN_EXPIRED, status=403, description="mfa_token is expired"),
     Rule("mfa_required", Outcome.MFA_REQUIRED, status=403),  # 401 or 403 from Auth0: one answer
     Rule("password_leaked", Outcome.PASSWORD_LEAKED, _PASSWORD, status=401),

@@ -55,6 +55,7 @@ from ropguard.session_requests import (
     parse_refresh,
 )
 from ropguard.settings import Environ, SessionSettings
+from ropguard.shedding import Shedding
 
 
 def _verify_fields(request: MfaVerifyRequest) -> dict[str, str]:
@@ -83,6 +84,7 @@ class SessionService:
         clock: Callable[[], float] = time.time,
         client_address: ClientAddressResolver | None = None,
         cookies: CookieDelivery | None = None,
+        shedding: Shedding | None = None,
     ) -> None:
         self.settings = settings
         #: Read by the edge before anything else (``ropguard.edge.answer_event``).
@@ -92,6 +94,8 @@ class SessionService:
         self._credentials = credentials
         self._auth0 = auth0
         self._clock = clock
+        #: This container's memory of Auth0's blocks and rate limit (``ropguard.shedding``).
+        self.shedding = shedding or Shedding.for_api(settings, clock)
 
     @classmethod
     def from_env(
@@ -116,28 +120,28 @@ class SessionService:
             fields["challenge_type"] = request.challenge_type
         if request.authenticator_id is not None:
             fields["authenticator_id"] = request.authenticator_id
-        return self._call(Auth0Call("POST", "/mfa/challenge", fields), Step.MFA, caller, challenge)
+        call = Auth0Call("POST", "/mfa/challenge", fields)
+        return self._call(call, Step.MFA, caller, challenge, request.mfa_token)
 
     def authenticators(self, request: AuthenticatorsRequest, caller: Caller) -> Answer:
         """Needs no client credentials: the mfa_token alone authorises the listing."""
         call = Auth0Call("GET", "/mfa/authenticators", bearer=request.mfa_token, client_auth=False)
-        reply = self._auth0.send(call, None, forwarded_for=caller.source_ip)
-        classified = classify(reply, Step.MFA, authenticators, now=self._clock())
-        return _answer(classified, reply, caller, attempts=1)
+        return self._call(call, Step.MFA, caller, authenticators, request.mfa_token)
 
     def verify(self, request: MfaVerifyRequest, caller: Caller) -> Answer:
         call = Auth0Call("POST", "/oauth/token", _verify_fields(request))
-        return self._call(call, Step.MFA, caller, tokens, factor=request.factor_name)
+        return self._call(call, Step.MFA, caller, tokens, request.mfa_token, factor=request.factor_name)
 
     def refresh(self, request: RefreshRequest, caller: Caller) -> Answer:
         fields = {"grant_type": REFRESH_TOKEN_GRANT, "refresh_token": request.refresh_token}
         if request.scope is not None:
             fields["scope"] = request.scope
-        return self._call(Auth0Call("POST", "/oauth/token", fields), Step.REFRESH, caller, tokens)
+        call = Auth0Call("POST", "/oauth/token", fields)
+        return self._call(call, Step.REFRESH, caller, tokens, request.refresh_token)
 
     def logout(self, request: LogoutRequest, caller: Caller) -> Answer:
         call = Auth0Call("POST", "/oauth/revoke", {"token": request.refresh_token})
-        return self._call(call, Step.REVOKE, caller, revoked)
+        return self._call(call, Step.REVOKE, caller, revoked, request.refresh_token)
 
     def _call(
         self,
@@ -145,16 +149,25 @@ class SessionService:
         step: Step,
         caller: Caller,
         success: Success,
+        subject: str,
         **log_fields: Any,
     ) -> Answer:
-        exchanged = exchange(
-            self._credentials,
-            lambda credentials: self._auth0.send(call, credentials, forwarded_for=caller.source_ip),
-            step,
-        )
-        reply = exchanged.reply
-        classified = classify(reply, step, success, now=self._clock())
-        return _answer(classified, reply, caller, attempts=exchanged.attempts, **log_fields)
+        """One call, unless Auth0's remembered verdict on ``subject`` (its token) covers it."""
+
+        def ask() -> tuple[Answer, Auth0Reply]:
+            if call.client_auth:
+                exchanged = exchange(
+                    self._credentials,
+                    lambda credentials: self._auth0.send(call, credentials, forwarded_for=caller.source_ip),
+                    step,
+                )
+                reply, attempts = exchanged.reply, exchanged.attempts
+            else:
+                reply, attempts = self._auth0.send(call, None, forwarded_for=caller.source_ip), 1
+            classified = classify(reply, step, success, now=self._clock())
+            return _answer(classified, reply, caller, attempts=attempts, **log_fields), reply
+
+        return self.shedding.answer(step, caller, subject, ask)
 
 
 def _answer(classified: Answer, reply: Auth0Reply, caller: Caller, **log_fields: Any) -> Answer:

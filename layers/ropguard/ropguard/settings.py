@@ -306,6 +306,8 @@ class ApiSettings:
     max_body_bytes: int
     client_address: ClientAddressSettings
     cookie: CookieSettings | None
+    #: How long a container answers Auth0's ``too_many_attempts`` itself (``ropguard.shedding``).
+    shed_window_seconds: int
 
     @staticmethod
     def fields_from_env(env: Environ) -> dict[str, Any]:
@@ -315,6 +317,7 @@ class ApiSettings:
             "max_body_bytes": read_int(env, "MAX_BODY_BYTES", 4096, minimum=256, maximum=1_048_576),
             "client_address": ClientAddressSettings.from_env(env),
             "cookie": CookieSettings.from_env(env),
+            "shed_window_seconds": read_int(env, "SHED_WINDOW_SECONDS", 60, minimum=0, maximum=3600),
         }
 
     @property

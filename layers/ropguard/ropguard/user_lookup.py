@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, Final
 
 from ropguard.credentials import SecretCredentials
@@ -29,26 +30,20 @@ def lucene_phrase(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+@dataclass(eq=False)
 class UserLookup:
     """Finds a user's email by username in one connection; failures are reset failures."""
 
-    def __init__(
-        self,
-        origin: Origin,
-        credentials: SecretCredentials,
-        *,
-        connection: str,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._origin = origin
-        self._credentials = credentials
-        self._connection = connection
-        self._clock = clock
-        self._token: tuple[str, float] | None = None
+    origin: Origin
+    credentials: SecretCredentials = field(repr=False)
+    _: KW_ONLY
+    connection: str
+    clock: Callable[[], float] = time.monotonic
+    _token: tuple[str, float] | None = field(default=None, init=False, repr=False)
 
     def email_for(self, username: str) -> str | None:
         """The user's address, or None when the connection has no such user (or it has no address)."""
-        connection = lucene_phrase(self._connection)
+        connection = lucene_phrase(self.connection)
         query = f"username:{lucene_phrase(username)} AND identities.connection:{connection}"
         reply = self._call(
             "GET",
@@ -66,15 +61,15 @@ class UserLookup:
         return None
 
     def _bearer(self) -> str:
-        now = self._clock()
+        now = self.clock()
         if self._token is not None and now < self._token[1]:
             return self._token[0]
-        credentials = self._credentials.get()
+        credentials = self.credentials.get()
         body = {
             "grant_type": "client_credentials",
             "client_id": credentials.client_id,
             "client_secret": credentials.client_secret,
-            "audience": f"{self._origin.base_url}/api/v2/",
+            "audience": f"{self.origin.base_url}/api/v2/",
         }
         reply = self._call(
             "POST", TOKEN_PATH, headers=[("Content-Type", "application/json")], content=json_content(body)
@@ -90,7 +85,7 @@ class UserLookup:
 
     def _call(self, method: str, path: str, **options: Any) -> Reply:
         try:
-            reply = self._origin.request(method, path, **options)
+            reply = self.origin.request(method, path, **options)
         except TIMEOUT_ERRORS as exc:
             raise TransientResetError("management_timeout") from exc
         except TRANSPORT_ERRORS as exc:
@@ -103,7 +98,7 @@ class UserLookup:
         raise PermanentResetError(f"management_status_{reply.status}")
 
     def close(self) -> None:
-        self._origin.close()
+        self.origin.close()
 
 
 def _json(reply: Reply) -> Any:
