@@ -28,7 +28,7 @@ SAM := $(TOOLS)/sam/bin/sam
 CHECKOV := $(TOOLS)/checkov/bin/checkov
 
 .PHONY: help install tools run demo test lint typecheck unit integration fuzz template sam-validate \
-	sam-build checkov bench clean build deploy invoke doctor smoke tenant-check openapi
+	sam-build checkov bench clean build deploy invoke doctor smoke tenant-check openapi browser
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -54,6 +54,21 @@ install: $(BIN)/.installed ## create .venv and install the app and test dependen
 
 tools: $(SAM) $(CHECKOV) ## install the SAM CLI and checkov into .tools/
 
+# The browser tests drive Chromium through Playwright. Debian's chromium package where apt exists
+# (as root, or through sudo); elsewhere Playwright's own build. A chromium already on PATH, or the
+# one ROPGUARD_CHROMIUM names, is used as it is (tests/fixtures/browser.py).
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+browser: install ## set up Chromium for the browser tests (Debian's package, else Playwright's own)
+	@if [ -n "$${ROPGUARD_CHROMIUM:-}" ]; then echo "browser tests use $$ROPGUARD_CHROMIUM"; \
+	elif command -v chromium >/dev/null || command -v chromium-browser >/dev/null; then \
+		echo "browser tests use $$(command -v chromium || command -v chromium-browser)"; \
+	elif command -v apt-get >/dev/null; then \
+		$(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	else \
+		$(BIN)/python -m playwright install chromium; \
+	fi
+
 # Template parameters as `sam deploy --parameter-overrides` takes them, e.g.
 #   make run PARAMS="Auth0Scopes='openid offline_access' Auth0Audience=https://api.example.com"
 PARAMS ?=
@@ -62,8 +77,8 @@ ARGS ?=
 run: install ## run the offline stack on 127.0.0.1 (Ctrl-C stops it); PARAMS="Key=Value ..." overrides
 	$(BIN)/python -m ropguard_offline.stack $(if $(PARAMS),--parameter-overrides $(PARAMS)) $(ARGS)
 
-demo: install ## start the offline stack, play the story, stop; ARGS=--verbose shows every exchange
-	$(BIN)/python -m ropguard_tools.demo $(ARGS)
+demo: install ## start the offline stack, play the story, stop; ARGS=--verbose shows every exchange; PARAMS as for run
+	$(BIN)/python -m ropguard_tools.demo $(if $(PARAMS),--parameter-overrides $(PARAMS)) $(ARGS)
 
 openapi: install ## regenerate docs/openapi.json from the template and the code (a test fails when it is stale)
 	$(BIN)/python -m ropguard_tools.openapi --write
@@ -97,11 +112,21 @@ typecheck: install ## mypy --strict on the layer, handlers, offline stack, emula
 
 template: sam-validate sam-build checkov ## every check on template.yaml
 
-sam-validate: $(SAM) install ## sam validate --lint (also with ClientAddressSource=cloudfront as the default)
+# Cookie mode (docs/browser.md) with a custom domain, checked in both address modes.
+COOKIE_MODE := --parameter TokenDelivery=cookie --parameter AllowedOrigins=https://app.example.com \
+	--parameter ApiDomainName=auth.example.com \
+	--parameter ApiCertificateArn=arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000
+
+sam-validate: $(SAM) install ## sam validate --lint (also with ClientAddressSource=cloudfront, and cookie mode, as the default)
 	$(SAM) validate --lint --region $(AWS_DEFAULT_REGION)
 	$(BIN)/python -m tests.template.sam_translation --untranslated --parameter ClientAddressSource=cloudfront \
 		.aws-sam/template-cloudfront.json
 	$(SAM) validate --lint --region $(AWS_DEFAULT_REGION) --template .aws-sam/template-cloudfront.json
+	$(BIN)/python -m tests.template.sam_translation --untranslated $(COOKIE_MODE) .aws-sam/template-cookie.json
+	$(SAM) validate --lint --region $(AWS_DEFAULT_REGION) --template .aws-sam/template-cookie.json
+	$(BIN)/python -m tests.template.sam_translation --untranslated $(COOKIE_MODE) \
+		--parameter ClientAddressSource=cloudfront .aws-sam/template-cookie-cloudfront.json
+	$(SAM) validate --lint --region $(AWS_DEFAULT_REGION) --template .aws-sam/template-cookie-cloudfront.json
 
 sam-build: $(SAM) ## sam build (needs python3.13 on PATH)
 	$(SAM) build --cached --parallel
@@ -130,6 +155,16 @@ checkov: $(CHECKOV) install ## checkov on template.yaml and on its SAM translati
 		.aws-sam/translated-template-cloudfront.json
 	$(CHECKOV) --quiet --compact --skip-download --framework cloudformation \
 		--file .aws-sam/translated-template-cloudfront.json
+	@# Cookie mode (docs/browser.md): the cookie key, its policies, the custom domain, in both address modes.
+	$(BIN)/python -m tests.template.sam_translation --untranslated $(COOKIE_MODE) .aws-sam/template-cookie.json
+	$(CHECKOV) --quiet --compact --skip-download --framework cloudformation --file .aws-sam/template-cookie.json
+	$(BIN)/python -m tests.template.sam_translation $(COOKIE_MODE) .aws-sam/translated-template-cookie.json
+	$(CHECKOV) --quiet --compact --skip-download --framework cloudformation \
+		--file .aws-sam/translated-template-cookie.json
+	$(BIN)/python -m tests.template.sam_translation $(COOKIE_MODE) --parameter ClientAddressSource=cloudfront \
+		.aws-sam/translated-template-cookie-cloudfront.json
+	$(CHECKOV) --quiet --compact --skip-download --framework cloudformation \
+		--file .aws-sam/translated-template-cookie-cloudfront.json
 
 # pytest exits 5 when it collects nothing: that is a broken suite, never a pass.
 define run_pytest
@@ -140,13 +175,13 @@ endef
 unit: install ## unit and template tests (in-process mocks only)
 	$(call run_pytest,-m "not integration")
 
-integration: install ## tests against real loopback servers (moto server, emulator, local API)
+integration: install browser ## tests against real loopback servers (moto server, emulator, local API)
 	$(call run_pytest,-m integration)
 
 fuzz: install ## property-based and schema-driven hostile input
 	$(call run_pytest,tests/fuzz)
 
-test: install tools lint typecheck template ## everything CI runs
+test: install tools browser lint typecheck template ## everything CI runs
 	$(call run_pytest,)
 
 # benchmarks.results runs benchmarks.login, then benchmarks.load (BENCH_LOAD_ARGS passed on, e.g.

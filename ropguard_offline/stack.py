@@ -5,6 +5,9 @@ template's resources, functions, HTTP routes and queue consumers, all on loopbac
 ``python -m ropguard_offline.stack`` runs it until Ctrl-C. Everything comes from template.yaml (created in
 moto and read back by ``ropguard_offline.aws_resources``); the only local values are ports, endpoint URLs,
 the emulator's URL as ``Auth0Domain`` and the demo client's credentials in the template's secret.
+In cookie mode (``TokenDelivery=cookie``) it also serves the sample login page (``examples/browser``,
+``ropguard_offline.browser_page``) on ``ports.page``, whose origin is ``AllowedOrigins`` unless the
+overrides name others.
 """
 
 from __future__ import annotations
@@ -39,13 +42,14 @@ from ropguard_offline.aws_resources import (
     create_resources,
     refers_to,
 )
+from ropguard_offline.browser_page import BrowserPage, localhost_url
 from ropguard_offline.cloudfront import DISTRIBUTION, DistributionFront
 from ropguard_offline.http_api import BoundRoute, LocalHttpApi
 from ropguard_offline.http_events import ApiStage
 from ropguard_offline.lambda_runtime import DEFAULT_MAX_WORKERS, LocalFunction
 from ropguard_offline.queue_runner import BoundSource, QueueRunner
 from ropguard_offline.secrets_extension import SecretsExtension
-from ropguard_offline.template import ACCOUNT_ID, FunctionSpec, TemplateError
+from ropguard_offline.template import ACCOUNT_ID, FunctionSpec, TemplateError, load_yaml
 
 LOG = logging.getLogger(__name__)
 
@@ -54,6 +58,8 @@ DEFAULT_TEMPLATE = REPO / "template.yaml"
 DEFAULT_TENANT = REPO / "ropguard_offline" / "tenants" / "demo.yaml"
 OPENAPI_DOCUMENT = REPO / "docs" / "openapi.json"
 LOOPBACK = "127.0.0.1"
+#: The template parameter and value that put the refresh token in a cookie (and the page beside the API).
+COOKIE_MODE = ("TokenDelivery", "cookie")
 
 
 @dataclass(frozen=True)
@@ -65,10 +71,12 @@ class Ports:
     aws: int = 5000
     #: The API's own endpoint when a CloudFront distribution plays in front of it on ``api``.
     direct_api: int = 3001
+    #: Cookie mode's sample login page (``examples/browser``).
+    page: int = 3002
 
     @classmethod
     def free(cls) -> Ports:
-        return cls(api=0, auth0=0, aws=0, direct_api=0)
+        return cls(api=0, auth0=0, aws=0, direct_api=0, page=0)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Ports:
@@ -121,6 +129,8 @@ class OfflineStack(contextlib.AbstractContextManager["OfflineStack"]):
         self.aws_url = self.auth0_url = self.api_url = ""
         #: The API's own endpoint: ``api_url`` itself unless a distribution plays in front of it.
         self.direct_api_url = ""
+        #: Cookie mode's sample login page ("" in body mode).
+        self.page_url = ""
         self.functions: dict[str, LocalFunction] = {}
         self._resources: OfflineResources | None = None
         self._exit = contextlib.ExitStack()
@@ -169,7 +179,10 @@ class OfflineStack(contextlib.AbstractContextManager["OfflineStack"]):
         if emulator is not None:
             self.auth0_url = emulator.wait_ready().url.rstrip("/")
             environment.setdefault("AUTH0_DOMAIN", self.auth0_url)
-        local = {"Auth0Domain": self.auth0_url} if self.auth0_url else None
+        local = {"Auth0Domain": self.auth0_url} if self.auth0_url else {}
+        page = self._open_page()
+        if page is not None:  # the page's origin is the one browsers call the API from
+            local["AllowedOrigins"] = page.origin
         warm.join()
         self._resources = create_resources(
             config.template_path, self.aws, config.parameter_overrides, self._secret_strings, local
@@ -177,8 +190,32 @@ class OfflineStack(contextlib.AbstractContextManager["OfflineStack"]):
         specs = self._resources.functions
         self._start_functions(specs, environment)
         self._start_http_api(specs)
+        if page is not None:
+            page.api_url = localhost_url(self.api_url)
+            self.page_url = page.start().url
         self._runner = self._start_queue_runner(specs, self.aws)
         moto.settle()  # its models and the stack's resources are built: out of the collector's reach
+
+    def _open_page(self) -> BrowserPage | None:
+        """In cookie mode, the sample page bound to ``ports.page`` (started once the API is up)."""
+        if not self.cookie_mode:
+            return None
+        ensure_free(self.config.host, self.config.ports, "page")
+        page = BrowserPage(host=self.config.host, port=self.config.ports.page)
+        self._exit.callback(page.stop)
+        return page
+
+    @property
+    def cookie_mode(self) -> bool:
+        """Whether the template runs with the refresh token in a cookie (``TokenDelivery=cookie``)."""
+        return self.parameter(COOKIE_MODE[0]) == COOKIE_MODE[1]
+
+    def parameter(self, name: str) -> str | None:
+        """A template parameter's value: the override, else its default (None: not declared)."""
+        if name in self.config.parameter_overrides:
+            return self.config.parameter_overrides[name]
+        declared = load_yaml(self.config.template_path).get("Parameters", {}).get(name)
+        return None if declared is None else str(declared.get("Default", ""))
 
     def _aws_environment(self) -> dict[str, str]:
         region = self.config.region
@@ -198,6 +235,10 @@ class OfflineStack(contextlib.AbstractContextManager["OfflineStack"]):
             for name in resources.of_type("AWS::SecretsManager::Secret")
             if name not in given and not refers_to(fronted, name)
         ]
+        # When the functions name it (AUTH0_SECRET_ID), that one; other secrets (cookie mode's key)
+        # keep what the template generates.
+        named = [name for name in secrets if _named_as_auth0_secret(resources.document, name)]
+        secrets = named or secrets
         if len(secrets) > 1:
             raise TemplateError(
                 f"the template creates several secrets ({', '.join(secrets)}); "
@@ -332,6 +373,20 @@ class OfflineStack(contextlib.AbstractContextManager["OfflineStack"]):
         return self._runner.drain(timeout) if self._runner else True
 
 
+#: The functions' variable that names the secret holding the Auth0 client's credentials.
+AUTH0_SECRET_VARIABLE = "AUTH0_SECRET_ID"
+
+
+def _named_as_auth0_secret(document: Mapping[str, Any], logical_id: str) -> bool:
+    """Whether a function's ``AUTH0_SECRET_ID`` refers to the secret ``logical_id`` (translated template)."""
+    reference = json.dumps({"Ref": logical_id})
+    for resource in document.get("Resources", {}).values():
+        variables = resource.get("Properties", {}).get("Environment", {}).get("Variables", {})
+        if isinstance(variables, dict) and reference in json.dumps(variables.get(AUTH0_SECRET_VARIABLE)):
+            return True
+    return False
+
+
 def _warm(cloudformation: Any) -> None:
     """A first call, only to make moto import its models early; a failure shows in the next call."""
     with contextlib.suppress(Exception):
@@ -384,6 +439,11 @@ def banner(stack: OfflineStack, seconds: float) -> str:
                     f"  CloudFront      {stack.api_url}   (the distribution: viewer address + origin secret)",
                     f"  local HTTP API  {stack.direct_api_url}   (own endpoint) routes: {', '.join(routes)}",
                 ]
+            ),
+            *(
+                [f"  sample page     {stack.page_url}/   (cookie mode: examples/browser; --page-port)"]
+                if stack.page_url
+                else []
             ),
             f"  Auth0 emulator  {stack.auth0_url or '(not started)'}   (/__emulator/token-requests, /outbox)",
             f"  functions       {len(stack.functions)}, each up to {stack.config.workers_per_function} "
@@ -487,7 +547,11 @@ def _run(args: argparse.Namespace, stopping: StopSignals, started: float) -> int
             template_path=args.template,
             tenant_path=args.tenant,
             ports=Ports(
-                api=args.api_port, auth0=args.auth0_port, aws=args.aws_port, direct_api=args.direct_api_port
+                api=args.api_port,
+                auth0=args.auth0_port,
+                aws=args.aws_port,
+                direct_api=args.direct_api_port,
+                page=args.page_port,
             ),
             host=args.host,
             parameter_overrides=parameter_overrides(args.parameter_overrides),

@@ -24,10 +24,18 @@ import httpx
 import pyotp
 
 from auth0_emulator.tenant import load_tenant_file
+from ropguard.cookie_delivery import COOKIE_NAME
 from ropguard_doctor.cli import main as doctor_main
 from ropguard_doctor.credentials import Credentials
 from ropguard_doctor.management import ManagementApi
-from ropguard_offline.stack import DEFAULT_TENANT, OfflineStack, Ports, StackConfig, demo_client
+from ropguard_offline.stack import (
+    DEFAULT_TENANT,
+    OfflineStack,
+    Ports,
+    StackConfig,
+    demo_client,
+    parameter_overrides,
+)
 
 #: The demo tenant's users, each as the body of its POST /login.
 ALICE = {"username": "alice@example.com", "password": "correct-horse-battery-staple"}
@@ -40,6 +48,9 @@ ALICE_WRONG_PASSWORD = {**ALICE, "password": "not-alices-password"}
 FRANK = {"username": "frank@example.com", "password": "frank-taps-push-3"}
 CAROL_TOTP_SECRET = "ROPGUARDDEMOCAROLTOTPSECRETKEY22"
 WRONG_OTP = "000000"
+
+#: Cookie mode (TokenDelivery=cookie) requires it on every call; body mode ignores it.
+CSRF = {"X-CSRF": "1"}
 
 ALICE_HOME = "127.0.0.2"
 ATTACKER = "127.0.0.66"
@@ -82,16 +93,36 @@ class Story:
     def call(
         self, address: str, path: str, fields: Mapping[str, str], headers: Mapping[str, str] | None = None
     ) -> httpx.Response:
-        """One POST of a JSON body from ``address`` through the local API."""
+        """One POST of a JSON body from ``address`` through the local API, with ``X-CSRF: 1`` as a
+        browser app sends it (cookie mode requires it; body mode ignores it)."""
+        sent = {**CSRF, **(headers or {})}
         with httpx.Client(transport=httpx.HTTPTransport(local_address=address), timeout=30) as client:
-            return client.post(f"{self.stack.api_url}{path}", json=dict(fields), headers=dict(headers or {}))
+            return client.post(f"{self.stack.api_url}{path}", json=dict(fields), headers=sent)
+
+    def session(self, answer: httpx.Response) -> str:
+        """What a client keeps to refresh: the body's refresh token, or in cookie mode the cookie."""
+        if not self.stack.cookie_mode:
+            return str(answer.json().get("refresh_token", ""))
+        for header in answer.headers.get_list("set-cookie"):
+            name, _, rest = header.partition("=")
+            if name == COOKIE_NAME:
+                return rest.split(";", 1)[0]
+        return ""
+
+    def with_session(
+        self, address: str, path: str, session: str, fields: Mapping[str, str] | None = None
+    ) -> httpx.Response:
+        """A call that presents ``session``: as ``refresh_token`` in the body, or as the cookie."""
+        if self.stack.cookie_mode:
+            return self.call(address, path, dict(fields or {}), {"Cookie": f"{COOKIE_NAME}={session}"})
+        return self.call(address, path, {**(fields or {}), "refresh_token": session})
 
     def login(self, address: str, user: Mapping[str, str], headers: Mapping[str, str] | None = None) -> str:
         """``status error`` of one POST /login from ``address`` (never the tokens)."""
         return _outcome(self.call(address, "/login", user, headers))
 
-    def refresh(self, address: str, refresh_token: str) -> httpx.Response:
-        return self.call(address, "/token/refresh", {"refresh_token": refresh_token})
+    def refresh(self, address: str, session: str) -> httpx.Response:
+        return self.with_session(address, "/token/refresh", session)
 
     def token_requests(self) -> list[dict[str, object]]:
         records: list[dict[str, object]] = (
@@ -203,20 +234,20 @@ class Story:
 
     def alice_refresh_steps(self) -> Iterator[Step]:
         login = self.call(ALICE_HOME, "/login", {**ALICE, "scope": "openid offline_access"})
-        first = login.json().get("refresh_token", "")
+        first = self.session(login)
         yield Step(
             "alice logs in with offline_access and gets a refresh token",
             "200 with a refresh token",
             _outcome(login) + (" with a refresh token" if first else " without a refresh token"),
         )
         refreshed = self.refresh(ALICE_HOME, first)
-        second = refreshed.json().get("refresh_token", "")
+        second = self.session(refreshed)
         yield Step(
             "alice refreshes: new tokens and a rotated refresh token",
             "200 rotated",
             _outcome(refreshed) + (" rotated" if second and second != first else " not rotated"),
         )
-        logout = self.call(ALICE_HOME, "/logout", {"refresh_token": second})
+        logout = self.with_session(ALICE_HOME, "/logout", second)
         yield Step(
             "alice logs out (her refresh token is revoked)", "200 {}", f"{logout.status_code} {logout.text}"
         )
@@ -224,8 +255,8 @@ class Story:
         yield Step("her revoked refresh token is refused", "403 invalid_grant", _outcome(again))
 
     def refresh_reuse_steps(self) -> Iterator[Step]:
-        first = self.call(ALICE_HOME, "/login", ALICE).json().get("refresh_token", "")
-        second = self.refresh(ALICE_HOME, first).json().get("refresh_token", "")
+        first = self.session(self.call(ALICE_HOME, "/login", ALICE))
+        second = self.session(self.refresh(ALICE_HOME, first))
         # past the leeway
         self.auth0.post("/__emulator/clock", json={"advance_seconds": 30}).raise_for_status()
         stolen = self.refresh(ATTACKER, first)
@@ -341,6 +372,8 @@ def play(stack: OfflineStack, out: Callable[[str], Any] = print) -> bool:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ropguard_tools.demo", description=__doc__)
     parser.add_argument("--verbose", action="store_true", help="show the stack's and the functions' logs")
+    parser.add_argument("--parameter-overrides", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="template parameters, e.g. TokenDelivery=cookie")  # fmt: skip
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.ERROR, format="%(levelname)s %(name)s: %(message)s"
@@ -351,6 +384,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         output = None if args.verbose else quiet.enter_context(open(os.devnull, "w", encoding="utf-8"))
         config = StackConfig(
             ports=Ports.free(),
+            parameter_overrides=parameter_overrides(args.parameter_overrides),
             environment_overrides={} if args.verbose else QUIET,
             server_output=output,
             server_log_level="INFO" if args.verbose else "WARNING",

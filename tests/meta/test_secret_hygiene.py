@@ -45,6 +45,14 @@ def test_logs_a_recovery_code(secret_registry):
     secret_registry.add_tokens_from({"recovery_code": "NEWRECOVERYCODE0000000001"})
     print("answered NEWRECOVERYCODE0000000001")
 
+def test_logs_a_cookie_value(secret_registry):
+    secret_registry.add_cookies_from(["__Host-ropguard-refresh=AQIDBAsealedvalue0001; Secure; HttpOnly"])
+    logging.getLogger("x").warning("cookie AQIDBAsealedvalue0001")
+
+def test_logs_a_cookie_key(secret_registry):
+    secret_registry.add_cookie_key('{"current": "cookie-key-material-0123456789abcdef"}')
+    print("key cookie-key-material-0123456789abcdef")
+
 def test_clean(secret_registry):
     secret_registry.add_otp("123456")
     print("timestamp 1795633123456 is not an otp")
@@ -66,13 +74,17 @@ def run_inner(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch):
 
 def test_scanner_fails_tests_that_print_or_log_a_registered_secret(run_inner):
     result = run_inner()
-    result.assert_outcomes(passed=2, failed=6)
+    result.assert_outcomes(passed=2, failed=8)
     result.stdout.fnmatch_lines(["*contains registered secret(s) of kind: password*"])
     result.stdout.fnmatch_lines(["*contains registered secret(s) of kind: token*"])
     result.stdout.fnmatch_lines(["*test_powertools_logger_created_earlier*contains registered*"])
     result.stdout.fnmatch_lines(["*contains registered secret(s) of kind: otp*"])
     result.stdout.fnmatch_lines(["*contains registered secret(s) of kind: binding_code*"])
     result.stdout.fnmatch_lines(["*test_logs_a_recovery_code*contains registered secret(s) of kind: token*"])
+    result.stdout.fnmatch_lines(["*test_logs_a_cookie_value*contains registered secret(s) of kind: cookie*"])
+    result.stdout.fnmatch_lines(
+        ["*test_logs_a_cookie_key*contains registered secret(s) of kind: cookie_key*"]
+    )
     # ...and caught in the test's own stdout, not through a "closed file" logging error on stderr.
     assert "Logging error" not in result.stdout.str()
     assert "hunter2-very-secret" not in "\n".join(

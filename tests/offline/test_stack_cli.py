@@ -58,14 +58,14 @@ def test_parameter_overrides_take_sams_syntax() -> None:
         parameter_overrides(["novalue"])
 
 
-def _start_stack() -> tuple[subprocess.Popen[str], str]:
+def _start_stack(*extra: str) -> tuple[subprocess.Popen[str], str]:
     """``python -m ropguard_offline.stack`` on free ports, in a process group of its own (as ``make run``'s
     shell gives it), once its banner is out."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    for name in ("ROPGUARD_API_PORT", "ROPGUARD_AUTH0_PORT", "ROPGUARD_AWS_PORT"):
+    for name in ("ROPGUARD_API_PORT", "ROPGUARD_AUTH0_PORT", "ROPGUARD_AWS_PORT", "ROPGUARD_PAGE_PORT"):
         env[name] = "0"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ropguard_offline.stack", "--workers", "3"],
+    process = subprocess.Popen(  # noqa: S603 - this venv's interpreter, our own module
+        [sys.executable, "-m", "ropguard_offline.stack", "--workers", "3", *extra],
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,
@@ -80,6 +80,37 @@ def _start_stack() -> tuple[subprocess.Popen[str], str]:
         if "moto (AWS)" in line:
             break
     return process, "".join(banner)
+
+
+def test_the_page_port_is_a_flag_and_a_variable() -> None:
+    assert Ports().page == 3002
+    assert parse_args([], {"ROPGUARD_PAGE_PORT": "3102"}).page_port == 3102
+    assert parse_args(["--page-port", "3202"], {"ROPGUARD_PAGE_PORT": "3102"}).page_port == 3202
+
+
+@pytest.mark.integration
+def test_cookie_mode_serves_the_sample_page_pointed_at_the_api() -> None:
+    process, text = _start_stack("--parameter-overrides", "TokenDelivery=cookie")
+    try:
+        page = re.search(r"sample page\s+(http://localhost:\d+)/", text)
+        api = re.search(r"local HTTP API\s+http://127\.0\.0\.1:(\d+)", text)
+        assert page, text
+        assert api, text
+        config = httpx.get(f"{page.group(1)}/config.js".replace("localhost", "127.0.0.1"))
+        assert (
+            config.text == f'window.ROPGUARD_CONFIG = {{"apiBaseUrl": "http://localhost:{api.group(1)}"}};\n'
+        )
+        # The page's origin is AllowedOrigins: the API answers its preflight with credentials.
+        preflight = httpx.options(
+            f"http://127.0.0.1:{api.group(1)}/login",
+            headers={"Origin": page.group(1), "Access-Control-Request-Method": "POST"},
+        )
+        assert preflight.headers["access-control-allow-origin"] == page.group(1)
+        assert preflight.headers["access-control-allow-credentials"] == "true"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=60)
+        _stop_surely(process)
 
 
 def _stop_surely(process: subprocess.Popen[str]) -> None:

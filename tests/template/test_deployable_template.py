@@ -36,6 +36,9 @@ OTHER_VALUES = {
     "Tracing": "Active",
     "SnapStart": "PublishedVersions",
     "ClientAddressSource": "cloudfront",
+    "AllowedOrigins": "https://app.example.com",
+    "TokenDelivery": "cookie",
+    "RefreshTokenLifetimeSeconds": "86400",
     "ShedWindowSeconds": "30",
 }
 #: Parameters naming secrets the stack does not create.

@@ -75,7 +75,8 @@ def test_cors_is_off_unless_allowed_origins_is_set() -> None:
     condition, when_set, when_unset = cors["Fn::If"]
     assert condition == "HasAllowedOrigins"
     assert when_set["AllowOrigins"] == {"Fn::Split": [",", {"Ref": "AllowedOrigins"}]}
-    assert "AllowCredentials" not in when_set
+    # Credentials (and the X-CSRF header) only in cookie mode (docs/browser.md).
+    assert when_set["AllowCredentials"] == {"Fn::If": ["CookieDelivery", True, {"Ref": "AWS::NoValue"}]}
     assert when_unset == {"Ref": "AWS::NoValue"}
 
 

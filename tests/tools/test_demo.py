@@ -10,6 +10,7 @@ import pytest
 
 from ropguard_offline.stack import OfflineStack
 from ropguard_tools.demo import Step, play
+from tests.fixtures.cookie_stack import CookieStack
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -53,3 +54,11 @@ def test_the_command_prints_the_story_and_nothing_else() -> None:
     output = result.stdout + result.stderr
     for noise in ("INFO", "WARNING", "_aws", "ColdStart", "ropguard.emulator"):
         assert noise not in output, noise
+
+
+@pytest.mark.integration
+def test_the_story_goes_as_expected_in_cookie_mode(cookie_stack: CookieStack) -> None:
+    """``make demo PARAMS="TokenDelivery=cookie"``: the same story, the session in the cookie."""
+    lines: list[str] = []
+    assert play(cookie_stack.stack, lines.append), "\n".join(lines)
+    assert lines[-1] == "every step went as expected"

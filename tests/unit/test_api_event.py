@@ -34,3 +34,23 @@ def test_odd_events_become_empty_values_not_errors() -> None:
 
 def test_the_body_is_never_in_the_repr() -> None:
     assert "s3cret-body" not in repr(read_event(http_api_event("s3cret-body")))
+
+
+def test_cookies_of_payload_2_0_come_from_its_list() -> None:
+    raw = http_api_event("{}", headers={"cookie": "ignored=1"})
+    raw["cookies"] = ["__Host-rt=sealed-value-never-in-repr", "theme=dark", "broken", "=x", 7]
+    event = read_event(raw)
+    assert event.cookie("__Host-rt") == "sealed-value-never-in-repr"
+    assert event.cookie("theme") == "dark"
+    assert event.cookie("THEME") is None  # cookie names are case-sensitive
+    assert event.cookie("ignored") is None
+    assert "sealed-value-never-in-repr" not in repr(event)
+
+
+def test_cookies_of_payload_1_0_come_from_the_header_and_the_first_repeat_wins() -> None:
+    event = read_event(rest_api_event("{}", headers={"Cookie": "a=1; __Host-rt=first; __Host-rt=second"}))
+    assert (event.cookie("a"), event.cookie("__Host-rt")) == ("1", "first")
+
+
+def test_no_cookies_is_none() -> None:
+    assert read_event(http_api_event("{}")).cookie("__Host-rt") is None

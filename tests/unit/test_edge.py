@@ -10,6 +10,7 @@ import pytest
 from ropguard.answers import Answer
 from ropguard.api_event import ApiEvent
 from ropguard.client_address import ClientAddressResolver
+from ropguard.cookie_delivery import CookieDelivery
 from ropguard.edge import ERROR_TABLE, ORIGIN_NOT_VERIFIED_DESCRIPTION, Caller, Route, error_answer, serve
 from ropguard.errors import (
     ClientAddressError,
@@ -42,11 +43,13 @@ class Recorder:
 
 
 class Service:
-    """What the edge needs of a service: where its end users' addresses come from."""
+    """What the edge needs of a service: where its end users' addresses come from, how its tokens
+    travel (``cookies`` None: body mode)."""
 
     def __init__(self, name: str = "svc", resolver: ClientAddressResolver | None = None) -> None:
         self.name = name
         self.client_address = resolver or ClientAddressResolver(ClientAddressSettings())
+        self.cookies: CookieDelivery | None = None
 
 
 def echo(service: Service, event: ApiEvent, caller: Caller) -> Answer:
@@ -158,3 +161,52 @@ def test_cloudfront_mode_refuses_an_unverified_request_before_the_route_runs() -
         "error_description": ORIGIN_NOT_VERIFIED_DESCRIPTION,
     }
     assert seen.metrics == ["RouteAOriginNotVerified"]
+
+
+# --- cookie mode (ropguard.cookie_delivery): around every route, in one place --------------------
+
+
+class CookieService(Service):
+    """A service in cookie mode whose address resolver must never be asked for a refused request."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from ropguard.cookie_seal import CookieKeys, derive_key  # noqa: PLC0415
+        from ropguard.settings import SessionSettings  # noqa: PLC0415
+
+        class Keys:
+            def keys(self, *, refresh: bool = False) -> CookieKeys:
+                return CookieKeys(derive_key("edge-test-cookie-key-material-0123456789"))
+
+        env = {"AUTH0_DOMAIN": "t.example.com", "AUTH0_SECRET_ID": "s", "TOKEN_DELIVERY": "cookie"}
+        env |= {"COOKIE_KEY_SECRET_ID": "k", "ALLOWED_ORIGINS": "https://app.example.com"}
+        self.cookies = CookieDelivery.with_keys(Keys(), SessionSettings.from_env(env))
+
+
+def tokens(service: Service, event: ApiEvent, caller: Caller) -> Answer:
+    body = {
+        "access_token": "at-edge-test",
+        "token_type": "Bearer",
+        "refresh_token": "rt-edge-test-never-log-me",
+    }
+    return Answer("Succeeded", 200, body)
+
+
+def test_cookie_mode_refuses_a_request_without_x_csrf_before_anything_else() -> None:
+    seen = Recorder()
+    response = serve(event(source_ip=None), ROUTES, CookieService, logger=seen, metrics=seen)
+    assert response["statusCode"] == 403
+    assert json.loads(response["body"])["error"] == "access_denied"
+    assert seen.metrics == ["RouteACsrfRefused"]  # not SourceIpMissing: the address was never asked
+
+
+def test_cookie_mode_moves_the_refresh_token_into_the_rendered_cookie() -> None:
+    seen = Recorder()
+    routes = {"POST /a": Route("POST /a", "a", "RouteA", tokens)}
+    headers = {"x-csrf": "1", "origin": "https://app.example.com"}
+    response = serve(event(headers=headers), routes, CookieService, logger=seen, metrics=seen)
+    assert response["statusCode"] == 200
+    assert "refresh_token" not in json.loads(response["body"])
+    (cookie,) = response["cookies"]
+    assert cookie.startswith("__Host-ropguard-refresh=")
+    assert "rt-edge-test-never-log-me" not in json.dumps(response)

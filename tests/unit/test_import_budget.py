@@ -33,6 +33,8 @@ FORBIDDEN = (
     "pydantic",
     # Every event type Powertools knows, for two dict lookups: read the event's keys directly.
     "aws_lambda_powertools.utilities.data_classes",
+    # Cookie mode's seal (TokenDelivery=cookie) only: body mode, the template's default, never imports it.
+    "cryptography",
 )
 SECRET_ID = "ropguard/import-budget"
 CLIENT_SECRET = "client-secret-import-budget-never-log-me"

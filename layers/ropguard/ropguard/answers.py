@@ -22,6 +22,8 @@ class Answer:
     headers: Mapping[str, str] = field(default_factory=dict)
     log_fields: Mapping[str, Any] = field(default_factory=dict)
     extra_metrics: tuple[str, ...] = ()
+    #: ``Set-Cookie`` values (cookie mode's sealed refresh token): never in a repr.
+    cookies: tuple[str, ...] = field(default=(), repr=False)
 
 
 def error_body(error: str, description: str) -> dict[str, Any]:

@@ -2,7 +2,9 @@
 
 Plain dict reads, no Powertools data classes: this runs on every API invocation and its imports
 count toward the cold start. Header names are lower-cased (both payload versions are
-case-insensitive). Nothing here decides the end user's address: that is ``client_address``'s job.
+case-insensitive). Cookies come from payload 2.0's ``cookies`` list, or the ``Cookie`` header of
+payload 1.0, and are never in a repr (cookie mode's cookie seals a refresh token). Nothing here
+decides the end user's address: that is ``client_address``'s job.
 """
 
 from __future__ import annotations
@@ -25,9 +27,14 @@ class ApiEvent:
     body: object = field(repr=False)
     is_base64_encoded: bool
     raw: Mapping[str, Any] = field(repr=False)
+    cookies: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
+
+    def cookie(self, name: str) -> str | None:
+        """The value of the cookie ``name`` (case-sensitive, as cookie names are), or None."""
+        return self.cookies.get(name)
 
 
 def _headers(event: Mapping[str, Any]) -> dict[str, str]:
@@ -35,6 +42,20 @@ def _headers(event: Mapping[str, Any]) -> dict[str, str]:
     if not isinstance(raw, Mapping):
         return {}
     return {str(key).lower(): value for key, value in raw.items() if isinstance(value, str)}
+
+
+def _cookies(event: Mapping[str, Any], headers: Mapping[str, str]) -> dict[str, str]:
+    """``name=value`` pairs; the first of a repeated name wins (browsers send the most specific first)."""
+    raw = event.get("cookies")
+    pairs = [item for item in raw if isinstance(item, str)] if isinstance(raw, list) else []
+    if not pairs and "cookie" in headers:
+        pairs = headers["cookie"].split(";")
+    cookies: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.strip().partition("=")
+        if sep and name:
+            cookies.setdefault(name.strip(), value.strip())
+    return cookies
 
 
 def _text(value: object) -> str:
@@ -58,14 +79,16 @@ def read_event(event: Mapping[str, Any]) -> ApiEvent:
         resource = _text(event.get("resource")) or path
         route_key = f"{method} {resource}"
         version = "1.0"
+    headers = _headers(event)
     return ApiEvent(
         version=version,
         method=method,
         path=path,
         route_key=route_key,
         request_id=_text(context.get("requestId")),
-        headers=_headers(event),
+        headers=headers,
         body=event.get("body"),
         is_base64_encoded=event.get("isBase64Encoded") is True,
         raw=event,
+        cookies=_cookies(event, headers),
     )

@@ -17,6 +17,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from ropguard.answers import MISCONFIGURED_BODY, TIMEOUT_BODY, UPSTREAM_BODY, Answer, error_body
 from ropguard.api_event import ApiEvent, read_event
 from ropguard.client_address import ClientAddressResolver
+from ropguard.cookie_delivery import CookieDelivery, SessionCookie
 from ropguard.errors import (
     ClientAddressError,
     ConfigurationError,
@@ -38,10 +39,14 @@ ORIGIN_NOT_VERIFIED_DESCRIPTION = "The request was not received through the logi
 
 
 class AddressedService(Protocol):
-    """A service the edge can serve: it says where its end users' addresses come from."""
+    """A service the edge can serve: it says where its end users' addresses come from, and how its
+    tokens travel (``cookies`` None: in the body; otherwise cookie mode, ``ropguard.cookie_delivery``)."""
 
     @property
     def client_address(self) -> ClientAddressResolver: ...
+
+    @property
+    def cookies(self) -> CookieDelivery | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +62,8 @@ class Route(Generic[S]):
     """One route of a function: ``handle`` parses the typed event and calls the service.
 
     Metric names are ``metric_prefix`` + the answer's outcome; ``metric_names`` overrides some
-    (the login route keeps the names its alarms and dashboards already use).
+    (the login route keeps the names its alarms and dashboards already use). ``session_cookie``
+    says whether the route reads (or ends) cookie mode's session cookie.
     """
 
     key: str
@@ -65,6 +71,7 @@ class Route(Generic[S]):
     metric_prefix: str
     handle: Callable[[S, ApiEvent, Caller], Answer]
     metric_names: Mapping[str, str] = field(default_factory=dict)
+    session_cookie: SessionCookie = SessionCookie.NONE
 
     def metric(self, outcome: str) -> str:
         return self.metric_names.get(outcome, f"{self.metric_prefix}{outcome}")
@@ -160,14 +167,23 @@ def answer_event(
         route = pick_route(api, routes)
     except RouteNotFoundError as exc:
         return UNKNOWN_ROUTE, error_answer(exc)
+    cookies = service.cookies
+    refusal = cookies.csrf_refusal(api) if cookies is not None else None
+    if refusal is not None:  # cookie mode: not one of our pages, so nothing else happens
+        return route, refusal
     try:
         # Fail closed: without the address Auth0 would count every user as this server; in
         # CloudFront mode a request not proven to come through the distribution stops here too.
         client_ip = service.client_address.resolve(event)
     except RopguardError as exc:
         return route, error_answer(exc, source_ip=None)
+    caller = Caller(client_ip, api.request_id)
     try:
-        return route, route.handle(service, api, Caller(client_ip, api.request_id))
+        if cookies is None:
+            return route, route.handle(service, api, caller)
+        return route, cookies.serve(
+            route.session_cookie, api, lambda sent: route.handle(service, sent, caller)
+        )
     except RopguardError as exc:
         return route, error_answer(exc, source_ip=client_ip)
 

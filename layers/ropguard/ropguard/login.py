@@ -21,6 +21,7 @@ from ropguard.auth0_client import (
     TokenEndpoint,
 )
 from ropguard.client_address import ClientAddressResolver
+from ropguard.cookie_delivery import CookieDelivery
 from ropguard.credentials import ClientCredentials, SecretCredentials
 from ropguard.edge import Caller, Route
 from ropguard.login_request import LoginRequest, parse_login_body
@@ -63,11 +64,14 @@ class LoginService:
         breach_reporter: BreachReporter | None = None,
         clock: Callable[[], float] = time.time,
         client_address: ClientAddressResolver | None = None,
+        cookies: CookieDelivery | None = None,
         shedding: Shedding | None = None,
     ) -> None:
         self.settings = settings
         #: Read by the edge before anything else (``ropguard.edge.answer_event``).
         self.client_address = client_address or ClientAddressResolver.for_api(settings)
+        #: Cookie mode's session cookie and CSRF rule, applied by the edge (None in body mode).
+        self.cookies = cookies or CookieDelivery.for_api(settings)
         self._credentials = credentials
         self._token_endpoint = token_endpoint
         self._breach_reporter = breach_reporter

@@ -30,5 +30,9 @@ def json_response(status: int, body: Any, headers: Mapping[str, str] | None = No
 
 
 def render(answer: Answer) -> dict[str, Any]:
-    """The one renderer: every route's domain answer becomes a proxy response here."""
-    return json_response(answer.status, answer.body, answer.headers)
+    """The one renderer: every route's domain answer becomes a proxy response here. Cookies go in
+    payload 2.0's ``cookies`` list, which API Gateway sends as one ``Set-Cookie`` header each."""
+    response = json_response(answer.status, answer.body, answer.headers)
+    if answer.cookies:
+        response["cookies"] = list(answer.cookies)
+    return response

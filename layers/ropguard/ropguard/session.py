@@ -26,6 +26,7 @@ from ropguard.auth0_client import (
     TokenEndpoint,
 )
 from ropguard.client_address import ClientAddressResolver
+from ropguard.cookie_delivery import CookieDelivery, SessionCookie
 from ropguard.credentials import SecretCredentials
 from ropguard.edge import Caller, Route
 from ropguard.outcomes import (
@@ -82,11 +83,14 @@ class SessionService:
         auth0: TokenEndpoint,
         clock: Callable[[], float] = time.time,
         client_address: ClientAddressResolver | None = None,
+        cookies: CookieDelivery | None = None,
         shedding: Shedding | None = None,
     ) -> None:
         self.settings = settings
         #: Read by the edge before anything else (``ropguard.edge.answer_event``).
         self.client_address = client_address or ClientAddressResolver.for_api(settings)
+        #: Cookie mode's session cookie and CSRF rule, applied by the edge (None in body mode).
+        self.cookies = cookies or CookieDelivery.for_api(settings)
         self._credentials = credentials
         self._auth0 = auth0
         self._clock = clock
@@ -210,7 +214,13 @@ SESSION_ROUTES: dict[str, Route[SessionService]] = {
         Route("POST /login/mfa/challenge", "mfa challenge", "MfaChallenge", _challenge),
         Route("GET /login/mfa/authenticators", "mfa authenticators", "MfaAuthenticators", _authenticators),
         Route("POST /login/mfa", "mfa verify", "MfaVerify", _verify),
-        Route("POST /token/refresh", "token refresh", "TokenRefresh", _refresh),
-        Route("POST /logout", "logout", "Logout", _logout),
+        Route(
+            "POST /token/refresh",
+            "token refresh",
+            "TokenRefresh",
+            _refresh,
+            session_cookie=SessionCookie.PRESENTED,
+        ),
+        Route("POST /logout", "logout", "Logout", _logout, session_cookie=SessionCookie.ENDED),
     )
 }

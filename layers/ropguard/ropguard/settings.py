@@ -243,18 +243,69 @@ class ClientAddressSettings:
         return cls(CLOUDFRONT, secret_id)
 
 
+TokenDelivery = Literal["body", "cookie"]
+TOKEN_DELIVERIES: tuple[TokenDelivery, ...] = ("body", "cookie")
+#: The cookie's Max-Age unless REFRESH_TOKEN_LIFETIME_SECONDS says otherwise: 30 days.
+DEFAULT_REFRESH_TOKEN_LIFETIME_SECONDS = 2_592_000
+
+
+def read_origins(env: Environ, name: str) -> frozenset[str]:
+    """Comma-separated exact origins (a trailing ``/`` dropped); a ``*`` anywhere is refused, since
+    a browser sends credentials only to an exactly allowed origin."""
+    origins = frozenset(part.strip().rstrip("/") for part in env.get(name, "").split(",") if part.strip())
+    if any("*" in origin for origin in origins):
+        raise ConfigurationError(name, "must list exact origins in cookie mode, never '*'")
+    return origins
+
+
+@dataclass(frozen=True, slots=True)
+class CookieSettings:
+    """Cookie mode (``TOKEN_DELIVERY=cookie``): the refresh token in a sealed ``HttpOnly`` cookie.
+
+    ``key_secret_id`` holds the seal's keys; ``lifetime_seconds`` is the cookie's ``Max-Age`` (the
+    refresh token's absolute lifetime); ``allowed_origins`` are the only ``Origin`` values accepted.
+    """
+
+    key_secret_id: str
+    lifetime_seconds: int
+    allowed_origins: frozenset[str]
+
+    @classmethod
+    def from_env(cls, env: Environ) -> CookieSettings | None:
+        """None in body mode (the default)."""
+        if read_choice(env, "TOKEN_DELIVERY", TOKEN_DELIVERIES) == "body":
+            return None
+        origins = read_origins(env, "ALLOWED_ORIGINS")
+        if not origins:
+            raise ConfigurationError(
+                "ALLOWED_ORIGINS", "is required in cookie mode (browsers send an Origin)"
+            )
+        return cls(
+            key_secret_id=read_str(env, "COOKIE_KEY_SECRET_ID"),
+            lifetime_seconds=read_int(
+                env,
+                "REFRESH_TOKEN_LIFETIME_SECONDS",
+                DEFAULT_REFRESH_TOKEN_LIFETIME_SECONDS,
+                minimum=60,
+                maximum=31_536_000,
+            ),
+            allowed_origins=origins,
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class ApiSettings:
     """What both API functions (login, session) read.
 
     ``scopes`` are the scopes a client may ask for (a refresh may narrow to them) and, joined, the
-    scope a login sends when it asks none.
+    scope a login sends when it asks none. ``cookie`` is None in body mode.
     """
 
     auth0: Auth0Settings
     scopes: tuple[str, ...]
     max_body_bytes: int
     client_address: ClientAddressSettings
+    cookie: CookieSettings | None
     #: How long a container answers Auth0's ``too_many_attempts`` itself (``ropguard.shedding``).
     shed_window_seconds: int
 
@@ -265,6 +316,7 @@ class ApiSettings:
             "scopes": read_words(env, "AUTH0_SCOPES", DEFAULT_SCOPES),
             "max_body_bytes": read_int(env, "MAX_BODY_BYTES", 4096, minimum=256, maximum=1_048_576),
             "client_address": ClientAddressSettings.from_env(env),
+            "cookie": CookieSettings.from_env(env),
             "shed_window_seconds": read_int(env, "SHED_WINDOW_SECONDS", 60, minimum=0, maximum=3600),
         }
 
