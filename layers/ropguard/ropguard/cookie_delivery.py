@@ -71,23 +71,16 @@ IN_BODY = (
 )
 
 
+@dataclasses.dataclass(eq=False)
 class CookieDelivery:
     """Seals refresh tokens into the cookie and opens them out of it, for one API function."""
 
-    def __init__(
-        self,
-        sealer: CookieSealer,
-        *,
-        lifetime_seconds: int,
-        allowed_origins: frozenset[str],
-        max_body_bytes: int,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self._sealer = sealer
-        self.lifetime_seconds = lifetime_seconds
-        self.allowed_origins = allowed_origins
-        self._max_body_bytes = max_body_bytes
-        self._clock = clock
+    sealer: CookieSealer = dataclasses.field(repr=False)
+    _: dataclasses.KW_ONLY
+    lifetime_seconds: int
+    allowed_origins: frozenset[str]
+    max_body_bytes: int
+    clock: Callable[[], float] = time.time
 
     @classmethod
     def with_keys(
@@ -131,13 +124,13 @@ class CookieDelivery:
     def opened(self, event: ApiEvent) -> Opened | None:
         """The refresh token the request's cookie holds; None without a cookie or one that does not open."""
         value = event.cookie(COOKIE_NAME)
-        return self._sealer.open(value) if value else None
+        return self.sealer.open(value) if value else None
 
     def serve(self, use: SessionCookie, event: ApiEvent, handle: Callable[[ApiEvent], Answer]) -> Answer:
         """The route's answer in cookie mode: its refresh token from the cookie, its tokens into one."""
         came_from = None
         if use is not SessionCookie.NONE:
-            fields = body_fields(event, self._max_body_bytes) if event.body else {}
+            fields = body_fields(event, self.max_body_bytes) if event.body else {}
             if is_given(fields, REFRESH_TOKEN):
                 raise InvalidRequestError(IN_BODY)
             came_from = self.opened(event)
@@ -164,11 +157,11 @@ class CookieDelivery:
         if not isinstance(body, dict) or not isinstance(body.get(REFRESH_TOKEN), str):
             return answer
         rest = {key: value for key, value in body.items() if key != REFRESH_TOKEN}
-        now = int(self._clock())
+        now = int(self.clock())
         expires_at = came_from.expires_at if came_from is not None else now + self.lifetime_seconds
         if expires_at <= now:
             return dataclasses.replace(answer, body=rest, cookies=(*answer.cookies, CLEAR_COOKIE))
-        sealed = self._sealer.seal(body[REFRESH_TOKEN], expires_at)
+        sealed = self.sealer.seal(body[REFRESH_TOKEN], expires_at)
         return dataclasses.replace(
             answer, body=rest, cookies=(*answer.cookies, set_cookie(sealed, expires_at - now))
         )

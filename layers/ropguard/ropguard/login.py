@@ -11,24 +11,22 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import Protocol, Unpack
 
 from ropguard.answers import Answer
 from ropguard.api_event import ApiEvent
+from ropguard.api_service import ApiService, ServiceParts
 from ropguard.auth0_client import (
     Auth0Reply,
     PasswordGrant,
     TokenEndpoint,
 )
-from ropguard.client_address import ClientAddressResolver
-from ropguard.cookie_delivery import CookieDelivery
 from ropguard.credentials import ClientCredentials, SecretCredentials
 from ropguard.edge import Caller, Route
 from ropguard.login_request import LoginRequest, parse_login_body
 from ropguard.outcomes import Outcome, Step, auth0_error_code, classify, tokens
-from ropguard.rotation import CredentialsSource, exchange
+from ropguard.rotation import exchange
 from ropguard.settings import Environ, LoginSettings
-from ropguard.shedding import Shedding
 
 
 class BreachReporter(Protocol):
@@ -54,30 +52,18 @@ class TokenRequester(Protocol):
 BREACH_REPORT_FAILED = "BreachReportFailed"
 
 
-class LoginService:
+class LoginService(ApiService[LoginSettings]):
     def __init__(
         self,
         settings: LoginSettings,
         *,
-        credentials: CredentialsSource,
         token_endpoint: TokenRequester,
         breach_reporter: BreachReporter | None = None,
-        clock: Callable[[], float] = time.time,
-        client_address: ClientAddressResolver | None = None,
-        cookies: CookieDelivery | None = None,
-        shedding: Shedding | None = None,
+        **parts: Unpack[ServiceParts],
     ) -> None:
-        self.settings = settings
-        #: Read by the edge before anything else (``ropguard.edge.answer_event``).
-        self.client_address = client_address or ClientAddressResolver.for_api(settings)
-        #: Cookie mode's session cookie and CSRF rule, applied by the edge (None in body mode).
-        self.cookies = cookies or CookieDelivery.for_api(settings)
-        self._credentials = credentials
+        super().__init__(settings, **parts)
         self._token_endpoint = token_endpoint
         self._breach_reporter = breach_reporter
-        self._clock = clock
-        #: This container's memory of Auth0's blocks and rate limit (``ropguard.shedding``).
-        self.shedding = shedding or Shedding.for_api(settings, clock)
 
     @classmethod
     def from_env(

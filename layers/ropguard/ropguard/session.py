@@ -12,10 +12,11 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Unpack
 
 from ropguard.answers import Answer
 from ropguard.api_event import ApiEvent
+from ropguard.api_service import ApiService, ServiceParts
 from ropguard.auth0_client import (
     MFA_OOB_GRANT,
     MFA_OTP_GRANT,
@@ -25,8 +26,7 @@ from ropguard.auth0_client import (
     Auth0Reply,
     TokenEndpoint,
 )
-from ropguard.client_address import ClientAddressResolver
-from ropguard.cookie_delivery import CookieDelivery, SessionCookie
+from ropguard.cookie_delivery import SessionCookie
 from ropguard.credentials import SecretCredentials
 from ropguard.edge import Caller, Route
 from ropguard.outcomes import (
@@ -39,7 +39,7 @@ from ropguard.outcomes import (
     revoked,
     tokens,
 )
-from ropguard.rotation import CredentialsSource, exchange
+from ropguard.rotation import exchange
 from ropguard.session_requests import (
     AuthenticatorsRequest,
     LogoutRequest,
@@ -55,7 +55,6 @@ from ropguard.session_requests import (
     parse_refresh,
 )
 from ropguard.settings import Environ, SessionSettings
-from ropguard.shedding import Shedding
 
 
 def _verify_fields(request: MfaVerifyRequest) -> dict[str, str]:
@@ -74,28 +73,16 @@ def _verify_fields(request: MfaVerifyRequest) -> dict[str, str]:
     }
 
 
-class SessionService:
+class SessionService(ApiService[SessionSettings]):
     def __init__(
         self,
         settings: SessionSettings,
         *,
-        credentials: CredentialsSource,
         auth0: TokenEndpoint,
-        clock: Callable[[], float] = time.time,
-        client_address: ClientAddressResolver | None = None,
-        cookies: CookieDelivery | None = None,
-        shedding: Shedding | None = None,
+        **parts: Unpack[ServiceParts],
     ) -> None:
-        self.settings = settings
-        #: Read by the edge before anything else (``ropguard.edge.answer_event``).
-        self.client_address = client_address or ClientAddressResolver.for_api(settings)
-        #: Cookie mode's session cookie and CSRF rule, applied by the edge (None in body mode).
-        self.cookies = cookies or CookieDelivery.for_api(settings)
-        self._credentials = credentials
+        super().__init__(settings, **parts)
         self._auth0 = auth0
-        self._clock = clock
-        #: This container's memory of Auth0's blocks and rate limit (``ropguard.shedding``).
-        self.shedding = shedding or Shedding.for_api(settings, clock)
 
     @classmethod
     def from_env(
