@@ -116,6 +116,9 @@ template: sam-validate sam-build checkov ## every check on template.yaml
 COOKIE_MODE := --parameter TokenDelivery=cookie --parameter AllowedOrigins=https://app.example.com \
 	--parameter ApiDomainName=auth.example.com \
 	--parameter ApiCertificateArn=arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000
+# ...and behind CloudFront, the distribution on the app's site too (its certificate in us-east-1).
+COOKIE_CLOUDFRONT := --parameter ClientAddressSource=cloudfront --parameter DistributionDomainName=login.example.com \
+	--parameter DistributionCertificateArn=arn:aws:acm:us-east-1:123456789012:certificate/11111111-1111-1111-1111-111111111111
 
 sam-validate: $(SAM) install ## sam validate --lint (also with ClientAddressSource=cloudfront, and cookie mode, as the default)
 	$(SAM) validate --lint --region $(AWS_DEFAULT_REGION)
@@ -125,7 +128,7 @@ sam-validate: $(SAM) install ## sam validate --lint (also with ClientAddressSour
 	$(BIN)/python -m tests.template.sam_translation --untranslated $(COOKIE_MODE) .aws-sam/template-cookie.json
 	$(SAM) validate --lint --region $(AWS_DEFAULT_REGION) --template .aws-sam/template-cookie.json
 	$(BIN)/python -m tests.template.sam_translation --untranslated $(COOKIE_MODE) \
-		--parameter ClientAddressSource=cloudfront .aws-sam/template-cookie-cloudfront.json
+		$(COOKIE_CLOUDFRONT) .aws-sam/template-cookie-cloudfront.json
 	$(SAM) validate --lint --region $(AWS_DEFAULT_REGION) --template .aws-sam/template-cookie-cloudfront.json
 
 sam-build: $(SAM) ## sam build (needs python3.13 on PATH)
@@ -161,7 +164,7 @@ checkov: $(CHECKOV) install ## checkov on template.yaml and on its SAM translati
 	$(BIN)/python -m tests.template.sam_translation $(COOKIE_MODE) .aws-sam/translated-template-cookie.json
 	$(CHECKOV) --quiet --compact --skip-download --framework cloudformation \
 		--file .aws-sam/translated-template-cookie.json
-	$(BIN)/python -m tests.template.sam_translation $(COOKIE_MODE) --parameter ClientAddressSource=cloudfront \
+	$(BIN)/python -m tests.template.sam_translation $(COOKIE_MODE) $(COOKIE_CLOUDFRONT) \
 		.aws-sam/translated-template-cookie-cloudfront.json
 	$(CHECKOV) --quiet --compact --skip-download --framework cloudformation \
 		--file .aws-sam/translated-template-cookie-cloudfront.json

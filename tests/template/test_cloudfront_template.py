@@ -6,6 +6,7 @@ functions' environment and roles are checked as CloudFormation gets them).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -74,6 +75,7 @@ def deployed(translated: dict[str, Any], mode: str, other: dict[str, str] | None
     parameters such as ``AWS::Region`` included), with every Fn::If chosen."""
     parameters = {"ClientAddressSource": mode, "CloudFrontWebAclArn": "", "ExistingAuth0SecretArn": ""}
     parameters |= {"Auth0Realm": "", "AlarmTopicArn": "", "ApiDomainName": "", "ApiCertificateArn": ""}
+    parameters |= {"DistributionDomainName": "", "DistributionCertificateArn": ""}
     parameters |= other or {}
     return {
         section: {
@@ -181,3 +183,77 @@ def test_login_url_is_the_distribution_in_cloudfront_mode(translated, mode) -> N
     else:
         assert login_url == "https://${LoginApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/login"
         assert not {"ApiEndpointUrl", "CloudFrontDistributionId", "OriginVerifySecretArn"} & set(outputs)
+
+
+# -- the distribution on the app's own host name (cookie mode behind CloudFront, docs/browser.md) --------
+
+ALIAS = "login.example.com"
+ALIAS_CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-1111-2222-3333-444455556666"
+WITH_ALIAS = {"DistributionDomainName": ALIAS, "DistributionCertificateArn": ALIAS_CERTIFICATE}
+
+
+def _distribution_config(built: dict[str, Any]) -> dict[str, Any]:
+    config: dict[str, Any] = built["Resources"]["LoginDistribution"]["Properties"]["DistributionConfig"]
+    return config
+
+
+def test_without_an_alias_the_distribution_keeps_its_cloudfront_net_name(translated) -> None:
+    built = deployed(translated, "cloudfront")
+    config = _distribution_config(built)
+    assert "Aliases" not in config
+    assert config["ViewerCertificate"] == {"CloudFrontDefaultCertificate": True}
+    assert "DistributionDomainTarget" not in built["Outputs"]
+
+
+def test_an_alias_gets_its_certificate_and_becomes_the_login_url(translated) -> None:
+    built = deployed(translated, "cloudfront", WITH_ALIAS)
+    config = _distribution_config(built)
+    assert config["Aliases"] == [{"Ref": "DistributionDomainName"}]
+    assert config["ViewerCertificate"] == {
+        "AcmCertificateArn": {"Ref": "DistributionCertificateArn"},
+        "SslSupportMethod": "sni-only",
+        "MinimumProtocolVersion": "TLSv1.2_2021",
+    }
+    outputs = built["Outputs"]
+    assert outputs["LoginUrl"]["Value"] == {"Fn::Sub": "https://${DistributionDomainName}/login"}
+    assert outputs["DistributionDomainTarget"]["Value"] == {"Fn::GetAtt": ["LoginDistribution", "DomainName"]}
+
+
+def test_an_alias_changes_nothing_in_request_context_mode(translated) -> None:
+    built = deployed(translated, "request-context", WITH_ALIAS)
+    assert "LoginDistribution" not in built["Resources"]
+    assert "DistributionDomainTarget" not in built["Outputs"]
+    login_url = built["Outputs"]["LoginUrl"]["Value"]["Fn::Sub"]
+    assert login_url == "https://${LoginApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/login"
+
+
+def _is_set(parameter: str) -> dict[str, Any]:
+    return {"Fn::Not": [{"Fn::Equals": [{"Ref": parameter}, ""]}]}
+
+
+def test_an_alias_and_its_certificate_come_together_in_cloudfront_mode(translated) -> None:
+    rules = translated["Rules"]
+    name_rule = rules["DistributionDomainNeedsCertificate"]
+    assert name_rule["RuleCondition"] == _is_set("DistributionDomainName")
+    asserted = [assertion["Assert"] for assertion in name_rule["Assertions"]]
+    assert asserted == [
+        _is_set("DistributionCertificateArn"),
+        {"Fn::Equals": [{"Ref": "ClientAddressSource"}, "cloudfront"]},
+    ]
+    certificate_rule = rules["DistributionCertificateNeedsDomain"]
+    assert certificate_rule["RuleCondition"] == _is_set("DistributionCertificateArn")
+    (assertion,) = certificate_rule["Assertions"]
+    assert assertion["Assert"] == _is_set("DistributionDomainName")
+
+
+def test_the_alias_parameters_refuse_what_is_not_a_name_or_a_us_east_1_certificate(translated) -> None:
+    domain = re.compile(translated["Parameters"]["DistributionDomainName"]["AllowedPattern"])
+    certificate = re.compile(translated["Parameters"]["DistributionCertificateArn"]["AllowedPattern"])
+    assert domain.fullmatch(ALIAS)
+    assert domain.fullmatch("")
+    assert not domain.fullmatch("https://login.example.com")
+    assert not domain.fullmatch("*.example.com")
+    assert certificate.fullmatch(ALIAS_CERTIFICATE)
+    assert certificate.fullmatch("")
+    assert not certificate.fullmatch(ALIAS_CERTIFICATE.replace("us-east-1", "eu-west-1"))
+    assert not certificate.fullmatch("arn:aws:iam::123456789012:server-certificate/x")
