@@ -246,14 +246,27 @@ def test_an_alias_and_its_certificate_come_together_in_cloudfront_mode(translate
     assert assertion["Assert"] == _is_set("DistributionDomainName")
 
 
+def assert_name_and_certificate_patterns(
+    translated: dict[str, Any], name: tuple[str, str], certificate: tuple[str, str]
+) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """A host name parameter and its certificate's (each with a good value): both accept it and
+    empty, and refuse a URL, a bare label, another service's ARN. The patterns, for more checks."""
+    (name_parameter, good_name), (certificate_parameter, good_certificate) = name, certificate
+    name_pattern = re.compile(translated["Parameters"][name_parameter]["AllowedPattern"])
+    certificate_pattern = re.compile(translated["Parameters"][certificate_parameter]["AllowedPattern"])
+    assert name_pattern.fullmatch(good_name)
+    assert name_pattern.fullmatch("")
+    assert not name_pattern.fullmatch("https://login.example.com")
+    assert not name_pattern.fullmatch("example")
+    assert certificate_pattern.fullmatch(good_certificate)
+    assert certificate_pattern.fullmatch("")
+    assert not certificate_pattern.fullmatch("arn:aws:iam::123456789012:role/x")
+    return name_pattern, certificate_pattern
+
+
 def test_the_alias_parameters_refuse_what_is_not_a_name_or_a_us_east_1_certificate(translated) -> None:
-    domain = re.compile(translated["Parameters"]["DistributionDomainName"]["AllowedPattern"])
-    certificate = re.compile(translated["Parameters"]["DistributionCertificateArn"]["AllowedPattern"])
-    assert domain.fullmatch(ALIAS)
-    assert domain.fullmatch("")
-    assert not domain.fullmatch("https://login.example.com")
+    domain, certificate = assert_name_and_certificate_patterns(
+        translated, ("DistributionDomainName", ALIAS), ("DistributionCertificateArn", ALIAS_CERTIFICATE)
+    )
     assert not domain.fullmatch("*.example.com")
-    assert certificate.fullmatch(ALIAS_CERTIFICATE)
-    assert certificate.fullmatch("")
     assert not certificate.fullmatch(ALIAS_CERTIFICATE.replace("us-east-1", "eu-west-1"))
-    assert not certificate.fullmatch("arn:aws:iam::123456789012:server-certificate/x")

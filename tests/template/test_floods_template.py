@@ -8,12 +8,12 @@ test_cloudfront_template.py.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import pytest
 
 from tests.template.sam_translation import translated_template
+from tests.template.test_cloudfront_template import assert_name_and_certificate_patterns
 from tests.template.test_cloudfront_template import deployed as cloudfront_deployed
 
 DOMAIN = "login-origin.example.com"
@@ -171,12 +171,6 @@ def test_with_a_custom_domain_the_execute_api_endpoint_is_disabled(translated, m
 
 
 def test_the_domain_parameters_refuse_what_is_not_a_name_or_a_certificate(translated) -> None:
-    domain = re.compile(translated["Parameters"]["ApiDomainName"]["AllowedPattern"])
-    certificate = re.compile(translated["Parameters"]["ApiCertificateArn"]["AllowedPattern"])
-    assert domain.fullmatch(DOMAIN)
-    assert domain.fullmatch("")
-    assert not domain.fullmatch("https://login.example.com")
-    assert not domain.fullmatch("example")
-    assert certificate.fullmatch(CERTIFICATE)
-    assert certificate.fullmatch("")
-    assert not certificate.fullmatch("arn:aws:iam::123456789012:role/x")
+    assert_name_and_certificate_patterns(
+        translated, ("ApiDomainName", DOMAIN), ("ApiCertificateArn", CERTIFICATE)
+    )
