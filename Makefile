@@ -85,8 +85,8 @@ openapi: install ## regenerate docs/openapi.json from the template and the code 
 
 # --- tenant doctor ---
 # Against the offline stack (`make run` in another shell) unless AUTH0_DOMAIN (or --domain in
-# DOCTOR_ARGS) names a real tenant, with its credentials: see README "Is Auth0 really using the
-# forwarded address?". Both commands run; the target fails when either does.
+# DOCTOR_ARGS) names a real tenant, with its credentials: see docs/doctor.md. Both commands run;
+# the target fails when either does.
 DOCTOR_ARGS ?=
 doctor: install ## ropguard-doctor check and prove (default: the offline stack's tenant)
 	rc=0; $(BIN)/ropguard-doctor check $(DOCTOR_ARGS) || rc=$$?; \

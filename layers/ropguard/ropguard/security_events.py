@@ -7,7 +7,7 @@ durable copy, from which operations can replay it (docs/operations.md).
 
 Nothing here is paid for on a login that is not a breach: the event is a plain dataclass with
 explicit checks (no pydantic), and boto3/botocore are imported by the first publish in a container
-(measured in `make bench`: README "Performance").
+(measured by `make bench`: benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
