@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ropguard import answers, login_request, outcomes, responses, session_requests
-from ropguard.settings import LoginSettings, SessionSettings
+from ropguard.settings import ApiSettings
 from ropguard_offline.aws_resources import read_template
 from ropguard_offline.template import FunctionSpec, TemplateError
 
@@ -248,7 +248,7 @@ def _responses(ok: str, ok_schema: str, errors: Errors) -> dict[str, Any]:
 def login_operation(function: FunctionSpec) -> tuple[dict[str, Any], dict[str, Any]]:
     """POST /login and its request schema: what the parser accepts under the settings the
     template gives the function, and every answer of the design's table."""
-    settings = LoginSettings.from_env(function.environment)
+    settings = ApiSettings.from_env(function.environment)
     body_ref = _ref("LoginRequest")
     operation = {
         "operationId": "login",
@@ -285,7 +285,7 @@ SessionRoute = tuple[str, str, str | None, str, str]
 def _session_operation(function: FunctionSpec, route: SessionRoute) -> tuple[dict[str, Any], dict[str, Any]]:
     """A route of the session function, and the session schemas."""
     operation_id, summary, request, ok, ok_schema = route
-    settings = SessionSettings.from_env(function.environment)
+    settings = ApiSettings.from_env(function.environment)
     operation: dict[str, Any] = {
         "operationId": operation_id,
         "summary": summary,

@@ -16,7 +16,7 @@ from benchmarks.loopback_auth0 import CountingTokenServer
 from ropguard.auth0_client import TokenEndpoint, tenant_origin
 from ropguard.credentials import PowertoolsSecretReader, SecretCredentials
 from ropguard.login import LoginService
-from ropguard.settings import LoginSettings
+from ropguard.settings import ApiSettings
 from tests.fixtures.login import (
     ACCESS_TOKEN,
     CLIENT_SECRET,
@@ -44,7 +44,7 @@ def counted_secrets_client(session: boto3.session.Session) -> tuple[Any, list[st
     return client, calls
 
 
-def service_with(settings: LoginSettings, secrets_client: Any) -> LoginService:
+def service_with(settings: ApiSettings, secrets_client: Any) -> LoginService:
     return LoginService(
         settings,
         credentials=SecretCredentials(
@@ -59,7 +59,7 @@ def service_with(settings: LoginSettings, secrets_client: Any) -> LoginService:
 @pytest.fixture
 def counted(login_env, boto_session) -> Iterator[tuple[LoginService, list[str]]]:
     client, calls = counted_secrets_client(boto_session)
-    service = service_with(LoginSettings.from_env(), client)
+    service = service_with(ApiSettings.from_env(), client)
     yield service, calls
     service.close()
 
@@ -118,7 +118,7 @@ def test_warm_invocations_make_no_aws_call(login_env, counted) -> None:
 def test_secret_max_age_zero_reads_every_time(login_env, boto_session, monkeypatch) -> None:
     monkeypatch.setenv("SECRET_MAX_AGE_SECONDS", "0")
     client, calls = counted_secrets_client(boto_session)
-    service = service_with(LoginSettings.from_env(), client)
+    service = service_with(ApiSettings.from_env(), client)
     login_env.expect_request("/oauth/token").respond_with_json(TOKENS)
 
     for _ in range(3):

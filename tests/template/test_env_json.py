@@ -14,10 +14,9 @@ from typing import Any
 import pytest
 
 from ropguard.settings import (
-    LoginSettings,
+    ApiSettings,
     ResetSettings,
     SecurityEventSettings,
-    SessionSettings,
     read_auth0_base_url,
     read_str,
 )
@@ -36,10 +35,10 @@ def tenant_check_settings(env: dict[str, str]) -> None:
 
 
 SETTINGS_OF: dict[str, list[Callable[[dict[str, str]], object]]] = {
-    "LoginFunction": [LoginSettings.from_env, SecurityEventSettings.from_env],
+    "LoginFunction": [ApiSettings.from_env, SecurityEventSettings.from_env],
     "PasswordResetFunction": [ResetSettings.from_env],
     "TenantCheckFunction": [tenant_check_settings],
-    "SessionFunction": [SessionSettings.from_env],
+    "SessionFunction": [ApiSettings.from_env],
 }
 
 

@@ -24,7 +24,7 @@ from ropguard.errors import (
     RequestError,
     ViewerAddressError,
 )
-from ropguard.settings import CLOUDFRONT, REQUEST_CONTEXT, ClientAddressSettings, SessionSettings
+from ropguard.settings import CLOUDFRONT, REQUEST_CONTEXT, ApiSettings, ClientAddressSettings
 from tests.fixtures.secret_hygiene import SECRETS
 
 CURRENT = "origin-secret-current-0123456789abcdef"
@@ -235,9 +235,9 @@ def test_settings_errors_name_the_variable(env: dict[str, str], variable: str) -
 def test_resolver_reads_no_secret_until_the_first_request() -> None:
     """Building the resolver (container start) makes no AWS call; request-context mode has no secret."""
     base = {"AUTH0_DOMAIN": "tenant.auth0.com", "AUTH0_SECRET_ID": "s", "SECRET_MAX_AGE_SECONDS": "60"}
-    assert ClientAddressResolver.for_api(SessionSettings.from_env(base))._origin_secret is None
+    assert ClientAddressResolver.for_api(ApiSettings.from_env(base))._origin_secret is None
     cloudfront = {"CLIENT_ADDRESS_SOURCE": "cloudfront", "ORIGIN_VERIFY_SECRET_ID": "ropguard/origin-verify"}
-    resolver = ClientAddressResolver.for_api(SessionSettings.from_env({**base, **cloudfront}))
+    resolver = ClientAddressResolver.for_api(ApiSettings.from_env({**base, **cloudfront}))
     assert resolver._origin_secret is not None
     assert resolver._origin_secret._max_age == 60  # type: ignore[attr-defined] # SECRET_MAX_AGE_SECONDS, read once
     assert resolver.settings.source == CLOUDFRONT

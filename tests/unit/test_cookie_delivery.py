@@ -22,7 +22,7 @@ from ropguard.cookie_delivery import (
 )
 from ropguard.cookie_seal import CookieKeys, derive_key
 from ropguard.errors import ConfigurationError, InvalidRequestError
-from ropguard.settings import CookieSettings, SessionSettings, read_origins
+from ropguard.settings import ApiSettings, CookieSettings, read_origins
 from tests.fixtures.login import http_api_event
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,7 +60,7 @@ class Keys:
 
 
 def delivery(now: float = NOW) -> CookieDelivery:
-    return CookieDelivery.with_keys(Keys(), SessionSettings.from_env(COOKIE_ENV), clock=lambda: now)
+    return CookieDelivery.with_keys(Keys(), ApiSettings.from_env(COOKIE_ENV), clock=lambda: now)
 
 
 def event(
@@ -286,9 +286,9 @@ def test_body_mode_builds_no_delivery_and_imports_no_cryptography() -> None:
     code = (
         "import json, sys\n"
         "from ropguard.cookie_delivery import CookieDelivery\n"
-        "from ropguard.settings import SessionSettings\n"
+        "from ropguard.settings import ApiSettings\n"
         "env = {'AUTH0_DOMAIN': 'tenant.example.com', 'AUTH0_SECRET_ID': 'auth0'}\n"
-        "print(json.dumps([CookieDelivery.for_api(SessionSettings.from_env(env)) is None,"
+        "print(json.dumps([CookieDelivery.for_api(ApiSettings.from_env(env)) is None,"
         " 'cryptography' in sys.modules]))"
     )
     result = subprocess.run(  # noqa: S603 - this venv's interpreter, our own code

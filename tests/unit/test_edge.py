@@ -172,7 +172,7 @@ class CookieService(Service):
     def __init__(self) -> None:
         super().__init__()
         from ropguard.cookie_seal import CookieKeys, derive_key  # noqa: PLC0415
-        from ropguard.settings import SessionSettings  # noqa: PLC0415
+        from ropguard.settings import ApiSettings  # noqa: PLC0415
 
         class Keys:
             def keys(self, *, refresh: bool = False) -> CookieKeys:
@@ -180,7 +180,7 @@ class CookieService(Service):
 
         env = {"AUTH0_DOMAIN": "t.example.com", "AUTH0_SECRET_ID": "s", "TOKEN_DELIVERY": "cookie"}
         env |= {"COOKIE_KEY_SECRET_ID": "k", "ALLOWED_ORIGINS": "https://app.example.com"}
-        self.cookies = CookieDelivery.with_keys(Keys(), SessionSettings.from_env(env))
+        self.cookies = CookieDelivery.with_keys(Keys(), ApiSettings.from_env(env))
 
 
 def tokens(service: Service, event: ApiEvent, caller: Caller) -> Answer:

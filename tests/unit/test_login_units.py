@@ -13,7 +13,7 @@ from ropguard.edge import ORIGIN_NOT_VERIFIED_DESCRIPTION
 from ropguard.errors import ConfigurationError
 from ropguard.login import LoginService
 from ropguard.responses import json_response, render
-from ropguard.settings import CLOUDFRONT, ClientAddressSettings, LoginSettings
+from ropguard.settings import CLOUDFRONT, ApiSettings, ClientAddressSettings
 from tests.fixtures.login import login_once
 
 BASE_ENV = {"AUTH0_DOMAIN": "tenant.eu.auth0.com", "AUTH0_SECRET_ID": "ropguard/auth0"}
@@ -59,7 +59,7 @@ def test_source_ip_reads_only_the_request_context() -> None:
 
 
 def test_settings_defaults() -> None:
-    settings = LoginSettings.from_env(BASE_ENV)
+    settings = ApiSettings.from_env(BASE_ENV)
     assert settings.auth0.base_url == "https://tenant.eu.auth0.com"
     assert settings.auth0.connect_timeout_seconds == 2.0
     assert settings.auth0.read_timeout_seconds == 8.0
@@ -82,14 +82,14 @@ def test_settings_defaults() -> None:
     ],
 )
 def test_auth0_domain_accepted(domain, base_url) -> None:
-    assert LoginSettings.from_env({**BASE_ENV, "AUTH0_DOMAIN": domain}).auth0.base_url == base_url
+    assert ApiSettings.from_env({**BASE_ENV, "AUTH0_DOMAIN": domain}).auth0.base_url == base_url
 
 
 def test_plain_http_host_needs_an_explicit_opt_in() -> None:
     env = {**BASE_ENV, "AUTH0_DOMAIN": "http://host.docker.internal:4000"}
     with pytest.raises(ConfigurationError, match="AUTH0_DOMAIN: plain http"):
-        LoginSettings.from_env(env)
-    opted_in = LoginSettings.from_env({**env, "AUTH0_INSECURE_HTTP_HOSTS": "host.docker.internal"})
+        ApiSettings.from_env(env)
+    opted_in = ApiSettings.from_env({**env, "AUTH0_INSECURE_HTTP_HOSTS": "host.docker.internal"})
     assert opted_in.auth0.base_url == "http://host.docker.internal:4000"
 
 
@@ -112,7 +112,7 @@ def test_plain_http_host_needs_an_explicit_opt_in() -> None:
 )
 def test_settings_errors_name_the_variable(name, value, message) -> None:
     with pytest.raises(ConfigurationError, match=message) as caught:
-        LoginSettings.from_env({**BASE_ENV, name: value})
+        ApiSettings.from_env({**BASE_ENV, name: value})
     assert caught.value.variable == name
 
 
@@ -161,7 +161,7 @@ class _OriginSecret:
 )
 def test_unverified_cloudfront_request_is_refused_before_auth0(headers: dict[str, str], outcome: str) -> None:
     service = LoginService(
-        LoginSettings.from_env(BASE_ENV),
+        ApiSettings.from_env(BASE_ENV),
         credentials=None,  # type: ignore[arg-type] - never reached
         token_endpoint=_NeverCalled(),
         client_address=ClientAddressResolver(ClientAddressSettings(CLOUDFRONT, "origin"), _OriginSecret()),

@@ -23,7 +23,7 @@ from ropguard.session_requests import (
     RecoveryCodeFactor,
     RefreshRequest,
 )
-from ropguard.settings import SessionSettings
+from ropguard.settings import ApiSettings
 
 CALLER = Caller("203.0.113.9", "req-1")
 CREDENTIALS = ClientCredentials("client", "secret-never-log")
@@ -60,7 +60,7 @@ class FakeSecret:
 
 def service(*replies: Any, secret: FakeSecret | None = None) -> tuple[SessionService, FakeAuth0]:
     auth0 = FakeAuth0(*replies)
-    settings = SessionSettings.from_env({"AUTH0_DOMAIN": "tenant.example.com", "AUTH0_SECRET_ID": "s"})
+    settings = ApiSettings.from_env({"AUTH0_DOMAIN": "tenant.example.com", "AUTH0_SECRET_ID": "s"})
     built = SessionService(
         settings,
         credentials=secret or FakeSecret(CREDENTIALS),

@@ -21,7 +21,7 @@ from ropguard.outcomes import Outcome, Step, classify, tokens
 from ropguard.responses import render
 from ropguard.session import SessionService
 from ropguard.session_requests import MfaChallengeRequest, MfaVerifyRequest, OtpFactor, RefreshRequest
-from ropguard.settings import LoginSettings, SessionSettings
+from ropguard.settings import ApiSettings
 from ropguard.shedding import Shedding
 from ropguard.verdicts import VerdictMemory
 from tests.fixtures.login import http_api_event, login_once
@@ -186,9 +186,7 @@ def _login(body: dict[str, str], source_ip: str) -> dict[str, Any]:
 
 def test_the_login_service_sheds_through_the_hook_with_a_metric_per_shed_answer(clock: Clock) -> None:
     auth0 = Auth0(429, SUSPICIOUS)
-    service = LoginService(
-        LoginSettings.from_env(ENV), credentials=Secret(), token_endpoint=auth0, clock=clock
-    )
+    service = LoginService(ApiSettings.from_env(ENV), credentials=Secret(), token_endpoint=auth0, clock=clock)
 
     first = login_once(service, _login({"username": "a@example.com", "password": "pw-1"}, "203.0.113.9"))
     again = login_once(service, _login({"username": "b@example.com", "password": "pw-2"}, "203.0.113.9"))
@@ -207,7 +205,7 @@ def test_the_login_service_sheds_through_the_hook_with_a_metric_per_shed_answer(
 def test_the_session_service_sheds_mfa_blocks_per_token_and_the_rate_limit_for_every_route(
     clock: Clock,
 ) -> None:
-    settings = SessionSettings.from_env(ENV)
+    settings = ApiSettings.from_env(ENV)
     mfa_limit = {
         "error": "too_many_attempts",
         "error_description": "Too many failed MFA attempts. Try again later.",
@@ -235,20 +233,20 @@ def test_the_session_service_sheds_mfa_blocks_per_token_and_the_rate_limit_for_e
 
 
 def test_the_window_is_a_setting_of_both_api_functions() -> None:
-    assert LoginSettings.from_env(ENV).shed_window_seconds == 60
-    assert SessionSettings.from_env({**ENV, "SHED_WINDOW_SECONDS": "15"}).shed_window_seconds == 15
-    assert LoginSettings.from_env({**ENV, "SHED_WINDOW_SECONDS": "0"}).shed_window_seconds == 0
+    assert ApiSettings.from_env(ENV).shed_window_seconds == 60
+    assert ApiSettings.from_env({**ENV, "SHED_WINDOW_SECONDS": "15"}).shed_window_seconds == 15
+    assert ApiSettings.from_env({**ENV, "SHED_WINDOW_SECONDS": "0"}).shed_window_seconds == 0
 
 
 @pytest.mark.parametrize("value", ["-1", "3601", "soon", "1.5"])
 def test_a_window_out_of_range_names_the_variable(value: str) -> None:
     with pytest.raises(ConfigurationError, match="SHED_WINDOW_SECONDS"):
-        LoginSettings.from_env({**ENV, "SHED_WINDOW_SECONDS": value})
+        ApiSettings.from_env({**ENV, "SHED_WINDOW_SECONDS": value})
 
 
 def test_a_window_of_zero_remembers_no_block(clock: Clock) -> None:
     service = LoginService(
-        LoginSettings.from_env({**ENV, "SHED_WINDOW_SECONDS": "0"}),
+        ApiSettings.from_env({**ENV, "SHED_WINDOW_SECONDS": "0"}),
         credentials=Secret(),
         token_endpoint=Auth0(429, BRUTE_FORCE),
         clock=clock,

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Generic, NotRequired, TypedDict, TypeVar
+from typing import NotRequired, TypedDict
 
 from ropguard.client_address import ClientAddressResolver
 from ropguard.cookie_delivery import CookieDelivery
 from ropguard.rotation import CredentialsSource
 from ropguard.settings import ApiSettings
 from ropguard.shedding import Shedding
-
-SettingsT = TypeVar("SettingsT", bound=ApiSettings)
 
 
 class ServiceParts(TypedDict):
@@ -29,10 +27,10 @@ class ServiceParts(TypedDict):
     shedding: NotRequired[Shedding | None]
 
 
-class ApiService(Generic[SettingsT]):
+class ApiService:
     def __init__(
         self,
-        settings: SettingsT,
+        settings: ApiSettings,
         *,
         credentials: CredentialsSource,
         clock: Callable[[], float] = time.time,

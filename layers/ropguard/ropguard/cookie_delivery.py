@@ -14,8 +14,8 @@ token, never the refresh token. The edge applies this module in one place, aroun
   SameSite=Strict; Path=/; Max-Age=...`` (``ropguard.cookie_seal``: the value is never the token),
   and a logout clears the cookie with the same attributes and ``Max-Age=0``.
 
-``cryptography`` (through ``cookie_seal``) is imported on the first seal or open, so body mode,
-which never builds a ``CookieDelivery``, never imports it.
+``cookie_seal`` is imported when a ``CookieDelivery`` is built, and ``cryptography`` (through it)
+on the first seal or open, so body mode, which never builds one, imports neither.
 """
 
 from __future__ import annotations
@@ -29,11 +29,11 @@ from typing import TYPE_CHECKING, Any, Final
 
 from ropguard.answers import Answer, error_body
 from ropguard.api_event import ApiEvent
-from ropguard.cookie_seal import CookieSealer, KeySource, Opened, SecretKeySource
 from ropguard.errors import InvalidRequestError
 from ropguard.request_body import body_fields, is_given
 
 if TYPE_CHECKING:
+    from ropguard.cookie_seal import CookieSealer, KeySource, Opened
     from ropguard.settings import ApiSettings
 
 #: ``__Host-``: the browser keeps it only if Secure, Path=/ and no Domain (RFC 6265bis cookie prefixes).
@@ -88,6 +88,8 @@ class CookieDelivery:
     ) -> CookieDelivery:
         if api.cookie is None:
             raise ValueError("the API is in body mode")
+        from ropguard.cookie_seal import CookieSealer  # noqa: PLC0415 - cookie mode only
+
         return cls(
             CookieSealer(COOKIE_NAME, keys, clock=clock),
             lifetime_seconds=api.cookie.lifetime_seconds,
@@ -101,6 +103,7 @@ class CookieDelivery:
         """Cookie mode's delivery (keys read on the first seal or open), None in body mode."""
         if api.cookie is None:
             return None
+        from ropguard.cookie_seal import SecretKeySource  # noqa: PLC0415 - cookie mode only
         from ropguard.credentials import CachedSecret, secret_reader  # noqa: PLC0415 - cookie mode only
 
         secret = CachedSecret(

@@ -21,7 +21,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, Protocol
 
 from ropguard.errors import SecretUnavailableError
 from ropguard.outbound import TIMEOUT_ERRORS, TRANSPORT_ERRORS, Origin, Timeouts
@@ -49,12 +49,14 @@ class SecretReader(Protocol):
 # --- the extension's local HTTP endpoint ----------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class ExtensionTimeouts:
+class ExtensionTimeouts(NamedTuple):
     """Short on purpose: the extension is on localhost; only its own miss goes to Secrets Manager."""
 
     connect_seconds: float = 0.5
     read_seconds: float = 2.0
+
+
+EXTENSION_TIMEOUTS: Final = ExtensionTimeouts()
 
 
 class ExtensionSecretReader:
@@ -71,7 +73,7 @@ class ExtensionSecretReader:
         port: int,
         *,
         session_token: str,
-        timeouts: ExtensionTimeouts = ExtensionTimeouts(),
+        timeouts: ExtensionTimeouts = EXTENSION_TIMEOUTS,
     ) -> None:
         self.base_url = f"http://localhost:{port}"
         self._session_token = session_token

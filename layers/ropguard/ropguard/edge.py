@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
 from ropguard.answers import MISCONFIGURED_BODY, TIMEOUT_BODY, UPSTREAM_BODY, Answer, error_body
 from ropguard.api_event import ApiEvent, read_event
@@ -49,8 +49,7 @@ class AddressedService(Protocol):
     def cookies(self) -> CookieDelivery | None: ...
 
 
-@dataclass(frozen=True, slots=True)
-class Caller:
+class Caller(NamedTuple):
     """Who asked: the end user's address (from the request context) and API Gateway's request id."""
 
     source_ip: str
@@ -77,8 +76,7 @@ class Route(Generic[S]):
         return self.metric_names.get(outcome, f"{self.metric_prefix}{outcome}")
 
 
-@dataclass(frozen=True, slots=True)
-class ErrorAnswer:
+class ErrorAnswer(NamedTuple):
     """``body`` None means ``invalid_request`` with the exception's own (safe) message."""
 
     outcome: str

@@ -26,7 +26,7 @@ from ropguard.edge import Caller, Route
 from ropguard.login_request import LoginRequest, parse_login_body
 from ropguard.outcomes import Outcome, Step, auth0_error_code, classify, tokens
 from ropguard.rotation import exchange
-from ropguard.settings import Environ, LoginSettings
+from ropguard.settings import ApiSettings, Environ
 
 
 class BreachReporter(Protocol):
@@ -52,10 +52,10 @@ class TokenRequester(Protocol):
 BREACH_REPORT_FAILED = "BreachReportFailed"
 
 
-class LoginService(ApiService[LoginSettings]):
+class LoginService(ApiService):
     def __init__(
         self,
-        settings: LoginSettings,
+        settings: ApiSettings,
         *,
         token_endpoint: TokenRequester,
         breach_reporter: BreachReporter | None = None,
@@ -77,7 +77,7 @@ class LoginService(ApiService[LoginSettings]):
 
         The breached-password follow-up passes its SNS reporter here.
         """
-        settings = LoginSettings.from_env(env)
+        settings = ApiSettings.from_env(env)
         return cls(
             settings,
             credentials=SecretCredentials.for_tenant(settings.auth0),

@@ -25,9 +25,8 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from enum import Enum, StrEnum
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from ropguard.answers import MISCONFIGURED_BODY, UPSTREAM_BODY, Answer, error_body
 from ropguard.auth0_client import Auth0Reply
@@ -74,8 +73,7 @@ ANY_CODE: Final = "*"
 _OURS: Final = frozenset({Outcome.CLIENT_REJECTED, Outcome.MISCONFIGURED})
 
 
-@dataclass(frozen=True, slots=True)
-class Rule:
+class Rule(NamedTuple):
     """One row: Auth0's ``code`` (on ``steps``, with ``auth0_status`` if given) -> our answer.
 
     ``status``, ``error`` and ``description`` None pass Auth0's own; ``poll`` keeps ``interval`` and

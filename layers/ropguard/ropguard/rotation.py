@@ -10,8 +10,7 @@ is final, because the grant may have reached Auth0.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from ropguard.auth0_client import Auth0Reply
 from ropguard.credentials import ClientCredentials
@@ -24,8 +23,7 @@ class CredentialsSource(Protocol):
     def get(self, *, refresh: bool = False) -> ClientCredentials: ...
 
 
-@dataclass(frozen=True, slots=True)
-class Exchanged:
+class Exchanged(NamedTuple):
     reply: Auth0Reply
     attempts: int
 

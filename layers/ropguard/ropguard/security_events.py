@@ -6,8 +6,8 @@ only consumer that matters), and only if both fail is it logged in full at error
 durable copy, from which operations can replay it (docs/operations.md).
 
 Nothing here is paid for on a login that is not a breach: the event is a plain dataclass with
-explicit checks (no pydantic), and boto3/botocore are imported by the first publish in a container
-(measured by `make bench`: benchmarks/RESULTS.md).
+explicit checks (no pydantic), and ``uuid`` and boto3/botocore are imported by the first publish in
+a container (measured by `make bench`: benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -16,12 +16,11 @@ import ipaddress
 import json
 import random
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Final, Self
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, Self
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -31,6 +30,8 @@ from ropguard.settings import Environ, SecurityEventSettings
 from ropguard.tracing import traced_method
 
 if TYPE_CHECKING:
+    import uuid
+
     import boto3
     from botocore.config import Config
     from mypy_boto3_sns import SNSClient
@@ -94,6 +95,8 @@ class PasswordBreachedEvent:
 
     @classmethod
     def new(cls, *, username: str, realm: str | None, source_ip: str, request_id: str) -> Self:
+        import uuid  # noqa: PLC0415 - with platform, ~3 ms a login that is not a breach never pays
+
         return cls.from_dict(
             {
                 "id": uuid.uuid4(),
@@ -200,6 +203,8 @@ def _text(minimum: int, maximum: int, *, optional: bool = False) -> Callable[[An
 
 
 def _uuid(value: Any) -> uuid.UUID:
+    import uuid  # noqa: PLC0415 - see PasswordBreachedEvent.new
+
     if isinstance(value, uuid.UUID):
         return value
     if not isinstance(value, str):
@@ -247,8 +252,7 @@ _CHECKS: Final[dict[str, Callable[[Any], Any]]] = {
 _DEFAULTS: Final[dict[str, Any]] = {"type": PASSWORD_BREACHED, "version": 1, "realm": None}
 
 
-@dataclass(frozen=True)
-class PublishPolicy:
+class PublishPolicy(NamedTuple):
     """Bounds on how long the login answer may wait for the event to be stored.
 
     Worst case for the caller: ``sns_budget_seconds`` plus ``fallback_attempts`` calls of at most

@@ -54,7 +54,7 @@ from ropguard.session_requests import (
     parse_mfa_verify,
     parse_refresh,
 )
-from ropguard.settings import Environ, SessionSettings
+from ropguard.settings import ApiSettings, Environ
 
 
 def _verify_fields(request: MfaVerifyRequest) -> dict[str, str]:
@@ -73,10 +73,10 @@ def _verify_fields(request: MfaVerifyRequest) -> dict[str, str]:
     }
 
 
-class SessionService(ApiService[SessionSettings]):
+class SessionService(ApiService):
     def __init__(
         self,
-        settings: SessionSettings,
+        settings: ApiSettings,
         *,
         auth0: TokenEndpoint,
         **parts: Unpack[ServiceParts],
@@ -89,7 +89,7 @@ class SessionService(ApiService[SessionSettings]):
         cls, env: Environ | None = None, *, clock: Callable[[], float] = time.time
     ) -> SessionService:
         """Validate configuration and build the container's clients (no network call yet)."""
-        settings = SessionSettings.from_env(env)
+        settings = ApiSettings.from_env(env)
         return cls(
             settings,
             credentials=SecretCredentials.for_tenant(settings.auth0),

@@ -26,8 +26,8 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
 from enum import StrEnum
+from typing import NamedTuple
 
 TOO_MANY_ATTEMPTS = "too_many_attempts"
 TOO_MANY_REQUESTS = "too_many_requests"
@@ -56,8 +56,7 @@ class Scope(StrEnum):
     RATE_LIMIT = "tenant"  # the tenant's global rate limit: every call until the reset time
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
+class Verdict(NamedTuple):
     """The answer ropguard gave for Auth0's verdict, kept to be given again unchanged."""
 
     status: int
@@ -70,16 +69,14 @@ class Verdict:
         return cls(status, error, description, tuple(headers.items()))
 
 
-@dataclass(frozen=True, slots=True)
-class Shed:
+class Shed(NamedTuple):
     """A request answered from memory: which verdict covered it, and the answer to give."""
 
     scope: Scope
     verdict: Verdict
 
 
-@dataclass(frozen=True, slots=True)
-class _Entry:
+class _Entry(NamedTuple):
     verdict: Verdict
     until: float
     counts_down: bool  # a rate limit: ``Retry-After`` tells the seconds left
@@ -224,4 +221,4 @@ def _with_retry_after(verdict: Verdict, seconds: float) -> Verdict:
     kept = tuple((name, value if name.lower() == "retry-after" else old) for name, old in verdict.headers)
     if not any(name.lower() == "retry-after" for name, _ in kept):
         kept += ((RETRY_AFTER, value),)
-    return replace(verdict, headers=kept)
+    return verdict._replace(headers=kept)
