@@ -96,12 +96,12 @@ class SecretsManager:
         except (ClientError, BotoCoreError) as exc:
             raise DoctorError(
                 f"cannot list the offline stack's secrets at {self.endpoint_url} ({type(exc).__name__}); "
-                "is `make run` running? Or set AUTH0_CLIENT_ID and AUTH0_CLIENT_SECRET"
+                "is `make run` running? (For a deployed tenant, give --domain or AUTH0_DOMAIN.)"
             ) from None
         matches = [name for name in names if STACK_SECRET_LOGICAL_ID in name]
         if len(matches) != 1:
             raise DoctorError(
                 f"expected one secret named like {STACK_SECRET_LOGICAL_ID} at {self.endpoint_url}, "
-                f"found {len(matches)}; give --login-secret-id or AUTH0_CLIENT_ID/AUTH0_CLIENT_SECRET"
+                f"found {len(matches)}; give --login-secret-id (or AUTH0_SECRET_ID)"
             )
         return self.credentials(matches[0])
