@@ -11,7 +11,7 @@ nothing else happens (fail closed).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
 from ropguard.answers import MISCONFIGURED_BODY, TIMEOUT_BODY, UPSTREAM_BODY, Answer, error_body
@@ -56,8 +56,7 @@ class Caller(NamedTuple):
     request_id: str
 
 
-@dataclass(frozen=True, slots=True)
-class Route(Generic[S]):
+class Route(NamedTuple, Generic[S]):
     """One route of a function: ``handle`` parses the typed event and calls the service.
 
     Metric names are ``metric_prefix`` + the answer's outcome; ``metric_names`` overrides some
@@ -69,7 +68,7 @@ class Route(Generic[S]):
     name: str
     metric_prefix: str
     handle: Callable[[S, ApiEvent, Caller], Answer]
-    metric_names: Mapping[str, str] = field(default_factory=dict)
+    metric_names: Mapping[str, str] = MappingProxyType({})
     session_cookie: SessionCookie = SessionCookie.NONE
 
     def metric(self, outcome: str) -> str:

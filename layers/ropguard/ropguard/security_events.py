@@ -5,7 +5,7 @@ SNS gets a few attempts inside a time budget, then the event goes straight to th
 only consumer that matters), and only if both fail is it logged in full at error level, the last
 durable copy, from which operations can replay it (docs/operations.md).
 
-Nothing here is paid for on a login that is not a breach: the event is a plain dataclass with
+Nothing here is paid for on a login that is not a breach: the event is a ``NamedTuple`` with
 explicit checks (no pydantic), and ``uuid`` and boto3/botocore are imported by the first publish in
 a container (measured by `make bench`: benchmarks/RESULTS.md).
 """
@@ -17,7 +17,6 @@ import json
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Final, NamedTuple, Self
@@ -75,8 +74,7 @@ IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 _FIELDS: Final = ("type", "version", "id", "occurred_at", "username", "realm", "source_ip", "request_id")
 
 
-@dataclass(frozen=True, slots=True)
-class PasswordBreachedEvent:
+class PasswordBreachedEvent(NamedTuple):
     """The design's event, exactly: no field can carry a password, hash, token or secret.
 
     Built and parsed only through ``new``/``from_dict``/``from_json``, which check what the schema
