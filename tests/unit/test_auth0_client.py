@@ -16,15 +16,13 @@ from pytest_httpserver import HTTPServer
 from ropguard.auth0_client import (
     PASSWORD_REALM_GRANT,
     Auth0Call,
-    Auth0TimeoutError,
-    Auth0UnreachableError,
     PasswordGrant,
     TokenEndpoint,
     json_body,
     tenant_origin,
 )
 from ropguard.credentials import ClientCredentials
-from ropguard.errors import ConfigurationError
+from ropguard.errors import ConfigurationError, UpstreamTimeoutError, UpstreamUnreachableError
 from ropguard.outbound import Reply
 from ropguard.settings import CLIENT_SECRET_BASIC, CLIENT_SECRET_POST, Auth0Settings
 from tests.fixtures.cookies import cookie_setting_answer
@@ -129,7 +127,7 @@ def test_a_silent_tenant_is_a_timeout_named_as_httpx_named_it() -> None:
     with socket.create_server(("127.0.0.1", 0)) as listener:
         base_url = f"http://127.0.0.1:{listener.getsockname()[1]}"
         endpoint = TokenEndpoint(tenant_origin(settings_for(base_url, read_timeout=0.05)))
-        with pytest.raises(Auth0TimeoutError, match=r"^ReadTimeout$"):
+        with pytest.raises(UpstreamTimeoutError, match=r"^ReadTimeout$"):
             endpoint.request_token(GRANT, CREDENTIALS, forwarded_for="203.0.113.9")
         endpoint.close()
 
@@ -139,7 +137,7 @@ def test_nothing_listening_is_unreachable() -> None:
         probe.bind(("127.0.0.1", 0))
         base_url = f"http://127.0.0.1:{probe.getsockname()[1]}"
     endpoint = TokenEndpoint(tenant_origin(settings_for(base_url)))
-    with pytest.raises(Auth0UnreachableError, match=r"^ConnectError$"):
+    with pytest.raises(UpstreamUnreachableError, match=r"^ConnectError$"):
         endpoint.send(Auth0Call("POST", "/oauth/token", {}), CREDENTIALS, forwarded_for="203.0.113.9")
     endpoint.close()
 

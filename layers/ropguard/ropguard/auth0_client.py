@@ -73,11 +73,6 @@ def tenant_origin(settings: Auth0Settings, *, network: httpcore.NetworkBackend |
     return origin
 
 
-# The names the services know; classes of ``ropguard.errors``.
-Auth0TimeoutError = UpstreamTimeoutError
-Auth0UnreachableError = UpstreamUnreachableError
-
-
 @dataclass(frozen=True, slots=True)
 class Auth0Reply:
     status: int
@@ -134,8 +129,8 @@ class TokenEndpoint:
 
     ``request_token`` sends password grants; ``send`` every other call. Both go through the one
     origin and never retry once a byte may have reached Auth0. Timeouts (the deadline included)
-    become ``Auth0TimeoutError`` (504), every other transport failure (an oversized answer
-    included) ``Auth0UnreachableError`` (502), each with the failure's class name as its reason.
+    become ``UpstreamTimeoutError`` (504), every other transport failure (an oversized answer
+    included) ``UpstreamUnreachableError`` (502), each with the failure's class name as its reason.
     """
 
     def __init__(self, origin: Origin, *, basic_auth: bool = False) -> None:
@@ -187,9 +182,9 @@ class TokenEndpoint:
         try:
             reply = self._origin.request(method, path, headers=headers, content=content)
         except TIMEOUT_ERRORS as exc:
-            raise Auth0TimeoutError(type(exc).__name__) from None
+            raise UpstreamTimeoutError(type(exc).__name__) from None
         except TRANSPORT_ERRORS as exc:
-            raise Auth0UnreachableError(type(exc).__name__) from None
+            raise UpstreamUnreachableError(type(exc).__name__) from None
         return Auth0Reply(status=reply.status, body=json_body(reply), headers=reply.headers)
 
 
