@@ -27,6 +27,7 @@ from ropguard.session import SESSION_ROUTES
 from ropguard_doctor.routes import routes_from_template
 from ropguard_doctor.scheduled import FINDINGS_METRIC
 from tests.template.sam_translation import translated_template
+from tests.template.test_cloudfront_template import deployed
 
 ROOT = Path(__file__).resolve().parents[2]
 CODE_DIRS = [ROOT / "layers" / "ropguard" / "ropguard", ROOT / "functions", ROOT / "ropguard_doctor"]
@@ -235,10 +236,24 @@ def test_tenant_check_knows_every_deployed_route(template) -> None:
     assert declared == set(routes_from_template(ROOT / "template.yaml"))
 
 
+MANAGEMENT_SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:auth0/management-AbCdEf"
+
+
+def tenant_check_statements(translated: dict[str, Any], prove: str) -> list[dict[str, Any]]:
+    """The role's statements as deployed with a management secret and ``TenantCheckProve=prove``."""
+    parameters = {
+        "TenantManagementSecretArn": MANAGEMENT_SECRET,
+        "TenantCheckProve": prove,
+        "Tracing": "Disabled",
+    }
+    role = deployed(translated, "request-context", parameters)["Resources"]["TenantCheckFunctionRole"]
+    statements: list[dict[str, Any]] = role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    return statements
+
+
 def test_tenant_check_role_is_least_privilege() -> None:
     translated = translated_template()
-    role = translated["Resources"]["TenantCheckFunctionRole"]
-    statements = role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    statements = tenant_check_statements(translated, "true")  # the most it may do
     actions = sorted(
         a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
     )
@@ -248,6 +263,15 @@ def test_tenant_check_role_is_least_privilege() -> None:
     policy = json.dumps(schedule_role["Properties"]["Policies"])
     assert "lambda:InvokeFunction" in policy
     assert '"*"' not in policy
+
+
+@pytest.mark.parametrize("prove", ["false", "true"])
+def test_tenant_check_reads_the_login_secret_only_to_prove(prove: str) -> None:
+    statements = tenant_check_statements(translated_template(), prove)
+    [readable] = [s["Resource"] for s in statements if s["Action"] == "secretsmanager:GetSecretValue"]
+    login_secret = {"Ref": "Auth0ClientSecret"}  # the stack creates it (no ExistingAuth0SecretArn)
+    expected = [{"Ref": "TenantManagementSecretArn"}] + ([login_secret] if prove == "true" else [])
+    assert readable == expected
 
 
 def test_the_function_package_holds_the_doctor_and_the_desired_state() -> None:
