@@ -21,9 +21,10 @@ import pytest
 import yaml
 
 from ropguard.edge import ERROR_TABLE, UNKNOWN_ROUTE
-from ropguard.login import LOGIN_ROUTES
+from ropguard.login import BREACH_REPORT_FAILED, LOGIN_ROUTES
 from ropguard.outcomes import Outcome
 from ropguard.session import SESSION_ROUTES
+from ropguard.shedding import TENANT_RATE_LIMITED
 from ropguard_doctor.routes import routes_from_template
 from ropguard_doctor.scheduled import FINDINGS_METRIC
 from tests.template.sam_translation import translated_template
@@ -76,11 +77,16 @@ def emitted_metrics() -> set[str]:
 
 
 def edge_metrics() -> set[str]:
-    """What ``ropguard.edge.serve`` counts for the API functions: ``route.metric(outcome)``."""
+    """What ``ropguard.edge.serve`` counts for the API functions: ``route.metric(outcome)``, and the
+    extra metrics an answer carries (``Answer.extra_metrics``)."""
     errors = {row.outcome for _, row in ERROR_TABLE}
     routes = [*LOGIN_ROUTES.values(), *SESSION_ROUTES.values()]
     names = {route.metric(outcome) for route in routes for outcome in {*Outcome, *errors}}
-    return names | {UNKNOWN_ROUTE.metric(outcome) for outcome in errors}
+    return (
+        names
+        | {UNKNOWN_ROUTE.metric(outcome) for outcome in errors}
+        | {BREACH_REPORT_FAILED, TENANT_RATE_LIMITED}
+    )
 
 
 def _metric_names(value: ast.expr, constants: dict[str, str], members: dict[str, str]) -> set[str]:
@@ -193,6 +199,31 @@ def test_dashboard_shows_the_session_function_wherever_it_shows_the_login_functi
     assert body.count("${LoginFunction}") == body.count("${SessionFunction}") > 0
     assert body.count("${LoginFunctionLogGroup}") == body.count("${SessionFunctionLogGroup}") > 0
     assert "ropguard-session" in body
+
+
+def test_the_tenants_rate_limit_is_alarmed_in_both_api_functions(template) -> None:
+    """One alarm over both functions: the metric the shedding hook counts on Auth0's answer."""
+    alarm = template["Resources"]["Auth0TenantRateLimitAlarm"]["Properties"]
+    variables = {
+        name: template["Resources"][name]["Properties"]["Environment"]["Variables"]
+        for name in ("LoginFunction", "SessionFunction")
+    }
+    stats = {query["Id"]: query["MetricStat"] for query in alarm["Metrics"] if "MetricStat" in query}
+    watched = {
+        (stat["Metric"]["Namespace"], stat["Metric"]["MetricName"], stat["Metric"]["Dimensions"][0]["Value"])
+        for stat in stats.values()
+    }
+    services = {v["POWERTOOLS_SERVICE_NAME"] for v in variables.values()}
+    namespace = template["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"]
+    assert watched == {(namespace, TENANT_RATE_LIMITED, service) for service in services}
+    [expression] = [query for query in alarm["Metrics"] if "Expression" in query]
+    assert expression["ReturnData"] is True
+    assert set(re.findall(r"FILL\((\w+), 0\)", expression["Expression"])) == set(stats)
+    assert (alarm["Threshold"], alarm["ComparisonOperator"], alarm["TreatMissingData"]) == (
+        0,
+        "GreaterThanThreshold",
+        "notBreaching",
+    )
 
 
 def test_dashboard_url_is_an_output(template) -> None:

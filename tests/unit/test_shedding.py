@@ -22,7 +22,7 @@ from ropguard.responses import render
 from ropguard.session import SessionService
 from ropguard.session_requests import MfaChallengeRequest, MfaVerifyRequest, OtpFactor, RefreshRequest
 from ropguard.settings import ApiSettings
-from ropguard.shedding import Shedding
+from ropguard.shedding import TENANT_RATE_LIMITED, Shedding
 from ropguard.verdicts import VerdictMemory
 from tests.fixtures.login import http_api_event, login_once
 
@@ -145,6 +145,21 @@ def test_the_tenants_rate_limit_covers_every_call_until_its_reset_time(
     clock.now += 3
     shedding.answer(Step.PASSWORD, NEIGHBOUR, "carol@example.com", auth0.ask)
     assert auth0.calls == 2
+
+
+@pytest.mark.parametrize("window", [60, 0])
+def test_every_answer_of_the_tenants_rate_limit_counts_its_metric(clock: Clock, window: int) -> None:
+    """Counted on Auth0's answer, whether or not it is remembered (a window of 0, no reset time)."""
+    shedding = Shedding(VerdictMemory(window_seconds=window, clock=clock))
+    limited = shedding.answer(Step.PASSWORD, ATTACKER, "a@example.com", Auth0(429, GLOBAL_LIMIT).ask)
+    assert limited.extra_metrics == (TENANT_RATE_LIMITED,)
+    others = (SUSPICIOUS, BRUTE_FORCE, {"error": "too_many_requests", "error_description": "Slow down."})
+    for number, body in enumerate(others):
+        auth0 = Auth0(429, body)
+        other = shedding.answer(
+            Step.PASSWORD, Caller(f"198.51.100.{number}", "r"), "b@example.com", auth0.ask
+        )
+        assert (auth0.calls, other.extra_metrics) == (1, ()), body
 
 
 @pytest.mark.parametrize(

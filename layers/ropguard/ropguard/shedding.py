@@ -5,7 +5,9 @@ verdict of Auth0's that covers this caller (``ropguard.verdicts``), that answer 
 byte for byte, and Auth0 is not called; otherwise Auth0 is asked, and a ``429 too_many_attempts``
 or ``429 too_many_requests`` it gives is remembered. A shed answer has its own outcome (a metric per
 shed answer: ``LoginShedAddress``, ``MfaVerifyShedUserAddress``, ...) and logs which verdict
-covered it; nothing else about the answer tells it from Auth0's.
+covered it; nothing else about the answer tells it from Auth0's. Every answer of the tenant's global
+rate limit that Auth0 gives also counts ``Auth0TenantRateLimited`` (its alarm: every login fails
+until the reset).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from ropguard.auth0_client import Auth0Reply
 from ropguard.edge import Caller
 from ropguard.outcomes import Outcome, Step
 from ropguard.settings import ApiSettings
-from ropguard.verdicts import Scope, Verdict, VerdictMemory
+from ropguard.verdicts import Scope, Verdict, VerdictMemory, scope_of
 
 #: Which verdict covered a shed answer -> its outcome (the route's metric is its prefix plus this).
 SHED_OUTCOMES: Mapping[Scope, Outcome] = {
@@ -28,6 +30,8 @@ SHED_OUTCOMES: Mapping[Scope, Outcome] = {
     Scope.USER_ADDRESS: Outcome.SHED_USER_ADDRESS,
     Scope.RATE_LIMIT: Outcome.SHED_RATE_LIMITED,
 }
+#: Counted (unprefixed, in both API functions) when Auth0 answers with the tenant's global rate limit.
+TENANT_RATE_LIMITED = "Auth0TenantRateLimited"
 #: Our answers that carry a verdict of Auth0's (the rule table's rows for its two 429s).
 _VERDICTS = frozenset({Outcome.TOO_MANY_ATTEMPTS, Outcome.RATE_LIMITED})
 _VERDICT_FIELDS = frozenset({"error", "error_description"})
@@ -64,6 +68,8 @@ class Shedding:
         verdict = _verdict(answer)
         if verdict is None:
             return answer
+        if scope_of(verdict.error, verdict.description) is Scope.RATE_LIMIT:
+            answer = dataclasses.replace(answer, extra_metrics=(*answer.extra_metrics, TENANT_RATE_LIMITED))
         reset = reply.headers.get("x-ratelimit-reset")
         scope = self.memory.remember(step.value, caller.source_ip, subject, verdict, rate_limit_reset=reset)
         if scope is None:
