@@ -33,12 +33,22 @@ def test_off_imports_no_xray_sdk() -> None:
     assert out.strip() == "False"
 
 
-def test_on_wraps_the_handler(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "false")
-    monkeypatch.setenv("LAMBDA_TASK_ROOT", "/var/task")
-    monkeypatch.delenv("AWS_SAM_LOCAL", raising=False)
-    assert tracing_enabled()
-    assert traced(handler) is not handler
+def test_on_wraps_the_handler() -> None:
+    """In a child: Powertools' Tracer patches botocore and httpx process-wide (X-Ray subsegments),
+    which would slow every later test's HTTP calls in this process."""
+    code = (
+        "import os\n"
+        "os.environ.update(POWERTOOLS_TRACE_DISABLED='false', LAMBDA_TASK_ROOT='/var/task')\n"
+        "os.environ.pop('AWS_SAM_LOCAL', None)\n"
+        "from ropguard.settings import tracing_enabled\n"
+        "from ropguard.tracing import traced\n"
+        "def handler(event, context):\n"
+        "    return event\n"
+        "print(tracing_enabled(), traced(handler) is not handler)"
+    )
+    command = [sys.executable, "-c", code]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout  # noqa: S603
+    assert out.split() == ["True", "True"]
 
 
 def test_outside_lambda_or_under_sam_local_it_is_off() -> None:
