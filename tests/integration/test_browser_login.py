@@ -17,15 +17,15 @@ from playwright.sync_api import BrowserContext, Page, Response, expect
 
 from ropguard_offline.browser_page import BrowserPage
 from tests.fixtures.cookie_stack import COOKIE_NAME, CookieStack
+from tests.fixtures.emulator import CAROL_RECOVERY_CODES, CAROL_TOTP_SECRET, DEMO_USERS
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.slow]
 
-ALICE = ("alice@example.com", "correct-horse-battery-staple")
-CAROL = ("carol@example.com", "carol-has-mfa-9")
-ERIN = ("erin@example.com", "erin-gets-sms-5")
-FRANK = ("frank@example.com", "frank-taps-push-3")
-CAROL_TOTP_SECRET = "ROPGUARDDEMOCAROLTOTPSECRETKEY22"
-CAROL_RECOVERY_CODE = "ROPGUARDCAROLRECOVERY001"
+ALICE = DEMO_USERS["alice"]
+CAROL = DEMO_USERS["carol"]
+ERIN = DEMO_USERS["erin"]
+FRANK = DEMO_USERS["frank"]
+CAROL_RECOVERY_CODE = CAROL_RECOVERY_CODES[0]
 #: A push is polled every 5 seconds: room for a few polls.
 PUSH_WAIT_MS = 30_000
 

@@ -12,13 +12,14 @@ from pathlib import Path
 import pytest
 
 from ropguard_offline.stack import DEFAULT_TENANT, OfflineStack, Ports, StackConfig, demo_client
+from tests.fixtures.emulator import DEMO_USERS
 from tests.fixtures.secret_hygiene import SECRETS
 from tests.integration.stack_client import StackClient
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-ALICE = ("alice@example.com", "correct-horse-battery-staple")
+ALICE = DEMO_USERS["alice"]
 CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
 #: Managed-AllViewerExceptHostHeader
 ALL_VIEWER = "b689b0a8-53d0-40ab-baf2-68738e2966ac"

@@ -15,6 +15,7 @@ import pytest
 from ropguard_offline.lambda_runtime import OUTPUT_LOGGER
 from tests.emf import metric_totals
 from tests.fixtures.cookie_stack import COOKIE_NAME, CSRF, CookieStack, any_body, cookie_value, set_cookies
+from tests.fixtures.emulator import CAROL_TOTP_SECRET
 
 pytestmark = pytest.mark.integration
 
@@ -87,7 +88,7 @@ def test_without_offline_access_there_is_no_cookie(cookie_stack: CookieStack) ->
 def test_mfa_answers_set_the_cookie_too(cookie_stack: CookieStack) -> None:
     mfa_token = post(cookie_stack, "/login", CAROL).json()["mfa_token"]
     cookie_stack.registry.add("mfa_token", mfa_token)
-    code = pyotp.TOTP("ROPGUARDDEMOCAROLTOTPSECRETKEY22").now()
+    code = pyotp.TOTP(CAROL_TOTP_SECRET).now()
     cookie_stack.registry.add_otp(code)
     response = post(cookie_stack, "/login/mfa", {"mfa_token": mfa_token, "otp": code})
     assert response.status_code == 200

@@ -22,14 +22,15 @@ import pytest
 
 from ropguard_offline.aws_resources import create_subscription
 from ropguard_offline.stack import OfflineStack, Ports, StackConfig
+from tests.fixtures.emulator import DEMO_USERS
 from tests.fixtures.offline_stack import fresh
 from tests.integration.stack_client import RESET_QUEUE, StackClient, breached_event, type_attribute
 
 pytestmark = pytest.mark.integration
 
-ALICE = ("alice@example.com", "correct-horse-battery-staple")
-BOB = ("bob@example.com", "AUTH0-TEST-bob-breached-1")
-CAROL = ("carol@example.com", "carol-has-mfa-9")
+ALICE = DEMO_USERS["alice"]
+BOB = DEMO_USERS["bob"]
+CAROL = DEMO_USERS["carol"]
 #: Short enough to test quickly, long enough that a loaded CI machine answers a normal login in time.
 SHORT_READ_TIMEOUT_SECONDS = "1"
 TOO_SLOW_MS = 3000

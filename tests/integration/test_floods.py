@@ -24,13 +24,14 @@ import httpx
 import pytest
 
 from ropguard_offline.stack import OfflineStack, Ports, StackConfig
+from tests.fixtures.emulator import DEMO_USERS
 from tests.fixtures.offline_stack import fresh
 from tests.integration.stack_client import MANAGEMENT_TOKEN, StackClient
 
 pytestmark = pytest.mark.integration
 
-ALICE = ("alice@example.com", "correct-horse-battery-staple")
-CAROL = ("carol@example.com", "carol-has-mfa-9")
+ALICE = DEMO_USERS["alice"]
+CAROL = DEMO_USERS["carol"]
 WRONG = "not-the-password-7"
 #: Auth0's defaults, as the demo tenant has them (docs/emulator.md).
 SUSPICIOUS_IP_THRESHOLD = 100

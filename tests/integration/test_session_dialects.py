@@ -11,12 +11,13 @@ import httpx
 import pytest
 
 from ropguard_offline.stack import OfflineStack
+from tests.fixtures.emulator import DEMO_USERS
 from tests.fixtures.secret_hygiene import SecretRegistry
 from tests.integration.stack_client import StackClient
 
 pytestmark = pytest.mark.integration
 
-CAROL = ("carol@example.com", "carol-has-mfa-9")
+CAROL = DEMO_USERS["carol"]
 SOURCE = "127.0.0.71"
 
 

@@ -16,24 +16,24 @@ import pyotp
 import pytest
 
 from ropguard_offline.stack import OfflineStack
+from tests.fixtures.emulator import CAROL_RECOVERY_CODES, CAROL_TOTP_SECRET, DEMO_USERS
 from tests.fixtures.secret_hygiene import SecretRegistry
 from tests.integration.stack_client import StackClient
 
 pytestmark = pytest.mark.integration
 
-CAROL = ("carol@example.com", "carol-has-mfa-9")
-ERIN = ("erin@example.com", "erin-gets-sms-5")
-FRANK = ("frank@example.com", "frank-taps-push-3")
-ALICE = ("alice@example.com", "correct-horse-battery-staple")
-CAROL_TOTP = "ROPGUARDDEMOCAROLTOTPSECRETKEY22"
-CAROL_RECOVERY = "ROPGUARDCAROLRECOVERY001"
+CAROL = DEMO_USERS["carol"]
+ERIN = DEMO_USERS["erin"]
+FRANK = DEMO_USERS["frank"]
+ALICE = DEMO_USERS["alice"]
+CAROL_RECOVERY = CAROL_RECOVERY_CODES[0]
 SOURCE = "127.0.0.61"
 
 
 @pytest.fixture
 def client(offline_stack: OfflineStack, secret_registry: SecretRegistry) -> Iterator[StackClient]:
     secret_registry.add("recovery_code", CAROL_RECOVERY)
-    secret_registry.add("totp_secret", CAROL_TOTP)
+    secret_registry.add("totp_secret", CAROL_TOTP_SECRET)
     return StackClient(offline_stack, secret_registry)
 
 
@@ -78,7 +78,7 @@ def test_carol_completes_her_login_with_a_totp_and_a_wrong_code_is_refused(clien
     wrong = post(client, "/login/mfa", mfa_token=mfa_token, otp="000000")
     assert (wrong.status_code, wrong.json()["error"]) == (403, "invalid_grant")
 
-    right = post(client, "/login/mfa", mfa_token=mfa_token, otp=pyotp.TOTP(CAROL_TOTP).now())
+    right = post(client, "/login/mfa", mfa_token=mfa_token, otp=pyotp.TOTP(CAROL_TOTP_SECRET).now())
     assert right.status_code == 200
     assert right.json()["access_token"]
     assert right.headers["cache-control"] == "no-store"

@@ -24,12 +24,13 @@ import pyotp
 import pytest
 
 from ropguard_offline.stack import DEFAULT_TENANT, OfflineStack, demo_client
+from tests.fixtures.emulator import CAROL_TOTP_SECRET, DEMO_USERS
 from tests.fixtures.secret_hygiene import SECRETS
 from tests.integration.stack_client import StackClient
 
 pytestmark = pytest.mark.integration
 
-ALICE = ("alice@example.com", "correct-horse-battery-staple")
+ALICE = DEMO_USERS["alice"]
 
 Headers = tuple[tuple[str, str], ...]
 
@@ -228,8 +229,6 @@ def test_rotating_a_forged_address_does_not_dodge_brute_force_protection(
 
 
 # --- session routes (issue 9): MFA, refresh and logout forward the TCP peer too ---
-
-CAROL_TOTP_SECRET = "ROPGUARDDEMOCAROLTOTPSECRETKEY22"
 
 
 def _session_calls(client: StackClient, source: str, forged: Headers) -> None:

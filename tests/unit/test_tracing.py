@@ -21,6 +21,12 @@ def test_off_returns_the_handler_unchanged(monkeypatch: pytest.MonkeyPatch) -> N
     assert traced(handler) is handler
 
 
+def in_a_child(code: str) -> str:
+    """What ``code`` prints in a fresh interpreter: what it imports or patches stays there."""
+    command = [sys.executable, "-c", code]
+    return subprocess.run(command, capture_output=True, text=True, check=True).stdout  # noqa: S603
+
+
 def test_off_imports_no_xray_sdk() -> None:
     code = (
         "import os, sys; os.environ['POWERTOOLS_TRACE_DISABLED'] = '1'\n"
@@ -28,8 +34,7 @@ def test_off_imports_no_xray_sdk() -> None:
         "traced(lambda e, c: e)\n"
         "print(any(name.startswith('aws_xray_sdk') for name in sys.modules))"
     )
-    command = [sys.executable, "-c", code]
-    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout  # noqa: S603
+    out = in_a_child(code)
     assert out.strip() == "False"
 
 
@@ -46,8 +51,7 @@ def test_on_wraps_the_handler() -> None:
         "    return event\n"
         "print(tracing_enabled(), traced(handler) is not handler)"
     )
-    command = [sys.executable, "-c", code]
-    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout  # noqa: S603
+    out = in_a_child(code)
     assert out.split() == ["True", "True"]
 
 

@@ -9,7 +9,7 @@ what every function that talks to Auth0 shares; ``ApiSettings`` what both API fu
 never look at ``os.environ`` themselves.
 
 The settings are ``NamedTuple``s: immutable, and about ten times cheaper to define than a frozen
-dataclass, which every login's cold start pays at import (docs/performance.md). Only
+dataclass, which every login's cold start pays at import (docs/architecture.md, "Cold start"). Only
 ``SecretStoreSettings`` is a dataclass, to keep the session token out of its repr.
 """
 
